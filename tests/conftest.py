@@ -1,0 +1,30 @@
+"""Shared fixtures: small clips the project makes itself (no downloads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def textured_clip(frames: int = 9, height: int = 64, width: int = 96, seed: int = 0) -> np.ndarray:
+    """A smooth moving pattern with a gentle colour tint.
+
+    yuv420p stores colour at half resolution, so fine *colour* detail cannot survive any H.264
+    round trip; luminance detail plus low-frequency tint is what real footage looks like and keeps
+    the codec error small and measurable.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi, size=3)
+    out = np.empty((frames, height, width, 3), dtype=np.uint8)
+    for t in range(frames):
+        luma = 127.5 + 90 * np.sin(xx / 9.0 + phase[0] + 0.3 * t) * np.cos(yy / 7.0 + phase[1])
+        for c in range(3):
+            tint = 25 * np.sin(xx / width * np.pi + phase[2] + c)
+            out[t, :, :, c] = np.clip(luma + tint, 0, 255).astype(np.uint8)
+    return out
+
+
+@pytest.fixture
+def clip() -> np.ndarray:
+    return textured_clip()

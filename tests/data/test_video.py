@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cosmos_bench.data.video import (
+    VideoError,
+    check_views,
+    parse_grid,
+    read_grid_views,
+    read_video,
+    read_view_files,
+    split_grid,
+    subsample,
+    tile_grid,
+    write_video,
+)
+from tests.conftest import textured_clip
+
+
+def test_round_trip_keeps_shape_fps_and_pixels(tmp_path: Path, clip: np.ndarray) -> None:
+    path = write_video(tmp_path / "a.mp4", clip, fps=16)
+    video = read_video(path)
+    assert video.frames.shape == clip.shape
+    assert video.frames.dtype == np.uint8
+    assert video.fps == pytest.approx(16.0)
+    # H.264 at crf 18 on a smooth pattern: mean error of a few grey levels at most
+    err = np.abs(video.frames.astype(np.int16) - clip.astype(np.int16))
+    assert err.mean() < 3.0
+    assert np.percentile(err, 99) < 20
+
+
+def test_non_integer_fps_survives(tmp_path: Path, clip: np.ndarray) -> None:
+    video = read_video(write_video(tmp_path / "ntsc.mp4", clip, fps=30000 / 1001))
+    assert video.fps == pytest.approx(29.97, abs=1e-2)
+
+
+def test_odd_size_is_padded_not_resized(tmp_path: Path) -> None:
+    clip = textured_clip(frames=5, height=63, width=95)
+    video = read_video(write_video(tmp_path / "odd.mp4", clip, fps=8))
+    assert video.frames.shape == (5, 64, 96, 3)
+    # the original pixels stay where they were: padding only adds the last row/column
+    err = np.abs(video.frames[:, :63, :95].astype(np.int16) - clip.astype(np.int16))
+    assert err.mean() < 3.0
+
+
+def test_stride_and_max_frames(tmp_path: Path) -> None:
+    clip = textured_clip(frames=12)
+    path = write_video(tmp_path / "s.mp4", clip, fps=12)
+    video = read_video(path, stride=3)
+    assert video.num_frames == 4
+    assert video.fps == pytest.approx(4.0)
+    assert np.abs(video.frames.astype(int) - clip[::3].astype(int)).mean() < 3.0
+    assert read_video(path, max_frames=5).num_frames == 5
+    assert read_video(path, start=10).num_frames == 2
+    assert subsample(clip, 5).shape[0] == 3
+
+
+def test_grid_split_and_tile_are_inverse() -> None:
+    rng = np.random.default_rng(1)
+    views = {n: rng.integers(0, 255, (3, 8, 10, 3), dtype=np.uint8) for n in "abcdef"}
+    grid = tile_grid(views, 2, 3)
+    assert grid.shape == (3, 16, 30, 3)
+    back = split_grid(grid, 2, 3, list("abcdef"))
+    assert list(back) == list("abcdef")
+    for n in views:
+        np.testing.assert_array_equal(back[n], views[n])
+    # row-major: the second tile of the first row is 'b'
+    np.testing.assert_array_equal(grid[:, 0:8, 10:20], views["b"])
+
+
+def test_grid_errors() -> None:
+    frames = np.zeros((2, 9, 10, 3), np.uint8)
+    with pytest.raises(VideoError, match="does not divide"):
+        split_grid(frames, 2, 1)
+    with pytest.raises(VideoError, match="3 view names"):
+        split_grid(frames[:, :8], 1, 2, ["a", "b", "c"])
+    assert parse_grid("2x3") == (2, 3)
+    with pytest.raises(ValueError, match="RxC"):
+        parse_grid("2by3")
+
+
+def test_grid_video_from_disk(tmp_path: Path) -> None:
+    left, right = textured_clip(seed=1), textured_clip(seed=2)
+    path = write_video(tmp_path / "g.mp4", tile_grid({"l": left, "r": right}, 1, 2), fps=10)
+    views, fps = read_grid_views(path, 1, 2, ["left", "right"])
+    assert set(views) == {"left", "right"} and fps == pytest.approx(10)
+    assert views["left"].shape == left.shape
+    assert np.abs(views["right"].astype(int) - right.astype(int)).mean() < 3.0
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="file not found") as info:
+        read_video(tmp_path / "nope.mp4")
+    assert "nope.mp4" in str(info.value)
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    bad = tmp_path / "text.mp4"
+    bad.write_text("this is not a video at all")
+    with pytest.raises(VideoError, match="not a readable video") as info:
+        read_video(bad)
+    assert str(bad) in str(info.value)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(VideoError, match="empty file"):
+        read_video(empty)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.9])
+def test_truncated_file(tmp_path: Path, keep: float) -> None:
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 255, (20, 64, 96, 3), dtype=np.uint8)  # incompressible: bytes spread over all frames
+    full = write_video(tmp_path / "full.mp4", noisy, fps=10)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(VideoError) as info:
+        read_video(cut)
+    assert "cut.mp4" in str(info.value)
+
+
+def test_truncated_faststart_file_reports_missing_frames(tmp_path: Path) -> None:
+    """With the index at the front, a cut file still opens: the frame count must catch it."""
+    import av
+
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 255, (20, 64, 96, 3), dtype=np.uint8)
+    path = tmp_path / "fs.mp4"
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        for img in noisy:
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    data = path.read_bytes()
+    cut = tmp_path / "fs_cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.5)])
+    with pytest.raises(VideoError, match="truncated") as info:
+        read_video(cut)
+    assert "fs_cut.mp4" in str(info.value)
+
+
+def test_zero_frames_rejected_on_write(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="zero frames"):
+        write_video(tmp_path / "z.mp4", np.zeros((0, 8, 8, 3), np.uint8), fps=5)
+
+
+def test_views_of_different_length_or_size(tmp_path: Path) -> None:
+    a = write_video(tmp_path / "a.mp4", textured_clip(frames=9), fps=8)
+    b = write_video(tmp_path / "b.mp4", textured_clip(frames=7), fps=8)
+    c = write_video(tmp_path / "c.mp4", textured_clip(frames=9, width=64), fps=8)
+    with pytest.raises(VideoError, match="7 frames") as info:
+        read_view_files({"a": a, "b": b})
+    assert "b.mp4" in str(info.value)
+    with pytest.raises(VideoError, match="64x64 but view 'a' is 64x96"):
+        read_view_files({"a": a, "c": c})
+    views, fps = read_view_files({"a": a, "a2": a})
+    assert fps == pytest.approx(8) and views["a"].shape == (9, 64, 96, 3)
+    with pytest.raises(VideoError, match="no views"):
+        check_views({})
