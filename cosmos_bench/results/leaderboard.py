@@ -1,0 +1,400 @@
+"""Leaderboards rebuilt from the results store: means with bootstrap CIs and paired comparisons.
+
+Why a *cluster* bootstrap over test pairs: the seeds of one test pair share a prompt and a first
+frame, so their scores are correlated; resampling rows would pretend we have ``samples × seeds``
+independent observations and give intervals that are too narrow. We resample whole test pairs.
+
+Why paired comparisons: every candidate is generated from the same prompts, images and seeds as
+``base``, so the per-(sample, seed) difference removes most of the prompt-to-prompt variance and
+shows small adapter effects that two independent means would hide.
+
+Everything here is deterministic (seeded bootstrap, sorted output): regenerating a leaderboard from
+the same store gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .store import ResultRow, ResultStore
+
+SAMPLE_COLUMNS = (
+    "suite", "model", "generation_key", "sample", "seed", "metric", "metric_version",
+    "direction", "value", "status", "reason", "provenance",
+)
+
+
+@dataclass
+class MetricSummary:
+    """One cell of the leaderboard: a model's score on one metric, with how much to trust it."""
+
+    model: str
+    metric: str
+    metric_version: str
+    direction: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_degenerate: int
+    n_error: int
+
+    @property
+    def n_total(self) -> int:
+        return self.n + self.n_degenerate + self.n_error
+
+
+@dataclass
+class PairedComparison:
+    """Candidate minus baseline over the (sample, seed) pairs both scored."""
+
+    model: str
+    baseline: str
+    metric: str
+    direction: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    n_pairs: int
+
+    @property
+    def significant(self) -> bool:
+        return self.n_pairs > 1 and (self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def verdict(self) -> str:
+        """'better', 'worse' or 'no sig. difference', taking the metric's direction into account."""
+        if not self.significant:
+            return "no sig. difference"
+        improved = self.diff < 0 if self.direction == "lower" else self.diff > 0
+        return "better" if improved else "worse"
+
+
+@dataclass
+class Leaderboard:
+    suite: str
+    models: list[str]
+    metrics: list[str]
+    versions: dict[str, str]
+    directions: dict[str, str]
+    summaries: dict[tuple[str, str], MetricSummary]
+    comparisons: dict[tuple[str, str], PairedComparison]
+    baseline: str | None
+    rows: list[ResultRow] = field(default_factory=list)
+    confidence: float = 0.95
+    n_boot: int = 2000
+    seed: int = 0
+
+    # ----------------------------------------------------------------- rendering
+    def to_markdown(self) -> str:
+        pct = int(round(self.confidence * 100))
+        lines = [f"# Leaderboard: {self.suite}", ""]
+        lines.append(
+            f"Mean per model and metric with a {pct}% bootstrap CI over test pairs "
+            f"({self.n_boot} resamples, seed {self.seed}); n = scored videos; "
+            "deg/err = degenerate or failed videos, never averaged in. Regenerated from the results store."
+        )
+        lines.append("")
+        header = ["model"] + [f"{m} ({'↓' if self.directions[m] == 'lower' else '↑'})" for m in self.metrics]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for model in self.models:
+            cells = [model]
+            for metric in self.metrics:
+                s = self.summaries.get((model, metric))
+                cells.append(_format_summary(s))
+            lines.append("| " + " | ".join(cells) + " |")
+        if self.comparisons:
+            lines += ["", f"## Paired comparison against `{self.baseline}`", ""]
+            lines.append(
+                f"Candidate − {self.baseline} over the same samples and seeds, {pct}% paired cluster-bootstrap CI; "
+                "**bold** = the CI excludes 0."
+            )
+            lines.append("")
+            lines.append("| model | " + " | ".join(self.metrics) + " |")
+            lines.append("|---|" + "---|" * len(self.metrics))
+            for model in self.models:
+                if model == self.baseline:
+                    continue
+                cells = [model]
+                for metric in self.metrics:
+                    c = self.comparisons.get((model, metric))
+                    cells.append(_format_comparison(c))
+                lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "## Metric versions", ""]
+        for metric in self.metrics:
+            lines.append(f"- `{metric}`: `{self.versions[metric]}`")
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([
+            "suite", "model", "metric", "metric_version", "direction", "mean", "ci_low", "ci_high",
+            "n", "n_degenerate", "n_error", "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high",
+            "n_pairs", "verdict",
+        ])
+        for model in self.models:
+            for metric in self.metrics:
+                s = self.summaries.get((model, metric))
+                if s is None:
+                    continue
+                c = self.comparisons.get((model, metric))
+                writer.writerow([
+                    self.suite, model, metric, s.metric_version, s.direction, _num(s.mean), _num(s.ci_low),
+                    _num(s.ci_high), s.n, s.n_degenerate, s.n_error, self.baseline or "",
+                    _num(c.diff) if c else "", _num(c.ci_low) if c else "", _num(c.ci_high) if c else "",
+                    c.n_pairs if c else "", c.verdict if c else "",
+                ])
+        return buf.getvalue()
+
+    def rank(self, metric: str) -> list[str]:
+        """Models ordered best first on ``metric`` (models without a score are left out)."""
+        scored = [(s.mean, m) for (m, met), s in self.summaries.items() if met == metric and s.n > 0]
+        reverse = self.directions.get(metric) == "higher"
+        return [m for _, m in sorted(scored, reverse=reverse)]
+
+
+def _num(x: float) -> str:
+    return "" if x is None or not math.isfinite(x) else f"{x:.6g}"
+
+
+def _format_summary(s: MetricSummary | None) -> str:
+    if s is None:
+        return "not run"
+    extra = []
+    if s.n_degenerate:
+        extra.append(f"deg {s.n_degenerate}")
+    if s.n_error:
+        extra.append(f"err {s.n_error}")
+    counts = f"n={s.n}" + (", " + ", ".join(extra) if extra else "")
+    if s.n == 0:
+        return f"— ({counts})"
+    return f"{s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] ({counts})"
+
+
+def _format_comparison(c: PairedComparison | None) -> str:
+    if c is None or c.n_pairs == 0:
+        return "—"
+    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+    if c.significant:
+        text = f"**{text} {c.verdict}**"
+    return text
+
+
+# --------------------------------------------------------------------------------- statistics
+def cluster_bootstrap_ci(
+    values: Sequence[float],
+    clusters: Sequence[str],
+    *,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean and percentile CI of ``values``, resampling whole clusters (test pairs) with replacement."""
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(vals.mean())
+    names = sorted(set(clusters))
+    if len(names) < 2:
+        return mean, math.nan, math.nan
+    index = {n: i for i, n in enumerate(names)}
+    ids = np.array([index[c] for c in clusters])
+    sums = np.bincount(ids, weights=vals, minlength=len(names))
+    counts = np.bincount(ids, minlength=len(names)).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(n_boot, len(names)))
+    boot = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
+    return mean, float(low), float(high)
+
+
+def _metric_rows(rows: Iterable[ResultRow], versions: dict[str, str]) -> dict[str, list[ResultRow]]:
+    by_metric: dict[str, list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        if versions.get(r.metric) == r.metric_version:
+            by_metric[r.metric].append(r)
+    return by_metric
+
+
+def summarize(rows: Sequence[ResultRow], model: str, metric: str, *, n_boot: int, confidence: float, seed: int) -> MetricSummary:
+    mine = [r for r in rows if r.model == model and r.metric == metric]
+    ok = [r for r in mine if r.status == "ok"]
+    mean, low, high = cluster_bootstrap_ci(
+        [r.value for r in ok], [r.sample for r in ok], n_boot=n_boot, confidence=confidence, seed=seed
+    )
+    ref = mine[0]
+    return MetricSummary(
+        model=model, metric=metric, metric_version=ref.metric_version, direction=ref.direction,
+        mean=mean, ci_low=low, ci_high=high, n=len(ok),
+        n_degenerate=sum(r.status == "degenerate" for r in mine),
+        n_error=sum(r.status == "error" for r in mine),
+    )
+
+
+def paired_differences(candidate: Sequence[ResultRow], baseline: Sequence[ResultRow]) -> tuple[list[float], list[str]]:
+    """Candidate − baseline for every (sample, seed) that both scored ``ok``; returns (diffs, samples)."""
+    base = {(r.sample, r.seed): r.value for r in baseline if r.status == "ok"}
+    diffs, samples = [], []
+    for r in sorted(candidate, key=lambda r: (r.sample, r.seed)):
+        if r.status == "ok" and (r.sample, r.seed) in base:
+            diffs.append(float(r.value) - float(base[(r.sample, r.seed)]))
+            samples.append(r.sample)
+    return diffs, samples
+
+
+def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *, n_boot: int, confidence: float, seed: int) -> PairedComparison:
+    cand = [r for r in rows if r.model == model and r.metric == metric]
+    base = [r for r in rows if r.model == baseline and r.metric == metric]
+    diffs, samples = paired_differences(cand, base)
+    diff, low, high = cluster_bootstrap_ci(diffs, samples, n_boot=n_boot, confidence=confidence, seed=seed)
+    return PairedComparison(model, baseline, metric, cand[0].direction, diff, low, high, len(diffs))
+
+
+def build_leaderboard(
+    rows: Sequence[ResultRow],
+    suite: str,
+    *,
+    versions: dict[str, str] | None = None,
+    baseline: str | None = "base",
+    model_order: Sequence[str] | None = None,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Leaderboard:
+    """Aggregate stored rows of one suite; only the given (or newest) version of each metric counts."""
+    rows = [r for r in rows if r.suite == suite]
+    if versions is None:
+        latest: dict[str, tuple[float, str]] = {}
+        for r in rows:
+            if r.metric not in latest or r.created_at > latest[r.metric][0]:
+                latest[r.metric] = (r.created_at, r.metric_version)
+        versions = {m: v for m, (_, v) in latest.items()}
+    by_metric = _metric_rows(rows, versions)
+    kept = [r for m in sorted(by_metric) for r in by_metric[m]]
+    present = sorted({r.model for r in kept})
+    models = [m for m in (model_order or []) if m in present] + [m for m in present if m not in (model_order or [])]
+    if baseline in models:
+        models.remove(baseline)
+        models.insert(0, baseline)
+    metrics = sorted(by_metric)
+    directions = {m: by_metric[m][0].direction for m in metrics}
+    summaries, comparisons = {}, {}
+    for metric in metrics:
+        for model in models:
+            if any(r.model == model for r in by_metric[metric]):
+                summaries[(model, metric)] = summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence, seed=seed)
+        if baseline in models:
+            for model in models:
+                if model != baseline and (model, metric) in summaries and (baseline, metric) in summaries:
+                    comparisons[(model, metric)] = compare(by_metric[metric], model, baseline, metric, n_boot=n_boot, confidence=confidence, seed=seed)
+    return Leaderboard(
+        suite=suite, models=models, metrics=metrics, versions={m: versions[m] for m in metrics},
+        directions=directions, summaries=summaries, comparisons=comparisons,
+        baseline=baseline if baseline in models else None, rows=kept,
+        confidence=confidence, n_boot=n_boot, seed=seed,
+    )
+
+
+def leaderboard_from_store(store: ResultStore, suite: str, **kwargs) -> Leaderboard:
+    return build_leaderboard(store.rows(suite=suite), suite, versions=store.current_versions(suite), **kwargs)
+
+
+# --------------------------------------------------------------------------------- files
+def samples_csv(rows: Sequence[ResultRow]) -> str:
+    """Per-sample export: one row per (model, sample, seed, metric), what the CI gate reads."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(SAMPLE_COLUMNS)
+    for r in sorted(rows, key=lambda r: (r.metric, r.model, r.sample, r.seed, r.metric_version)):
+        writer.writerow([
+            r.suite, r.model, r.generation_key, r.sample, r.seed, r.metric, r.metric_version, r.direction,
+            "" if r.value is None else repr(float(r.value)), r.status, r.reason or "",
+            json.dumps(r.provenance, sort_keys=True, default=str),
+        ])
+    return buf.getvalue()
+
+
+def read_samples_csv(path: str | os.PathLike) -> list[ResultRow]:
+    """Read a per-sample export back into rows (for the gate and for other tools)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: per-sample export not found")
+    rows = []
+    with p.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(SAMPLE_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{p}: not a cosmos-bench samples export, missing columns {sorted(missing)}")
+        for line_no, rec in enumerate(reader, start=2):
+            try:
+                rows.append(ResultRow(
+                    suite=rec["suite"], model=rec["model"], generation_key=rec["generation_key"],
+                    sample=rec["sample"], seed=int(rec["seed"]), metric=rec["metric"],
+                    metric_version=rec["metric_version"], direction=rec["direction"],
+                    value=float(rec["value"]) if rec["value"] else None, status=rec["status"],
+                    reason=rec["reason"] or None, provenance=json.loads(rec["provenance"] or "{}"),
+                    created_at=0.0,
+                ))
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{p}:{line_no}: bad row ({exc})") from None
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
+    """Bar chart of one metric with CI whiskers; deterministic (no timestamps in the PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [m for m in board.models if (m, metric) in board.summaries and board.summaries[(m, metric)].n > 0]
+    means = [board.summaries[(m, metric)].mean for m in models]
+    lows = [max(0.0, mu - board.summaries[(m, metric)].ci_low) if math.isfinite(board.summaries[(m, metric)].ci_low) else 0.0 for m, mu in zip(models, means)]
+    highs = [max(0.0, board.summaries[(m, metric)].ci_high - mu) if math.isfinite(board.summaries[(m, metric)].ci_high) else 0.0 for m, mu in zip(models, means)]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(models) + 2), 3.5), dpi=100)
+    ax.bar(models, means, yerr=[lows, highs], capsize=4, color="#4c72b0")
+    arrow = "lower is better" if board.directions[metric] == "lower" else "higher is better"
+    ax.set_title(f"{board.suite}: {metric} ({arrow})")
+    ax.set_ylabel(metric)
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "markdown": out / f"{board.suite}.md",
+        "csv": out / f"{board.suite}.csv",
+        "samples": out / f"{board.suite}.samples.csv",
+    }
+    _atomic_write(paths["markdown"], board.to_markdown())
+    _atomic_write(paths["csv"], board.to_csv())
+    _atomic_write(paths["samples"], samples_csv(board.rows))
+    if plots:
+        for metric in board.metrics:
+            paths[f"plot:{metric}"] = plot_metric(board, metric, out / f"{board.suite}.{metric}.png")
+    return paths

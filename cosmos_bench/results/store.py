@@ -1,0 +1,225 @@
+"""Results store: one SQLite row per (suite, model, generation key, sample, seed, metric, version).
+
+Why SQLite in WAL mode: every row is committed on its own, so a run killed at any moment (even
+``kill -9``) keeps everything it finished; two processes writing the same store at once wait on
+each other instead of corrupting it; and the key makes re-running the same work a no-op. The
+leaderboard is always rebuilt from this store, never from in-memory state.
+
+Rows are never edited once they hold a result (``ok`` or ``degenerate``: a degenerate video is a
+real, repeatable outcome). Only ``error`` rows — a judge endpoint that was down, a crash — are
+replaced by a later attempt, which is what ``rescore`` relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+Status = Literal["ok", "degenerate", "error"]
+STATUSES = ("ok", "degenerate", "error")
+KEY_FIELDS = ("suite", "model", "generation_key", "sample", "seed", "metric", "metric_version")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    suite TEXT NOT NULL,
+    model TEXT NOT NULL,
+    generation_key TEXT NOT NULL,
+    sample TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    metric_version TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    value REAL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'degenerate', 'error')),
+    reason TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    provenance TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (suite, model, generation_key, sample, seed, metric, metric_version)
+);
+CREATE INDEX IF NOT EXISTS results_by_metric ON results (suite, metric, metric_version);
+"""
+
+
+@dataclass
+class ResultRow:
+    """One scored (video, metric) pair with everything needed to reproduce it.
+
+    ``value`` is None unless ``status`` is ``ok``: a failed or degenerate sample never carries a
+    number that an average could pick up by accident.
+    """
+
+    suite: str
+    model: str
+    generation_key: str
+    sample: str
+    seed: int
+    metric: str
+    metric_version: str
+    direction: Literal["lower", "higher"]
+    value: float | None
+    status: Status
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.direction not in ("lower", "higher"):
+            raise ValueError(f"direction must be 'lower' or 'higher', got {self.direction!r}")
+        if self.value is not None and (isinstance(self.value, float) and math.isnan(self.value)):
+            self.value = None
+        if self.status == "ok" and self.value is None:
+            raise ValueError(f"{self.metric} on {self.sample}: status ok needs a finite value")
+        if self.status != "ok":
+            self.value = None
+
+    @property
+    def key(self) -> tuple:
+        return tuple(getattr(self, f) for f in KEY_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf become None so that stored JSON is strict and no reader parses a NaN as a number."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _finite(value.tolist())
+    return value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_finite(value), sort_keys=True, default=str, allow_nan=False)
+
+
+class ResultStore:
+    """Append-only SQLite results store, safe for concurrent writers and for interruption."""
+
+    def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def put(self, row: ResultRow) -> bool:
+        """Store one row atomically; returns False when a finished row with that key exists.
+
+        An existing ``error`` row is replaced (a retry); an ``ok``/``degenerate`` row never is.
+        """
+        values = (
+            row.suite, row.model, row.generation_key, row.sample, int(row.seed), row.metric,
+            row.metric_version, row.direction, row.value, row.status, row.reason,
+            _json(row.details), _json(row.provenance), row.created_at,
+        )
+        cur = self._conn.execute(
+            """
+            INSERT INTO results (suite, model, generation_key, sample, seed, metric, metric_version,
+                                 direction, value, status, reason, details, provenance, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (suite, model, generation_key, sample, seed, metric, metric_version)
+            DO UPDATE SET direction=excluded.direction, value=excluded.value, status=excluded.status,
+                          reason=excluded.reason, details=excluded.details,
+                          provenance=excluded.provenance, created_at=excluded.created_at
+            WHERE results.status = 'error'
+            """,
+            values,
+        )
+        return cur.rowcount > 0
+
+    def put_many(self, rows: Iterable[ResultRow]) -> int:
+        return sum(self.put(r) for r in rows)
+
+    # ------------------------------------------------------------------ reading
+    def finished_keys(self, suite: str, *, metric: str | None = None, metric_version: str | None = None) -> set[tuple]:
+        """Keys with a final result (ok or degenerate): the work a resumed run must not repeat."""
+        sql = "SELECT * FROM results WHERE suite = ? AND status != 'error'"
+        params: list[Any] = [suite]
+        if metric is not None:
+            sql += " AND metric = ?"
+            params.append(metric)
+        if metric_version is not None:
+            sql += " AND metric_version = ?"
+            params.append(metric_version)
+        return {tuple(r[f] for f in KEY_FIELDS) for r in self._conn.execute(sql, params)}
+
+    def rows(
+        self,
+        *,
+        suite: str | None = None,
+        model: str | None = None,
+        metric: str | None = None,
+        metric_version: str | None = None,
+        status: Status | None = None,
+    ) -> list[ResultRow]:
+        sql = "SELECT * FROM results WHERE 1=1"
+        params: list[Any] = []
+        for name, value in (("suite", suite), ("model", model), ("metric", metric),
+                            ("metric_version", metric_version), ("status", status)):
+            if value is not None:
+                sql += f" AND {name} = ?"
+                params.append(value)
+        sql += " ORDER BY suite, metric, model, sample, seed, metric_version"
+        return [self._to_row(r) for r in self._conn.execute(sql, params)]
+
+    def __iter__(self) -> Iterator[ResultRow]:
+        return iter(self.rows())
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def suites(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT suite FROM results ORDER BY suite")]
+
+    def current_versions(self, suite: str) -> dict[str, str]:
+        """For each metric, the version written most recently: the one a leaderboard shows.
+
+        Older versions stay in the store (for reproducing old tables) but are never averaged
+        together with the current one.
+        """
+        out: dict[str, str] = {}
+        for r in self._conn.execute(
+            "SELECT metric, metric_version, MAX(created_at) AS t FROM results WHERE suite = ? "
+            "GROUP BY metric, metric_version ORDER BY metric, t",
+            (suite,),
+        ):
+            out[r["metric"]] = r["metric_version"]
+        return out
+
+    @staticmethod
+    def _to_row(r: sqlite3.Row) -> ResultRow:
+        return ResultRow(
+            suite=r["suite"], model=r["model"], generation_key=r["generation_key"], sample=r["sample"],
+            seed=int(r["seed"]), metric=r["metric"], metric_version=r["metric_version"],
+            direction=r["direction"], value=r["value"], status=r["status"], reason=r["reason"],
+            details=json.loads(r["details"]), provenance=json.loads(r["provenance"]),
+            created_at=float(r["created_at"]),
+        )

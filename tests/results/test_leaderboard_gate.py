@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cosmos_bench.results.gate import check_regression
+from cosmos_bench.results.leaderboard import (
+    build_leaderboard,
+    cluster_bootstrap_ci,
+    leaderboard_from_store,
+    read_samples_csv,
+    write_leaderboard,
+)
+from cosmos_bench.results.store import ResultRow, ResultStore
+
+
+def make_rows(model: str, offset: float, *, n_samples=8, seeds=3, metric="tse", direction="lower",
+              noise=0.05, seed=0, errors=0) -> list[ResultRow]:
+    prompt_rng = np.random.default_rng(100)  # prompt difficulty: the same for every model and run
+    rng = np.random.default_rng(seed)  # per-video noise
+    rows = []
+    for i in range(n_samples):
+        sample_effect = prompt_rng.normal(0, 0.5)
+        for s in range(seeds):
+            status = "error" if len(rows) < errors else "ok"
+            value = 1.0 + sample_effect + offset + rng.normal(0, noise)
+            rows.append(ResultRow("demo", model, f"g-{model}", f"s{i}", s, metric, "v1", direction,
+                                  value if status == "ok" else None, status,
+                                  reason="judge down" if status == "error" else None, created_at=1.0))
+    return rows
+
+
+def test_bootstrap_is_seeded_and_covers_the_mean() -> None:
+    vals = np.arange(20, dtype=float)
+    clusters = [f"c{i // 2}" for i in range(20)]
+    a = cluster_bootstrap_ci(vals, clusters, seed=1)
+    assert a == cluster_bootstrap_ci(vals, clusters, seed=1)
+    mean, low, high = a
+    assert mean == pytest.approx(9.5) and low < mean < high
+
+
+def test_leaderboard_means_counts_and_paired_verdicts() -> None:
+    rows = make_rows("base", 0.0, seed=0) + make_rows("better", -0.3, seed=1) + make_rows("worse", 0.4, seed=2, errors=2)
+    board = build_leaderboard(rows, "demo")
+    assert board.models[0] == "base"
+    assert board.rank("tse") == ["better", "base", "worse"]
+    worse = board.summaries[("worse", "tse")]
+    assert (worse.n, worse.n_error) == (22, 2)
+    # the sample effect (±0.5) dwarfs the 0.3 offset, but pairing removes it
+    assert board.comparisons[("better", "tse")].verdict == "better"
+    assert board.comparisons[("worse", "tse")].verdict == "worse"
+    md = board.to_markdown()
+    assert "err 2" in md and "**" in md and "not run" not in md
+
+
+def test_missing_metric_shows_not_run() -> None:
+    rows = make_rows("base", 0.0) + make_rows("base", 0.0, metric="physics", direction="higher") + make_rows("lora", 0.1)
+    board = build_leaderboard(rows, "demo")
+    assert "not run" in board.to_markdown()
+
+
+def test_files_are_identical_when_regenerated_from_the_store(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.put_many(make_rows("base", 0.0) + make_rows("lora8", -0.2))
+    a = write_leaderboard(leaderboard_from_store(store, "demo"), tmp_path / "a")
+    b = write_leaderboard(leaderboard_from_store(store, "demo"), tmp_path / "b")
+    for key in ("markdown", "csv", "samples", "plot:tse"):
+        assert a[key].read_bytes() == b[key].read_bytes(), key
+    back = read_samples_csv(a["samples"])
+    assert len(back) == 48 and {r.model for r in back} == {"base", "lora8"}
+
+
+def test_old_metric_versions_are_not_mixed(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "r.sqlite")
+    old = make_rows("base", 100.0)
+    for r in old:
+        r.metric_version, r.created_at = "v0", 0.5
+    store.put_many(old + make_rows("base", 0.0))
+    board = leaderboard_from_store(store, "demo")
+    assert board.versions == {"tse": "v1"}
+    assert board.summaries[("base", "tse")].mean < 5
+
+
+def test_gate_passes_equal_and_fails_degraded() -> None:
+    base = make_rows("lora8", 0.0, seed=0)
+    same = make_rows("lora8", 0.0, seed=1)  # an equally good retrain: only the per-video noise differs
+    worse = make_rows("lora8", 0.3, seed=0)
+    assert check_regression(base, same, candidate="lora8", baseline="lora8").passed
+    report = check_regression(base, worse, candidate="lora8", baseline="lora8")
+    assert not report.passed and "beyond the allowed margin" in report.verdicts[0].why
+    w = check_regression(base, worse, candidate="lora8", baseline="lora8", method="wilcoxon")
+    assert not w.passed and w.verdicts[0].p_value < 0.05
+    # a small change inside the margin passes
+    slight = make_rows("lora8", 0.01, seed=0)
+    assert check_regression(base, slight, candidate="lora8", baseline="lora8", max_regression=0.05).passed
+
+
+def test_gate_direction_and_failures() -> None:
+    base = make_rows("m", 0.0, metric="physics", direction="higher")
+    lower_score = make_rows("m", -0.5, metric="physics", direction="higher")
+    assert not check_regression(base, lower_score, candidate="m", baseline="m").passed
+    higher_score = make_rows("m", +0.5, metric="physics", direction="higher")
+    assert check_regression(base, higher_score, candidate="m", baseline="m").passed
+    broken = make_rows("m", 0.0, metric="physics", direction="higher", errors=3)
+    report = check_regression(base, broken, candidate="m", baseline="m")
+    assert not report.passed and "3 more failed" in report.verdicts[0].why
