@@ -129,6 +129,104 @@ def data_synth(
     )
 
 
+# --------------------------------------------------------------------------------------- results
+DEFAULT_STORE = Path("runs/results.sqlite")
+DEFAULT_BOARDS = Path("leaderboards")
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite name (default: every suite in the store)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite) written by `run`."),
+    out: Path = typer.Option(DEFAULT_BOARDS, "--out", help="Folder for <suite>.md, .csv, .samples.csv and charts."),
+    baseline: str = typer.Option("base", "--baseline", help="Model every candidate is compared against (paired)."),
+    n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+) -> None:
+    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
+    from .results.leaderboard import leaderboard_from_store, write_leaderboard
+    from .results.store import ResultStore
+
+    if not store.exists():
+        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    with ResultStore(store) as db:
+        suites = [suite] if suite else db.suites()
+        if suite and suite not in db.suites():
+            _fail(f"suite {suite!r} has no results in {store}; suites there: {db.suites()}", 2)
+        for name in suites:
+            board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
+            paths = write_leaderboard(board, out, plots=plots)
+            console.print(board.to_markdown())
+            console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths.values())}")
+
+
+@app.command("check")
+def check_cmd(
+    candidate: str = typer.Option(..., "--candidate", help="Model whose new results are checked."),
+    baseline_file: Optional[Path] = typer.Option(None, "--baseline", help="Committed per-sample export (leaderboards/<suite>.samples.csv) of an earlier run."),
+    baseline_model: Optional[str] = typer.Option(None, "--baseline-model", help="Compare against this model instead (from --baseline file if given, else from the store)."),
+    current_file: Optional[Path] = typer.Option(None, "--current", help="Per-sample export holding the candidate's new results (default: read the store)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store holding the candidate's new results."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite to check (default: the baseline file's suite, or the only suite in the store)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics to gate on (default: all shared)."),
+    max_regression: float = typer.Option(0.05, "--max-regression", min=0.0, help="Allowed worsening, relative to the baseline mean (0.05 = 5%)."),
+    method: str = typer.Option("bootstrap", "--method", help="bootstrap (paired cluster bootstrap CI) or wilcoxon (signed-rank test)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level (1 - CI level for bootstrap)."),
+) -> None:
+    """CI regression gate: exit 1 when the candidate is worse than the baseline beyond the noise."""
+    from .results.gate import check_regression
+    from .results.leaderboard import read_samples_csv
+    from .results.store import ResultStore
+
+    if baseline_file is None and baseline_model is None:
+        _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
+    try:
+        file_rows = read_samples_csv(baseline_file) if baseline_file else None
+        if current_file is not None:
+            current_rows = read_samples_csv(current_file)
+        elif store.exists():
+            with ResultStore(store) as db:
+                current_rows = db.rows()
+        else:
+            _fail(f"{store}: results store not found; pass --current FILE or --store", 2)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc), 2)
+    suites = sorted({r.suite for r in (file_rows or current_rows)})
+    if suite is None:
+        if len(suites) != 1:
+            _fail(f"several suites found {suites}: pass --suite", 2)
+        suite = suites[0]
+    base_name = baseline_model or candidate
+    base_source = file_rows if file_rows is not None else current_rows
+    base_rows = [r for r in base_source if r.suite == suite and r.model == base_name]
+    cand_rows = [r for r in current_rows if r.suite == suite and r.model == candidate]
+    if not base_rows:
+        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r}", 2)
+    if not cand_rows:
+        _fail(f"no rows for candidate {candidate!r} in suite {suite!r}", 2)
+    try:
+        report = check_regression(
+            base_rows, cand_rows, candidate=candidate, baseline=base_name,
+            metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
+            method=method, alpha=alpha, confidence=1 - alpha,
+        )
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    table = Table(title=f"regression gate: {candidate} vs {base_name} ({suite}, {method})")
+    for col in ("metric", "pairs", "baseline mean", "worsening", "margin", "verdict", "why"):
+        table.add_column(col, overflow="fold")
+    for v in report.verdicts:
+        verdict = "[green]pass[/]" if v.passed else "[red]FAIL[/]"
+        table.add_row(v.metric, str(v.n_pairs), f"{v.baseline_mean:.4g}", f"{v.worsening:+.4g}", f"{v.margin:.4g}", verdict, v.why)
+    console.print(table)
+    if not report.passed:
+        err_console.print(f"[bold red]regression:[/] {candidate} got worse than {base_name} on "
+                          + ", ".join(v.metric for v in report.verdicts if not v.passed))
+        raise typer.Exit(1)
+    console.print(f"[green]pass:[/] {candidate} shows no regression against {base_name}.")
+
+
 def main() -> None:
     app()
 
