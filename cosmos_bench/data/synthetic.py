@@ -324,6 +324,16 @@ class SceneConfig:
     orbit_speed_deg_s: float = 24.0
     object_travel: float = 0.35
     supersample: int = 2
+    degradation_seed: int | None = None
+
+    @property
+    def degradation_stream_seed(self) -> int:
+        """Seed of the degradations' random pattern: ``degradation_seed`` if set, else the scene seed.
+
+        Separate from the scene seed so that one scene can be degraded differently per generation
+        seed (the demo's synthetic world models do this), like a generator's seed varies its output.
+        """
+        return self.seed if self.degradation_seed is None else int(self.degradation_seed)
 
     def __post_init__(self) -> None:
         if isinstance(self.views, str):
@@ -1027,7 +1037,7 @@ class SyntheticClip:
         amp = sum(d.amplitude for d in self.degradations if d.kind == "elastic")
         if amp == 0:
             return None
-        return _elastic_field(self.config.seed, self._view_index(view), self._frame(frame),
+        return _elastic_field(self.config.degradation_stream_seed, self._view_index(view), self._frame(frame),
                               self.config.height, self.config.width) * np.float32(amp)
 
     def displace(self, view: str, frame: int, points: np.ndarray, surface: np.ndarray) -> np.ndarray:
@@ -1120,10 +1130,10 @@ def _layer_shifts(config: SceneConfig, degradations: Sequence[Degradation], boxe
         if deg.kind == "drift" and deg.amplitude > 0:
             for vi in range(V):
                 for f in range(T):
-                    ang = _rng(config.seed, 3, _DEGRADATION_STREAM["drift"], vi, f).uniform(0, 2 * math.pi, nb)
+                    ang = _rng(config.degradation_stream_seed, 3, _DEGRADATION_STREAM["drift"], vi, f).uniform(0, 2 * math.pi, nb)
                     shifts[vi, f] += deg.amplitude * np.stack([np.cos(ang), np.sin(ang)], 1)
         elif deg.kind == "view_shift" and deg.amplitude > 0 and V > 1:
-            signs = np.where(_rng(config.seed, 3, _DEGRADATION_STREAM["view_shift"]).uniform(size=nb) < 0.5, -1.0, 1.0)
+            signs = np.where(_rng(config.degradation_stream_seed, 3, _DEGRADATION_STREAM["view_shift"]).uniform(size=nb) < 0.5, -1.0, 1.0)
             ref = names[0]
             for vi in range(1, V):
                 for f in range(T):
@@ -1182,7 +1192,7 @@ def render_clip(config: SceneConfig | None = None, degradations: Sequence[Degrad
         for f in range(config.frames):
             field = None
             if elastic > 0:
-                field = _elastic_field(config.seed, vi, f, H, W) * np.float32(elastic)
+                field = _elastic_field(config.degradation_stream_seed, vi, f, H, W) * np.float32(elastic)
             frames[f] = scene.render(cameras[name][f], f, shifts[vi, f], field)
         views[name] = frames
     return SyntheticClip(config, scene, cameras, degr, views, _prompt(config, boxes, cameras), shifts)

@@ -9,6 +9,7 @@ while any wrong convention (transposed F, swapped cameras, wrong K) gives errors
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -337,3 +338,14 @@ def test_prompt_describes_the_scene(static_translate_clip, orbit_clip):
     for box in orbit_clip.boxes:
         assert f"{box.color_name} box" in orbit_clip.prompt
     assert "circles" in orbit_clip.prompt
+
+
+def test_degradation_seed_varies_the_damage_not_the_scene() -> None:
+    base = SceneConfig(frames=2, height=64, width=112, seed=3)
+    clean = render_clip(base)
+    a = render_clip(replace(base, degradation_seed=1), ["elastic:3"])
+    b = render_clip(replace(base, degradation_seed=2), ["elastic:3"])
+    assert np.array_equal(render_clip(replace(base, degradation_seed=1)).views["left"], clean.views["left"])
+    assert not np.array_equal(a.views["left"], b.views["left"])
+    assert a.elastic_field("left", 1) is not None
+    assert not np.allclose(a.elastic_field("left", 1), b.elastic_field("left", 1))
