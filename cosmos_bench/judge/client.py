@@ -1,0 +1,738 @@
+"""Ask a vision-language judge (Cosmos Reason2 or any OpenAI-compatible server) to score videos.
+
+One HTTP call scores one *sample* of one video; ``config.samples`` samples per video give a mean and
+a spread. Calls are bounded by ``config.concurrency``; transient failures (429, 5xx, timeouts, dropped
+connections) are retried with exponential backoff, replies without a valid score are re-asked, and
+whatever still fails becomes an ``error`` sample with its reason and raw reply, never a number.
+
+Valid samples go to a :class:`~cosmos_bench.judge.cache.ScoreCache` keyed by
+(video sha256, judge version, instruction sha256, sample index), so a rerun asks only for what is
+missing. The judge version (:func:`judge_version`) hashes everything that can change a score: the
+rubric text, the model id, the sampling settings and the video encoding.
+
+The API key is used for the ``Authorization`` header only: it is not logged, not part of any result
+or cache record, and not shown by ``repr(JudgeConfig)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import openai
+
+from cosmos_bench.judge.cache import ScoreCache
+from cosmos_bench.judge.rubric import Rubric, load_rubric
+from cosmos_bench.judge.scoring import extract_score
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_BASE_URL",
+    "JudgeConfig",
+    "JudgeRequest",
+    "JudgeSample",
+    "JudgeResult",
+    "ProgressEvent",
+    "JudgeEndpointError",
+    "judge_version",
+    "judge_settings",
+    "judge_videos",
+    "judge_videos_sync",
+    "check_endpoint",
+    "build_messages",
+    "messages_json",
+]
+
+log = logging.getLogger("cosmos_bench.judge")
+
+DEFAULT_MODEL = "nvidia/Cosmos-Reason2-8B"
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
+# Bump when the message layout below changes (order of parts, preamble, roles): it is in the judge version.
+MESSAGE_PROTOCOL = 1
+FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced over {seconds:.1f} seconds."
+_ENV_URL = ("COSMOS_BENCH_JUDGE_URL", "OPENAI_BASE_URL")
+_ENV_KEY = ("COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_API_KEY")
+_ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
+_VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
+
+
+class JudgeEndpointError(RuntimeError):
+    """The judge server cannot be reached or refuses every request (wrong URL, server down, bad key)."""
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Where the judge is and how it is asked.
+
+    ``base_url``, ``api_key`` and ``model`` left as ``None`` are read from the environment by
+    :meth:`resolved`: ``COSMOS_BENCH_JUDGE_URL`` / ``OPENAI_BASE_URL`` (default
+    ``http://localhost:8000/v1``), ``COSMOS_BENCH_JUDGE_API_KEY`` / ``OPENAI_API_KEY`` (default
+    ``"EMPTY"``, what vLLM accepts without ``--api-key``) and ``COSMOS_BENCH_JUDGE_MODEL`` (default
+    ``nvidia/Cosmos-Reason2-8B``).
+
+    Settings that change scores (model, sampling, encoding, ``extra_body``) enter the judge version;
+    the rest (where the server is, concurrency, timeouts, retries, backoff) do not.
+    """
+
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    model: str | None = None
+    # sampling (in the judge version); Reason2 with reasoning: T=0.6, top_p=0.95, top_k=20, 4096 tokens
+    samples: int = 1
+    temperature: float = 0.6
+    top_p: float | None = 0.95
+    top_k: int | None = 20
+    max_tokens: int = 4096
+    seed: int = 0
+    # video encoding (in the judge version)
+    video_mode: Literal["video", "frames"] = "video"
+    fps: float | None = 4.0  # None: send no mm_processor_kwargs (servers that reject vLLM's extension)
+    num_frames: int = 8
+    jpeg_quality: int = 90
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    # transport (not in the judge version)
+    concurrency: int = 8
+    timeout_s: float = 300.0
+    retries: int = 4
+    reasks: int = 2
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.samples >= 1, "samples", self.samples, ">= 1"),
+            (self.concurrency >= 1, "concurrency", self.concurrency, ">= 1"),
+            (self.retries >= 0, "retries", self.retries, ">= 0"),
+            (self.reasks >= 0, "reasks", self.reasks, ">= 0"),
+            (self.timeout_s > 0, "timeout_s", self.timeout_s, "> 0"),
+            (self.fps is None or self.fps > 0, "fps", self.fps, "> 0 or None"),
+            (self.num_frames >= 1, "num_frames", self.num_frames, ">= 1"),
+            (self.video_mode in ("video", "frames"), "video_mode", self.video_mode, "'video' or 'frames'"),
+            (0 < self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in 1..100"),
+            (self.backoff_s >= 0 and self.backoff_max_s >= 0, "backoff_s", self.backoff_s, ">= 0"),
+        ]
+        for ok, name, value, want in checks:
+            if not ok:
+                raise ValueError(f"JudgeConfig.{name} must be {want}, got {value!r}")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> JudgeConfig:
+        """A config with ``overrides`` (``None`` values ignored) and the rest from ``env``/defaults."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(**given).resolved(env)
+
+    def resolved(self, env: dict[str, str] | None = None) -> JudgeConfig:
+        """Fill ``base_url``, ``api_key`` and ``model`` from the environment where they are ``None``."""
+        env = os.environ if env is None else env
+
+        def first(names: Sequence[str], default: str) -> str:
+            for n in names:
+                if env.get(n):
+                    return env[n]
+            return default
+
+        return dataclasses.replace(
+            self,
+            base_url=self.base_url or first(_ENV_URL, DEFAULT_BASE_URL),
+            api_key=self.api_key if self.api_key is not None else first(_ENV_KEY, "EMPTY"),
+            model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
+        )
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One video to score: a path to an mp4 file and, for rubrics that need it, the instruction."""
+
+    video: str | os.PathLike
+    instruction: str | None = None
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.id if self.id is not None else str(self.video)
+
+
+@dataclass
+class JudgeSample:
+    """One scored (or failed) sample of one video."""
+
+    index: int
+    seed: int | None
+    status: Literal["ok", "error"]
+    score: int | None
+    reason: str | None = None
+    raw_reply: str | None = None
+    reasoning: str | None = None
+    attempts: int = 0
+    cached: bool = False
+    errors: list[str] = field(default_factory=list)
+    latency_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class JudgeResult:
+    """All samples of one video under one judge version, with their mean and spread.
+
+    ``status`` is ``"ok"`` only when every sample has a valid score; otherwise ``"error"`` with a
+    reason, ``score`` and ``spread`` are ``None``, and the valid samples are kept (and cached) so a
+    rerun asks only for the failed ones.
+    """
+
+    id: str
+    video: str
+    video_sha256: str | None
+    instruction: str | None
+    rubric: str
+    judge_version: str
+    judge: dict[str, Any]
+    samples: list[JudgeSample]
+    status: Literal["ok", "error"]
+    score: float | None
+    spread: float | None
+    reason: str | None = None
+
+    @property
+    def scores(self) -> list[int]:
+        return [s.score for s in self.samples if s.status == "ok" and s.score is not None]
+
+    @property
+    def calls(self) -> int:
+        """HTTP calls made for this video in this run (cached samples cost none)."""
+        return sum(s.attempts for s in self.samples if not s.cached)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["n_samples"] = len(self.samples)
+        d["n_ok"] = len(self.scores)
+        return d
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Sent to the progress callback after each sample finishes (from the cache or the server)."""
+
+    done: int
+    total: int
+    request_id: str
+    sample_index: int
+    status: str
+    score: int | None
+    cached: bool
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+# --------------------------------------------------------------------------------------- versioning
+def judge_settings(rubric: Rubric, config: JudgeConfig) -> dict[str, Any]:
+    """Everything that can change a score, as a JSON-able dict (no URL, no key)."""
+    config = config.resolved()
+    if config.video_mode == "video":
+        encoding: dict[str, Any] = {"mode": "video", "fps": None if config.fps is None else float(config.fps)}
+    else:
+        encoding = {
+            "mode": "frames",
+            "num_frames": int(config.num_frames),
+            "jpeg_quality": int(config.jpeg_quality),
+            "preamble": FRAMES_PREAMBLE,
+        }
+    return {
+        "protocol": MESSAGE_PROTOCOL,
+        "rubric": rubric.name,
+        "rubric_version": rubric.version,
+        "rubric_sha256": rubric.sha256,
+        "model": config.model,
+        "sampling": {
+            "temperature": float(config.temperature),
+            "top_p": None if config.top_p is None else float(config.top_p),
+            "top_k": config.top_k,
+            "max_tokens": int(config.max_tokens),
+            "seed": int(config.seed),
+        },
+        "encoding": encoding,
+        "extra_body": config.extra_body,
+    }
+
+
+def judge_version(rubric: Rubric, config: JudgeConfig) -> str:
+    """``<rubric>-v<version>-<12 hex>``: the hex hashes :func:`judge_settings` (rubric text, model id,
+    sampling settings, video encoding). Scores under different versions never mix."""
+    blob = json.dumps(judge_settings(rubric, config), sort_keys=True, ensure_ascii=False)
+    return f"{rubric.name}-v{rubric.version}-{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:12]}"
+
+
+def sample_seed(config: JudgeConfig, index: int, ask: int) -> int:
+    """Seed of sample ``index`` on its ``ask``-th try: re-asks get new seeds, reproducibly."""
+    return int(config.seed) + index + 100_000 * ask
+
+
+# --------------------------------------------------------------------------------------- encoding
+def _sha256_file(path: Path) -> tuple[str, bytes]:
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+@dataclass(frozen=True)
+class _Media:
+    """One media part: ``kind`` is the content-part type (``video_url`` / ``image_url``), ``b64`` the
+    base64 bytes of the file (ASCII only, so it goes into JSON as is)."""
+
+    kind: str
+    mime: str
+    b64: bytes
+
+
+def _video_media(path: Path, data: bytes, config: JudgeConfig) -> tuple[list[_Media], str | None]:
+    """The video as media parts (placed before the text) and an optional text preamble."""
+    if config.video_mode == "video":
+        mime = _VIDEO_MIME.get(path.suffix.lower(), "video/mp4")
+        return [_Media("video_url", mime, base64.b64encode(data))], None
+    frames, fps = _read_frames(path)
+    n_total = len(frames)
+    if n_total == 0:
+        raise ValueError(f"{path}: no frames decoded")
+    n = min(config.num_frames, n_total)
+    idx = sorted({int(round(i)) for i in _linspace(0, n_total - 1, n)})
+    import cv2  # local: only frames mode needs OpenCV
+
+    media = []
+    for i in idx:
+        ok, buf = cv2.imencode(".jpg", frames[i][:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(config.jpeg_quality)])
+        if not ok:
+            raise ValueError(f"{path}: JPEG encoding failed for frame {i}")
+        media.append(_Media("image_url", "image/jpeg", base64.b64encode(buf.tobytes())))
+    seconds = n_total / fps if fps and fps > 0 else 0.0
+    return media, FRAMES_PREAMBLE.format(n=len(media), seconds=seconds)
+
+
+_MEDIA_TOKEN = f"cosmos-bench-media-{uuid.uuid4().hex}"
+
+
+def messages_json(rubric: Rubric, media: list[_Media], preamble: str | None, instruction: str | None) -> bytes:
+    """:func:`build_messages` serialized to JSON bytes, with the media as ``data:`` URLs.
+
+    Done once per video (in a worker thread), not per call: the base64 text is spliced in as bytes
+    instead of going through the JSON encoder, which would scan megabytes for characters that base64
+    never contains, on the event loop, for every sample and retry.
+    """
+    parts = [{"type": m.kind, m.kind: {"url": f"{_MEDIA_TOKEN}:{i}"}} for i, m in enumerate(media)]
+    blob = json.dumps(build_messages(rubric, parts, preamble, instruction), ensure_ascii=False).encode("utf-8")
+    for i, m in enumerate(media):
+        url = b'"data:' + m.mime.encode("ascii") + b";base64," + m.b64 + b'"'
+        blob = blob.replace(f'"{_MEDIA_TOKEN}:{i}"'.encode("ascii"), url, 1)
+    return blob
+
+
+def _linspace(a: float, b: float, n: int) -> list[float]:
+    if n == 1:
+        return [(a + b) / 2]
+    return [a + (b - a) * i / (n - 1) for i in range(n)]
+
+
+def _read_frames(path: Path):
+    """(T, H, W, 3) uint8 RGB frames and fps, through the project's one video reader."""
+    from cosmos_bench.data.video import read_video  # local: only frames mode decodes
+
+    video = read_video(path)
+    return video.frames, float(video.fps)
+
+
+def build_messages(rubric: Rubric, media_parts: list[dict], preamble: str | None, instruction: str | None) -> list[dict]:
+    """System prompt, then one user message: the media parts first, then the rubric text."""
+    text = rubric.render(instruction)
+    if preamble:
+        text = f"{preamble}\n\n{text}"
+    return [
+        {"role": "system", "content": rubric.system_prompt},
+        {"role": "user", "content": [*media_parts, {"type": "text", "text": text}]},
+    ]
+
+
+# --------------------------------------------------------------------------------------- calling
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _EncodeError(Exception):
+    pass
+
+
+class _Permanent(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return max(0.0, float(value)) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _parse_completion(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """(content, reasoning, finish_reason) of the first choice of a chat completion body.
+
+    The reasoning is read from ``reasoning`` (vLLM) or ``reasoning_content`` (older vLLM, others).
+    A body that is not a chat completion is a transient error (a proxy's HTML page, a cut body).
+    """
+    try:
+        data = json.loads(raw)
+        choices = data["choices"]
+        if not choices:
+            return None, None, None
+        choice = choices[0]
+        msg = choice.get("message") or {}
+        content, finish = msg.get("content"), choice.get("finish_reason")
+        reasoning = msg.get("reasoning") or msg.get("reasoning_content")
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        text = raw[:200].decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else repr(raw)[:200]
+        raise _Transient(f"bad response: not a chat completion: {text!r}") from None
+    if isinstance(content, list):  # content parts instead of a string
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if content is not None and not isinstance(content, str):
+        content = json.dumps(content)
+    if reasoning is not None and not isinstance(reasoning, str):
+        reasoning = json.dumps(reasoning)
+    return content, reasoning, finish
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    """The server's own error text (``{"error": {"message": …}}`` or ``{"message": …}``), shortened."""
+    body = getattr(exc, "body", None)
+    msg = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        msg = inner.get("message") if isinstance(inner, dict) else inner
+    if not msg:
+        msg = getattr(exc, "message", None) or str(exc)
+    return str(msg)[:300]
+
+
+class _Judge:
+    def __init__(self, rubric: Rubric, config: JudgeConfig, cache: ScoreCache | None, progress: ProgressCallback | None):
+        self.rubric = rubric
+        self.config = config
+        self.cache = cache
+        self.progress = progress
+        self.version = judge_version(rubric, config)
+        self.settings = judge_settings(rubric, config)
+        self.call_slots = asyncio.Semaphore(config.concurrency)
+        # videos being encoded or in flight; bounded so a long list does not hold every video in memory
+        self.video_slots = asyncio.Semaphore(max(2 * config.concurrency, 2))
+        self.done = 0
+        self.total = 0
+        self._progress_failed = False
+        self.client = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=config.api_key or "EMPTY",
+            max_retries=0,  # retries are ours: counted, logged and bounded per sample
+            timeout=config.timeout_s,
+        )
+
+    def scrub(self, text: str | None) -> str | None:
+        key = self.config.api_key
+        if text and key and len(key) >= 4 and key in text:
+            return text.replace(key, "***")
+        return text
+
+    def _emit(self, req: JudgeRequest, sample: JudgeSample) -> None:
+        self.done += 1
+        if self.progress is not None:
+            event = ProgressEvent(self.done, self.total, req.key, sample.index, sample.status, sample.score, sample.cached)
+            try:
+                self.progress(event)
+            except Exception:  # a broken progress display must not lose scores
+                if not self._progress_failed:
+                    log.exception("judge progress callback failed; continuing without it")
+                self._progress_failed = True
+
+    def _prepare(self, req: JudgeRequest, instr: str | None, instr_sha: str) -> tuple[str, dict[int, dict], bytes | None]:
+        """In a worker thread, in one hop: read and hash the file, look up cached samples, and encode
+        the video only if some sample is missing. Raises ``OSError`` (unreadable file) or
+        ``_EncodeError`` (undecodable video)."""
+        path = Path(req.video)
+        video_sha, data = _sha256_file(path)
+        cached: dict[int, dict] = {}
+        if self.cache is not None:
+            for i in range(self.config.samples):
+                rec = self.cache.get((video_sha, self.version, instr_sha, i))
+                if rec is not None:
+                    cached[i] = rec
+        if len(cached) == self.config.samples:
+            return video_sha, cached, None
+        try:
+            media, preamble = _video_media(path, data, self.config)
+        except Exception as exc:  # undecodable video, bad frames: an error row, not a crash
+            raise _EncodeError(f"{type(exc).__name__}: {exc}") from exc
+        return video_sha, cached, messages_json(self.rubric, media, preamble, instr)
+
+    async def judge_one(self, req: JudgeRequest) -> JudgeResult:
+        n = self.config.samples
+        instr = req.instruction if self.rubric.needs_instruction else None
+        if self.rubric.needs_instruction and not (instr and instr.strip()):
+            return self._failed(req, None, n, f"rubric {self.rubric.name!r} needs an instruction; none given")
+        instr_sha = hashlib.sha256(instr.strip().encode("utf-8")).hexdigest() if instr else ""
+        async with self.video_slots:
+            try:
+                video_sha, cached, messages = await asyncio.to_thread(self._prepare, req, instr, instr_sha)
+            except OSError as exc:
+                return self._failed(req, None, n, f"cannot use video: {exc}")
+            except _EncodeError as exc:
+                return self._failed(req, None, n, f"cannot encode video: {exc}")
+            samples: list[JudgeSample] = []
+            for i, rec in sorted(cached.items()):
+                s = JudgeSample(
+                    index=i,
+                    seed=rec.get("seed"),
+                    status="ok",
+                    score=int(rec["score"]),
+                    raw_reply=rec.get("raw_reply"),
+                    reasoning=rec.get("reasoning"),
+                    attempts=int(rec.get("attempts", 1)),
+                    cached=True,
+                )
+                samples.append(s)
+                self._emit(req, s)
+            missing = [i for i in range(n) if i not in cached]
+            if missing:
+                key = (video_sha, self.version, instr_sha)
+                samples += await asyncio.gather(*(self.sample(req, messages, i, key) for i in missing))
+        return self._aggregate(req, video_sha, samples)
+
+    def _failed(self, req: JudgeRequest, video_sha: str | None, n: int, reason: str) -> JudgeResult:
+        samples = [JudgeSample(i, None, "error", None, reason=reason) for i in range(n)]
+        for s in samples:
+            self._emit(req, s)
+        return self._aggregate(req, video_sha, samples)
+
+    def _aggregate(self, req: JudgeRequest, video_sha: str | None, samples: list[JudgeSample]) -> JudgeResult:
+        scores = [s.score for s in samples if s.status == "ok" and s.score is not None]
+        failed = [s for s in samples if s.status != "ok"]
+        if failed:
+            first = failed[0]
+            reason = f"{len(failed)}/{len(samples)} sample(s) failed; sample {first.index}: {first.reason}"
+            status, score, spread = "error", None, None
+        else:
+            status, reason = "ok", None
+            score = sum(scores) / len(scores)
+            spread = (
+                math.sqrt(sum((x - score) ** 2 for x in scores) / (len(scores) - 1)) if len(scores) > 1 else None
+            )
+        return JudgeResult(
+            id=req.key,
+            video=str(req.video),
+            video_sha256=video_sha,
+            instruction=req.instruction if self.rubric.needs_instruction else None,
+            rubric=self.rubric.name,
+            judge_version=self.version,
+            judge=self.settings,
+            samples=sorted(samples, key=lambda s: s.index),
+            status=status,
+            score=score,
+            spread=spread,
+            reason=reason,
+        )
+
+    async def sample(self, req: JudgeRequest, messages: bytes, index: int, key: tuple[str, str, str]) -> JudgeSample:
+        cfg = self.config
+        errors: list[str] = []
+        attempts = 0
+        transient_left = cfg.retries
+        reasks_left = cfg.reasks
+        ask = 0
+        last_reply: tuple[str | None, str | None] = (None, None)
+        t0 = time.perf_counter()
+        while True:
+            seed = sample_seed(cfg, index, ask)
+            attempts += 1
+            try:
+                content, reasoning, finish = await self._call(messages, seed)
+            except _Transient as exc:
+                reason = self.scrub(exc.reason) or "transient error"
+                errors.append(reason)
+                if transient_left <= 0:
+                    return self._sample_error(req, index, seed, f"{reason} (after {attempts} attempt(s))", attempts, errors, last_reply, t0)
+                transient_left -= 1
+                delay = min(cfg.backoff_max_s, cfg.backoff_s * 2 ** (cfg.retries - transient_left - 1))
+                delay *= 0.5 + random.random() / 2  # jitter: spread simultaneous retries apart
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, cfg.backoff_max_s))
+                log.info("judge %s sample %d: %s; retrying in %.2fs", req.key, index, reason, delay)
+                await asyncio.sleep(delay)
+                continue
+            except _Permanent as exc:
+                reason = self.scrub(exc.reason) or "request refused"
+                errors.append(reason)
+                return self._sample_error(req, index, seed, reason, attempts, errors, last_reply, t0)
+
+            content, reasoning = self.scrub(content), self.scrub(reasoning)
+            last_reply = (content, reasoning)
+            got = extract_score(content, reasoning, self.rubric.score_min, self.rubric.score_max)
+            if got.score is not None:
+                s = JudgeSample(index, seed, "ok", got.score, None, content, reasoning, attempts, False, errors,
+                                time.perf_counter() - t0)
+                if self.cache is not None:  # at once, so an interrupted run keeps every score it got
+                    self.cache.put(
+                        (*key, index),
+                        {"score": s.score, "seed": seed, "raw_reply": content, "reasoning": reasoning,
+                         "attempts": attempts, "rubric": self.rubric.name},
+                    )
+                self._emit(req, s)
+                return s
+            reason = got.reason or "no valid score"
+            if finish == "length":
+                reason += " (reply cut at max_tokens)"
+            errors.append(reason)
+            if reasks_left <= 0:
+                return self._sample_error(req, index, seed, f"invalid reply: {reason}", attempts, errors, last_reply, t0)
+            reasks_left -= 1
+            ask += 1
+            log.info("judge %s sample %d: %s; asking again", req.key, index, reason)
+
+    def _sample_error(self, req, index, seed, reason, attempts, errors, last_reply, t0) -> JudgeSample:
+        s = JudgeSample(index, seed, "error", None, reason, last_reply[0], last_reply[1], attempts, False, errors,
+                        time.perf_counter() - t0)
+        log.warning("judge %s sample %d failed: %s", req.key, index, reason)
+        self._emit(req, s)
+        return s
+
+    async def _call(self, messages: bytes, seed: int) -> tuple[str | None, str | None, str | None]:
+        cfg = self.config
+        extra = dict(cfg.extra_body)
+        if cfg.top_k is not None:
+            extra.setdefault("top_k", cfg.top_k)
+        if cfg.video_mode == "video" and cfg.fps is not None:
+            mm = dict(extra.get("mm_processor_kwargs") or {})
+            mm.setdefault("fps", cfg.fps)
+            mm.setdefault("do_sample_frames", True)
+            extra["mm_processor_kwargs"] = mm
+        fields: dict[str, Any] = {
+            "model": cfg.model,
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+            "seed": seed,
+        }
+        if cfg.top_p is not None:
+            fields["top_p"] = cfg.top_p
+        fields.update(extra)
+        # {"messages": <serialized once per video>, <the small per-call fields>}
+        body = b'{"messages":' + messages + b"," + json.dumps(fields).encode("utf-8")[1:]
+        async with self.call_slots:
+            try:
+                # The client's generic POST (documented for requests the typed methods do not cover),
+                # with a body serialized once per video and the reply parsed here, rather than
+                # chat.completions.create: same HTTP, retries-off, auth and error classes, without
+                # re-encoding megabytes of base64 and building typed models per call on the event loop
+                # (client CPU per call bounds throughput; see benchmarks/judge_bench.py).
+                raw = await self.client.post(
+                    "/chat/completions",
+                    cast_to=bytes,
+                    content=body,
+                    options={"timeout": cfg.timeout_s, "headers": {"Content-Type": "application/json"}},
+                )
+            except openai.APITimeoutError:
+                raise _Transient(f"timeout after {cfg.timeout_s:g}s") from None
+            except openai.APIConnectionError as exc:
+                cause = exc.__cause__ or exc
+                raise _Transient(f"connection error: {type(cause).__name__}: {cause}") from None
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                msg = _error_message(exc)
+                if status == 429 or status == 408 or status == 409 or status >= 500:
+                    raise _Transient(f"HTTP {status}: {msg}", _retry_after(exc)) from None
+                raise _Permanent(f"HTTP {status}: {msg}") from None
+            except openai.APIError as exc:  # malformed response body and the like
+                raise _Transient(f"bad response: {type(exc).__name__}: {str(exc)[:300]}") from None
+        return _parse_completion(raw)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+async def judge_videos(
+    videos: Sequence[JudgeRequest | str | os.PathLike],
+    rubric: Rubric | str | os.PathLike,
+    config: JudgeConfig | None = None,
+    cache: ScoreCache | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> list[JudgeResult]:
+    """Score every video with ``config.samples`` samples each; results in input order.
+
+    Never raises for a failing server or video: failures are ``error`` results with reasons. Raises
+    only for bad arguments (unknown rubric, invalid config). Pass ``cache`` to skip samples already
+    scored under the same judge version and to store new valid ones.
+    """
+    rubric = load_rubric(rubric)
+    config = (config or JudgeConfig()).resolved()
+    requests = [v if isinstance(v, JudgeRequest) else JudgeRequest(video=v) for v in videos]
+    judge = _Judge(rubric, config, cache, progress)
+    judge.total = len(requests) * config.samples
+    try:
+        return list(await asyncio.gather(*(judge.judge_one(r) for r in requests)))
+    finally:
+        await judge.aclose()
+
+
+def judge_videos_sync(
+    videos: Sequence[JudgeRequest | str | os.PathLike],
+    rubric: Rubric | str | os.PathLike,
+    config: JudgeConfig | None = None,
+    cache: ScoreCache | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> list[JudgeResult]:
+    """Blocking :func:`judge_videos` for scripts and the CLI (not from inside a running event loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(judge_videos(videos, rubric, config, cache, progress=progress))
+    raise RuntimeError("judge_videos_sync called inside a running event loop; use `await judge_videos(...)`")
+
+
+async def check_endpoint(config: JudgeConfig | None = None, timeout_s: float = 10.0) -> list[str] | None:
+    """Ask the server which models it serves (``GET /models``).
+
+    Returns the model ids, or ``None`` when the server answers but does not list models. Raises
+    :class:`JudgeEndpointError` when it cannot be reached, rejects the key, or does not serve
+    ``config.model``.
+    """
+    config = (config or JudgeConfig()).resolved()
+    client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "EMPTY", max_retries=0,
+                                timeout=timeout_s)
+    try:
+        page = await client.models.list()
+        ids = [m.id for m in page.data]
+    except openai.APIConnectionError as exc:
+        raise JudgeEndpointError(f"cannot reach the judge at {config.base_url}: {type(exc).__name__}") from None
+    except openai.AuthenticationError:
+        raise JudgeEndpointError(f"the judge at {config.base_url} rejected the API key (HTTP 401)") from None
+    except openai.APIStatusError as exc:
+        if exc.status_code in (404, 405):
+            return None
+        raise JudgeEndpointError(f"the judge at {config.base_url} answered HTTP {exc.status_code}") from None
+    finally:
+        await client.close()
+    if ids and config.model not in ids:
+        raise JudgeEndpointError(f"the judge at {config.base_url} does not serve {config.model!r}; it serves {ids}")
+    return ids

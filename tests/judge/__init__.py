@@ -1,0 +1,1 @@
+"""Tests for cosmos_bench.judge."""
