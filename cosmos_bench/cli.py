@@ -129,6 +129,176 @@ def data_synth(
     )
 
 
+# --------------------------------------------------------------------------------------- models
+MODELS_FILE_HELP = "Models YAML (default: $COSMOS_BENCH_MODELS, else ./models.yaml)."
+
+models_app = typer.Typer(
+    help="World models: list configured models and installed kinds; register a trained adapter.",
+    invoke_without_command=True,
+)
+app.add_typer(models_app, name="models")
+
+
+def _models_table(models_file: Optional[Path]) -> None:
+    from .models.base import ModelConfigError, available_kinds, build_model, load_models_config
+
+    try:
+        config = load_models_config(models_file, missing_ok=True)
+    except ModelConfigError as exc:
+        _fail(str(exc), 2)
+    table = Table(title=f"models in {config.path}" + ("" if config.path and config.path.exists() else " (file not found)"))
+    for col in ("name", "kind", "details", "status"):
+        table.add_column(col, overflow="fold")
+    broken = 0
+    for name in config.names:
+        spec = config.spec(name)  # extends chains were checked when the file was read
+        try:
+            model = build_model(spec)
+            describe = getattr(model, "describe", None)
+            details = describe() if callable(describe) else spec.options
+            text = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, ""))
+            table.add_row(name, spec.kind, text, "[green]ok[/]")
+        except ModelConfigError as exc:
+            broken += 1
+            table.add_row(name, spec.kind, "", f"[red]{exc}[/]")
+    console.print(table)
+    kinds = Table(title="world-model kinds")
+    for col in ("kind", "source", "factory"):
+        kinds.add_column(col, overflow="fold")
+    for info in available_kinds().values():
+        kinds.add_row(info.name, info.source, info.target)
+    console.print(kinds)
+    if broken:
+        raise typer.Exit(1)
+
+
+@models_app.callback()
+def models_root(
+    ctx: typer.Context,
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help=MODELS_FILE_HELP),
+) -> None:
+    """List the configured models (with their base, adapter, safety checker) and the installed kinds."""
+    if ctx.invoked_subcommand is None:
+        _models_table(models_file)
+
+
+@models_app.command("list")
+def models_list(models_file: Optional[Path] = typer.Option(None, "--models-file", help=MODELS_FILE_HELP)) -> None:
+    """List the configured models and the installed world-model kinds; exits 1 if an entry is broken."""
+    _models_table(models_file)
+
+
+@models_app.command("register")
+def models_register(
+    name: str = typer.Argument(..., help="New model name, e.g. lora8."),
+    adapter: Path = typer.Option(..., "--adapter", help="Folder holding pytorch_lora_weights.safetensors (as the trainer writes it), or the file."),
+    base: str = typer.Option("base", "--base", help="Models-YAML entry the adapter is applied to."),
+    fuse: bool = typer.Option(False, "--fuse/--no-fuse", help="Fuse the adapter into the base weights (pipe.fuse_lora)."),
+    lora_scale: Optional[float] = typer.Option(None, "--lora-scale", help="Adapter scale (default 1.0)."),
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help=MODELS_FILE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing entry of that name."),
+) -> None:
+    """Add a trained adapter to the models YAML as `NAME: {extends: BASE, adapter: DIR}`."""
+    import os
+
+    from .models.base import ModelConfigError, build_model, default_models_path, load_models_config, parse_models, register_model
+
+    path = (models_file or default_models_path()).resolve()
+    if not adapter.exists():
+        _fail(f"{adapter}: adapter not found", 2)
+    target = adapter.resolve()
+    try:
+        relative = os.path.relpath(target, path.parent)
+    except ValueError:  # another drive
+        relative = str(target)
+    entry: dict = {"extends": base, "adapter": relative if not relative.startswith("..") else str(target)}
+    if fuse:
+        entry["fuse"] = True
+    if lora_scale is not None:
+        entry["lora_scale"] = lora_scale
+    try:
+        config = load_models_config(path, missing_ok=True)
+        trial = dict(config.entries)
+        if name in trial and not overwrite:
+            _fail(f"{path}: model {name!r} already exists (pass --overwrite to replace it)", 2)
+        trial[name] = entry
+        build_model(parse_models({"models": trial}, path).spec(name))  # validate before writing
+        register_model(name, entry, path, overwrite=overwrite)
+    except ModelConfigError as exc:
+        _fail(str(exc), 2)
+    console.print(f"[green]registered[/] {name} in {path}: {entry}")
+
+
+@app.command("generate")
+def generate_cmd(
+    models: str = typer.Option(..., "--models", help="Comma-separated model names from the models YAML, e.g. base,lora8."),
+    suite: Path = typer.Option(..., "--suite", help="Suite folder: GR1 test layout (<name>.txt + <name>.png), optional suite.yaml."),
+    out: Path = typer.Option(..., "--out", help="Output folder: <out>/<model>/<generation key>/seed<seed>/<sample>.mp4 + .json sidecar."),
+    seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds 0..N-1 for every test pair."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs (sorted by name)."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: this process's share of the work (default: RANK/WORLD_SIZE under accelerate launch or torchrun, else everything)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Denoising steps (default 36)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: the suite's, else 93)."),
+    size: Optional[str] = typer.Option(None, "--size", help="HEIGHTxWIDTH of the generated video, whole grid for grid suites (default: from the suite, else 432x768)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Guidance scale (default: each model's own; Cosmos 7.0)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate written into the videos (default: the suite's, else 16)."),
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help=MODELS_FILE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Regenerate outputs that are already complete."),
+) -> None:
+    """Generate a video for every (model, test pair, seed); an interrupted run resumes where it stopped.
+
+    Outputs are in the suite's storage form (a multi-view grid suite gets grid videos). Each has a JSON
+    sidecar with the model, adapter hash, seed, settings and library versions. Changed adapters or
+    settings get a new generation key (a new folder), so old videos are never reused for them.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .data.suite import SuiteError, load_suite, parse_size
+    from .models.base import ModelConfigError, load_models
+    from .models.generate import generate, parse_shard, settings_for_suite
+
+    try:
+        the_suite = load_suite(suite)
+        size_t = parse_size(size, where="--size") if size else None
+        shard_t = parse_shard(shard)
+        settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
+        world_models = load_models(models, models_file)
+    except (SuiteError, ValueError) as exc:  # ModelConfigError is a ValueError
+        _fail(str(exc), 2)
+    console.print(
+        f"generating [bold]{', '.join(m.name for m in world_models)}[/] on suite [bold]{the_suite.name}[/] "
+        f"({settings.num_frames} frames, {settings.height}x{settings.width}, {settings.steps} steps, seeds 0..{seeds - 1}), "
+        f"shard {shard_t[0]}/{shard_t[1]} -> {out}"
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("videos", total=None)
+
+        def on_item(result) -> None:
+            status = {"generated": "[green]done[/]", "skipped": "[dim]skip[/]", "failed": "[red]FAILED[/]"}[result.status]
+            progress.update(task, advance=1, description=f"{status} {result.item.model}/{result.item.sample}/seed{result.item.seed}")
+
+        try:
+            report = generate(
+                world_models, the_suite, out, seeds=seeds, settings=settings, limit=limit, shard=shard_t,
+                overwrite=overwrite, on_start=lambda total: progress.update(task, total=total), on_item=on_item,
+            )
+        except (ModelConfigError, ValueError) as exc:
+            _fail(str(exc), 2)
+    table = Table(title=f"generation keys ({out})")
+    table.add_column("model")
+    table.add_column("generation key")
+    table.add_column("folder", overflow="fold")
+    for name, key in report.keys.items():
+        table.add_row(name, key, str(out / name / key))
+    console.print(table)
+    console.print(report.summary())
+    for failure in report.failed:
+        err_console.print(f"[red]failed[/] {failure.item.model}/{failure.item.sample}/seed{failure.item.seed}: {failure.error}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------------------- results
 DEFAULT_STORE = Path("runs/results.sqlite")
 DEFAULT_BOARDS = Path("leaderboards")
@@ -225,6 +395,348 @@ def check_cmd(
                           + ", ".join(v.metric for v in report.verdicts if not v.passed))
         raise typer.Exit(1)
     console.print(f"[green]pass:[/] {candidate} shows no regression against {base_name}.")
+
+
+# --------------------------------------------------------------------------------------- judge
+@app.command("judge")
+def judge_cmd(
+    videos: List[Path] = typer.Argument(..., help="mp4 files to score."),
+    rubric: str = typer.Option("video_physics", "--rubric", help="video_physics, video_IF, or a path to a rubric .yaml."),
+    instruction: Optional[str] = typer.Option(None, "--instruction", help="The generation prompt, for rubrics that need it (video_IF); applies to every video."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, $OPENAI_BASE_URL, http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY or $OPENAI_API_KEY."),
+    model: Optional[str] = typer.Option(None, "--model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean."),
+    temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sample 0; sample i uses seed+i."),
+    fps: float = typer.Option(4.0, "--fps", min=0.1, help="Frames per second the server samples from the video (video mode)."),
+    frames_mode: bool = typer.Option(False, "--frames-mode", help="Send N sampled JPEG frames instead of the video (servers without video input)."),
+    num_frames: int = typer.Option(8, "--num-frames", min=1, help="Frames sent in --frames-mode."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds per request before it is retried."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default .cache/cosmos_bench/judge_scores.jsonl)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every result (samples, raw replies, judge version) here."),
+) -> None:
+    """Score videos 1-5 with a vision-language judge (Cosmos Reason2 behind vLLM/NIM or any OpenAI-compatible server).
+
+    Failed samples are reported as errors, never as numbers; exits 1 if the endpoint is down or any video failed.
+    """
+    import asyncio
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, check_endpoint, judge_videos_sync, load_rubric
+
+    try:
+        the_rubric = load_rubric(rubric)
+        config = JudgeConfig.from_env(
+            base_url=base_url, model=model, samples=samples, temperature=temperature, seed=seed, fps=fps,
+            video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
+            timeout_s=timeout,
+        )
+    except (RubricError, ValueError) as exc:
+        _fail(str(exc), 2)
+    if the_rubric.needs_instruction and not (instruction and instruction.strip()):
+        _fail(f"rubric {the_rubric.name!r} judges against the generation prompt: pass --instruction TEXT", 2)
+    missing = [str(v) for v in videos if not v.is_file()]
+    if missing:
+        _fail(f"video file(s) not found: {', '.join(missing)}", 2)
+    try:
+        asyncio.run(check_endpoint(config, timeout_s=min(timeout, 15.0)))
+    except JudgeEndpointError as exc:
+        _fail(f"{exc}\nStart a server first, e.g. `vllm serve nvidia/Cosmos-Reason2-8B --max-model-len 16384 "
+              "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3`, "
+              "or point --base-url / COSMOS_BENCH_JUDGE_URL at one.")
+    store = None if no_cache else ScoreCache(cache)
+    requests = [JudgeRequest(v, instruction) for v in videos]
+    with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task("judge", total=len(requests) * samples)
+        results = judge_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
+
+    table = Table(title=f"{the_rubric.name} · {config.model} · judge version {results[0].judge_version if results else '-'}")
+    for col, kw in (("video", {"overflow": "fold"}), ("score", {"justify": "right"}), ("spread", {"justify": "right"}),
+                    ("samples", {}), ("calls", {"justify": "right"}), ("status", {"overflow": "fold"})):
+        table.add_column(col, **kw)
+    for r in results:
+        per_sample = ",".join("-" if s.score is None else str(s.score) for s in r.samples)
+        status = "[green]ok[/]" if r.status == "ok" else f"[red]error[/] {r.reason}"
+        table.add_row(
+            str(r.video), "-" if r.score is None else f"{r.score:.2f}", "-" if r.spread is None else f"{r.spread:.2f}",
+            per_sample, str(r.calls), status,
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        console.print(f"[green]wrote[/] {json_out}")
+    failed = [r for r in results if r.status != "ok"]
+    if failed:
+        err_console.print(f"[bold red]{len(failed)} of {len(results)} video(s) have no score[/] (errors are never counted as numbers); "
+                          "run the same command again to retry only the failed samples.")
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------------------- run
+class _RichReporter:
+    """Shows the runner's stages as rich progress bars with counts and ETA."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+        self.status: dict[str, dict[str, int]] = {}
+
+    def __call__(self, event) -> None:
+        if event.kind == "note":
+            if event.stage != "judge" or not event.message.endswith("samples"):
+                self.progress.console.print(f"[yellow]{event.stage}:[/] {event.message}")
+            return
+        label = event.stage + (f" ({event.message})" if event.kind == "start" and event.message else "")
+        if event.kind == "start":
+            self.tasks[event.stage] = self.progress.add_task(label, total=max(event.total, 0))
+            self.status[event.stage] = {}
+            if event.total == 0:
+                self.progress.update(self.tasks[event.stage], description=f"{label}: nothing to do")
+        elif event.kind == "advance" and event.stage in self.tasks:
+            counts = self.status[event.stage]
+            counts[event.status] = counts.get(event.status, 0) + 1
+            text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            self.progress.update(self.tasks[event.stage], advance=1, description=f"{event.stage} [{text}]")
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=console)
+
+
+def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int):
+    """A judge config when an endpoint is given (flag or COSMOS_BENCH_JUDGE_URL / OPENAI_BASE_URL), else None."""
+    import os
+
+    if not (judge_url or os.environ.get("COSMOS_BENCH_JUDGE_URL") or os.environ.get("OPENAI_BASE_URL")):
+        return None
+    from .judge import JudgeConfig
+
+    return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples)
+
+
+def _print_summary(summary) -> None:
+    console.print(summary.leaderboard.to_markdown())
+    gen = summary.generation
+    if gen:
+        console.print(f"generation: {gen.get('generated', 0)} generated, {gen.get('skipped', 0)} reused, {gen.get('failed', 0)} failed")
+    console.print(f"scores: {summary.rows_written} rows written, {summary.rows_skipped} already in the store; judge: {summary.judge_status}")
+    for err in summary.errors[:10]:
+        err_console.print(f"[yellow]problem:[/] {err}")
+    if len(summary.errors) > 10:
+        err_console.print(f"[yellow]... and {len(summary.errors) - 10} more problem(s)[/]")
+    for name, path in summary.files.items():
+        console.print(f"[green]wrote[/] {name}: {path}")
+
+
+def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: str, seeds: int, limit: Optional[int],
+                out: Optional[Path], store: Path, leaderboards: Path, backend: str, device: Optional[str],
+                judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, **extra):
+    from .runner import RunConfig, parse_metrics
+
+    try:
+        metric_list = parse_metrics(metrics)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else []
+    return RunConfig(
+        models=names, suite=suite, models_file=models_file, metrics=metric_list, seeds=seeds, limit=limit, out=out,
+        store=store, leaderboards=leaderboards, backend=backend, device=device,
+        judge=_judge_config(judge_url, judge_model, judge_samples), judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
+    )
+
+
+_SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
+_METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
+
+
+@app.command("run")
+def run_cmd(
+    models: str = typer.Option(..., "--models", help="Comma-separated model names from the models YAML, e.g. base,lora8,dora32."),
+    suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help="Models YAML (default: ./models.yaml or $COSMOS_BENCH_MODELS)."),
+    metrics: str = typer.Option("tse,cse,physics,if", "--metrics", help=_METRICS_HELP),
+    seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds per test pair (seeds 0..N-1)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs (by name), for a quick look."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
+    leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Frames per video (default: suite.yaml, else 93)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default 36)."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: generate only shard I of N (one per GPU)."),
+    backend: str = typer.Option("opencv", "--backend", help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1); without one, judge columns say 'not run'."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
+    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
+) -> None:
+    """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
+    from .data.suite import SuiteError
+    from .models.base import ModelConfigError
+    from .runner import run
+
+    cfg = _run_config(models, suite, models_file, metrics, seeds, limit, out, store, leaderboards, backend, device,
+                      judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard)
+    try:
+        with _progress() as progress:
+            summary = run(cfg, reporter=_RichReporter(progress))
+    except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc), 2)
+    _print_summary(summary)
+
+
+@app.command("rescore")
+def rescore_cmd(
+    suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
+    models: str = typer.Option("", "--models", help="Comma-separated models to rescore (default: every model found under --out)."),
+    metrics: str = typer.Option("physics,if", "--metrics", help=_METRICS_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
+    leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs."),
+    backend: str = typer.Option("opencv", "--backend", help="Geometric metric backend: opencv or kornia."),
+    device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id."),
+    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video."),
+) -> None:
+    """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
+    from .data.suite import SuiteError
+    from .runner import rescore
+
+    cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
+                      judge_url, judge_model, judge_samples)
+    try:
+        with _progress() as progress:
+            summary = rescore(cfg, reporter=_RichReporter(progress))
+    except (SuiteError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc), 2)
+    _print_summary(summary)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the demo suite, videos, store and leaderboards."),
+    samples: int = typer.Option(3, "--samples", min=1, help="Synthetic test pairs."),
+    seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per test pair."),
+    frames: int = typer.Option(33, "--frames", min=3, help="Frames per video."),
+    size: str = typer.Option("256x448", "--size", help="HEIGHTxWIDTH of one view."),
+    tiny_cosmos: bool = typer.Option(True, "--tiny-cosmos/--no-tiny-cosmos", help="Also run the tiny random-weight Cosmos pipeline and a LoRA on it."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint, if you have one (else judge columns say 'not run')."),
+) -> None:
+    """Run the whole benchmark offline on a synthetic suite with known answers, and check the ranking.
+
+    Candidates: `base` (exact renderer), `warp1`/`warp3` (1 and 3 px elastic warps), `shift4` (objects
+    shifted 4 px across views), and the tiny random-weight Cosmos pipeline with a random LoRA (real
+    diffusers/peft code; its numbers mean nothing). Exits 1 if the known order is not reproduced.
+    """
+    from .data.suite import parse_size
+    from .demo import run_demo
+
+    try:
+        height, width = parse_size(size, where="--size")
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    with _progress() as progress:
+        result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
+                          judge=_judge_config(judge_url, None, 1), reporter=_RichReporter(progress))
+    _print_summary(result.summary)
+    table = Table(title="known-answer check: does the leaderboard rank the synthetic candidates correctly?")
+    for col in ("metric", "expected (best first)", "observed", "verdict"):
+        table.add_column(col)
+    for c in result.checks:
+        table.add_row(c.metric, " < ".join(c.expected), " < ".join(c.observed), "[green]ok[/]" if c.holds else "[red]WRONG[/]")
+    console.print(table)
+    if not result.order_holds:
+        _fail("the demo's leaderboard does not reproduce the known order: a metric or the statistics is broken", 1)
+    console.print(f"[green]demo passed:[/] everything is in {out}/ (leaderboards/, results.sqlite, videos/, suite/)")
+
+
+# --------------------------------------------------------------------------------------- train
+@app.command("train")
+def train_cmd(
+    recipe: Path = typer.Option(..., "--recipe", help="Training recipe YAML, e.g. trainer/dora32.yaml."),
+    data: Path = typer.Option(..., "--data", help="GR1 train folder: videos/*.mp4 + metas/*.txt (+ metadata.csv)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: adapter, checkpoints/, loss.csv + loss.jsonl, train_info.json."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name to register (default: the recipe's name)."),
+    register: bool = typer.Option(True, "--register/--no-register", help="Add the finished adapter to the models YAML."),
+    models_file: Optional[Path] = typer.Option(None, "--models-file", help="Models YAML (default: $COSMOS_BENCH_MODELS, else ./models.yaml)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after N optimiser steps (checkpointed; --resume continues the same schedule)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Cache of prompt embeddings and VAE latents (default: the recipe's, else $COSMOS_BENCH_CACHE/train)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, or auto (default: CUDA when available)."),
+) -> None:
+    """Fine-tune a LoRA/DoRA adapter of Cosmos Predict 2.5 on a GR1 train folder (multi-GPU: `accelerate launch -m cosmos_bench.cli train ...`)."""
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .models.base import ModelConfigError, load_models_config, register_model
+    from .train.dataset import DatasetError
+    from .train.recipe import RecipeError, load_recipe
+    from .train.trainer import TrainError, models_entry, train
+
+    main_process = os.environ.get("RANK", "0") == "0"
+    try:
+        spec = load_recipe(recipe)
+    except RecipeError as exc:
+        _fail(str(exc), 2)
+    if not data.is_dir():
+        _fail(f"{data}: training folder not found", 2)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not main_process)
+    task = None
+
+    def on_event(message: str) -> None:
+        if main_process:
+            console.print(f"[dim]{message}[/]")
+
+    def on_step(info) -> None:
+        nonlocal task
+        if task is None:
+            task = progress.add_task(f"train {spec.name}", total=info.stop_step, completed=info.step - 1, loss="-", rate="")
+        progress.update(task, completed=info.step, loss=f"{info.loss:.4f}", rate=f"{1.0 / max(info.seconds, 1e-9):.2f} it/s")
+
+    try:
+        with progress:
+            result = train(spec, data, out, resume=resume, max_steps=max_steps, cache_dir=cache, device=device,
+                           on_step=on_step, on_event=on_event)
+    except (RecipeError, TrainError, DatasetError, ModelConfigError, FileNotFoundError) as exc:
+        _fail(str(exc), 2)
+    if not main_process:
+        return
+    last = f"{result.losses[-1]:.4f}" if result.losses else "-"
+    console.print(f"[green]{'finished' if result.finished else 'stopped'}[/] {spec.name}: step {result.steps_done}/{result.total_steps}, "
+                  f"last loss {last}; loss log {out / 'loss.csv'}")
+    if not result.finished:
+        console.print(f"checkpoint {result.checkpoint}; continue with --resume")
+        return
+    console.print(f"adapter {result.adapter}")
+    model_name, entry = models_entry(result, spec, models_file)
+    model_name = name or model_name
+    if not register:
+        console.print(f"models YAML entry (not registered): {model_name}: {entry}")
+        return
+    try:
+        existing = load_models_config(models_file, missing_ok=True)
+        if model_name in existing.entries:
+            if existing.entries[model_name].get("adapter") == entry["adapter"]:
+                console.print(f"{model_name} already registered in {existing.path} with this adapter")
+                return
+            _fail(f"{existing.path}: model {model_name!r} already exists with another adapter; pass --name, or add this "
+                  f"entry yourself: {model_name}: {entry}", 2)
+        path = register_model(model_name, entry, models_file)
+    except ModelConfigError as exc:
+        _fail(f"{exc}; entry not registered: {model_name}: {entry}", 2)
+    console.print(f"[green]registered[/] {model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)")
 
 
 def main() -> None:

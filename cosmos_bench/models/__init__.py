@@ -1,1 +1,34 @@
-"""models stage of cosmos-bench."""
+"""models stage of cosmos-bench: world models, the kind registry, the models YAML, generation.
+
+``base`` (protocol, registry, YAML; imports no torch), ``cosmos`` (Cosmos Predict 2.5 + LoRA/DoRA),
+``external`` (``diffusers-i2v``, ``folder``), ``synthetic``, ``noise`` (arch-invariant latents),
+``generate`` (the generation loop), ``tiny`` (tiny real components for tests and the demo).
+"""
+
+from .base import (
+    GeneratedVideo,
+    GenerationRequest,
+    ModelConfigError,
+    ModelSpec,
+    WorldModel,
+    available_kinds,
+    build_model,
+    load_models,
+    load_models_config,
+    register_kind,
+    register_model,
+)
+
+__all__ = [
+    "GeneratedVideo",
+    "GenerationRequest",
+    "ModelConfigError",
+    "ModelSpec",
+    "WorldModel",
+    "available_kinds",
+    "build_model",
+    "load_models",
+    "load_models_config",
+    "register_kind",
+    "register_model",
+]

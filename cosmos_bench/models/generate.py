@@ -1,0 +1,505 @@
+"""The generation loop: every (model, test pair, seed) of a suite to an mp4 with a JSON sidecar.
+
+Output layout (``out`` is the ``--out`` folder)::
+
+    out/<model>/<generation key>/generation.json          what the key stands for
+    out/<model>/<generation key>/seed<seed>/<sample>.mp4  the video, in the suite's storage form
+    out/<model>/<generation key>/seed<seed>/<sample>.json its sidecar (written last)
+
+so ``suite.read_views(out/<model>/<key>/seed<seed>, sample)`` reads an output exactly like a
+reference video, and a grid suite's output is one grid video.
+
+**Generation key** = first 16 hex digits of SHA-256 over the canonical JSON of
+``{"format": 1, "model": model.identity(), "settings": settings, "noise": NOISE_VERSION}``:
+``identity()`` holds the base model id + revision (or a local folder's content fingerprint), the
+adapter file's SHA-256, fuse/scale, dtype, safety checker, compile and the model's default guidance
+and negative prompt; ``settings`` are frames, height, width, steps, guidance override and fps
+(left out for kinds whose output does not depend on them, e.g. ``folder``). A retrained adapter or
+changed settings get a new folder; old videos are never reused for them, and are not overwritten.
+
+**Resume.** Each output's sidecar also stores an *input hash* (prompt, conditioning image bytes,
+seed, and per-request facts a model reports such as a folder source's hash). An output is skipped
+when its sidecar exists with the same key and input hash and every file it lists is present with
+the recorded size. Videos and sidecars are written to temporary names and renamed, the sidecar
+last, so an interrupted run leaves either a complete output or nothing that counts.
+
+**Scale-out.** ``shard=(i, n)`` keeps items ``i, i+n, i+2n, ...`` of the deterministic work list
+(models in the given order, test pairs sorted by name, seeds ascending). Under ``accelerate
+launch`` or ``torchrun`` the shard defaults to ``(RANK, WORLD_SIZE)`` and each process uses GPU
+``LOCAL_RANK``. The initial noise depends on neither the device nor the process, so N shards on
+one kind of device write what one process would (bit-identical on the CPU, as the tests check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..data.layout import TestPair, list_test_pairs, read_image
+from ..data.suite import Suite, load_suite
+from ..data.video import tile_grid, write_video
+from .base import GeneratedVideo, GenerationRequest, ModelConfigError, WorldModel, file_sha256
+from .noise import NOISE_VERSION
+
+log = logging.getLogger(__name__)
+
+SIDECAR_FORMAT = "cosmos-bench.generation/1"
+KEY_FORMAT = 1
+KEY_LENGTH = 16
+DEFAULT_SEEDS = 5
+DEFAULT_FRAMES = 93
+DEFAULT_SIZE = (432, 768)
+DEFAULT_STEPS = 36
+DEFAULT_FPS = 16.0
+
+
+# ------------------------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Settings shared by every video of a run (the seed's evaluation by default).
+
+    ``height``/``width`` are the generated stream's size (for a grid suite, the whole grid).
+    ``guidance=None`` keeps each model's own default (Cosmos: the pipeline's 7.0).
+    """
+
+    num_frames: int = DEFAULT_FRAMES
+    height: int = DEFAULT_SIZE[0]
+    width: int = DEFAULT_SIZE[1]
+    steps: int = DEFAULT_STEPS
+    guidance: float | None = None
+    fps: float = DEFAULT_FPS
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings_for_suite(
+    suite: Suite,
+    *,
+    frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    fps: float | None = None,
+) -> GenerationSettings:
+    """Settings for ``suite``: explicit values, else the suite's manifest, else the seed's defaults.
+
+    A suite's ``size`` is one view's; for grid storage the generated stream is the whole grid.
+    """
+    if size is None:
+        if suite.size is not None:
+            h, w = suite.size
+            if suite.storage.kind == "grid":
+                h, w = h * suite.storage.rows, w * suite.storage.cols
+            size = (h, w)
+        else:
+            size = DEFAULT_SIZE
+    return GenerationSettings(
+        num_frames=int(frames if frames is not None else (suite.frames or DEFAULT_FRAMES)),
+        height=int(size[0]),
+        width=int(size[1]),
+        steps=int(steps if steps is not None else DEFAULT_STEPS),
+        guidance=None if guidance is None else float(guidance),
+        fps=float(fps if fps is not None else (suite.fps or DEFAULT_FPS)),
+    )
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def key_definition(model: WorldModel, settings: GenerationSettings) -> dict[str, Any]:
+    """What the generation key of ``model`` under ``settings`` hashes."""
+    uses = getattr(model, "uses_settings", True)
+    return {
+        "format": KEY_FORMAT,
+        "model": model.identity(),
+        "settings": settings.to_dict() if uses else None,
+        "noise": NOISE_VERSION if uses else None,
+    }
+
+
+def generation_key(model: WorldModel, settings: GenerationSettings) -> str:
+    """16 hex digits identifying (model identity, settings, noise algorithm)."""
+    return hashlib.sha256(_canonical(key_definition(model, settings)).encode()).hexdigest()[:KEY_LENGTH]
+
+
+# ------------------------------------------------------------------------------------ sharding
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N; ``None`` -> the launcher's (RANK, WORLD_SIZE) or (0, 1)."""
+    if spec is None or spec == "":
+        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        rank = int(os.environ.get("RANK", "0") or 0)
+        return (rank, world) if world > 1 else (0, 1)
+    try:
+        i_s, n_s = str(spec).split("/")
+        i, n = int(i_s), int(n_s)
+    except ValueError:
+        raise ValueError(f"shard must look like I/N (e.g. 0/4), got {spec!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard I/N needs 0 <= I < N, got {spec!r}")
+    return i, n
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One output to produce."""
+
+    index: int  # position in the full (unsharded) work list
+    model: str
+    sample: str
+    seed: int
+
+
+def plan(model_names: Sequence[str], samples: Sequence[str], seeds: Sequence[int], shard: tuple[int, int] = (0, 1)) -> list[WorkItem]:
+    """The deterministic work list (models in order, samples sorted, seeds ascending), sharded."""
+    i, n = shard
+    items = []
+    index = 0
+    for model in model_names:
+        for sample in sorted(samples):
+            for seed in sorted(seeds):
+                if index % n == i:
+                    items.append(WorkItem(index, model, sample, int(seed)))
+                index += 1
+    return items
+
+
+# ------------------------------------------------------------------------------------ files
+def model_dir(out: str | os.PathLike, model: str, key: str) -> Path:
+    return Path(out) / model / key
+
+
+def seed_dir(out: str | os.PathLike, model: str, key: str, seed: int) -> Path:
+    return model_dir(out, model, key) / f"seed{seed}"
+
+
+def sidecar_path(out: str | os.PathLike, model: str, key: str, seed: int, sample: str) -> Path:
+    return seed_dir(out, model, key, seed) / f"{sample}.json"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".tmp.mp4", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A sidecar's content, or None if missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(sidecar: Path, key: str, input_hash: str) -> bool:
+    """True when ``sidecar`` records ``key`` and ``input_hash`` and all its files are intact."""
+    data = read_sidecar(sidecar)
+    if not data or data.get("generation_key") != key or data.get("input_hash") != input_hash:
+        return False
+    for rel, size in (data.get("file_sizes") or {}).items():
+        p = sidecar.parent / rel
+        if not p.is_file() or p.stat().st_size != size:
+            return False
+    return bool(data.get("file_sizes"))
+
+
+def frames_sha256(frames: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(tuple(frames.shape)).encode())
+    h.update(np.ascontiguousarray(frames).tobytes())
+    return h.hexdigest()
+
+
+def write_output(suite: Suite, directory: Path, sample: str, video: GeneratedVideo) -> tuple[dict[str, Path], str]:
+    """Write ``video`` as ``sample``'s file(s) in ``suite``'s storage form; returns (files, content hash)."""
+    targets = suite.sample_files(directory, sample)
+    storage = suite.storage.kind
+    if video.files:
+        missing = [v for v in targets if v not in video.files]
+        if missing:
+            raise ValueError(f"model returned files for views {sorted(video.files)}, suite needs {suite.views}")
+        copied: dict[Path, str] = {}
+        for view, dst in targets.items():
+            if dst not in copied:
+                _atomic_copy(Path(video.files[view]), dst)
+                copied[dst] = file_sha256(dst, use_cache=False)
+        content = hashlib.sha256("".join(sorted(copied.values())).encode()).hexdigest()
+        return targets, content
+    frames = video.frames
+    if frames is None:
+        raise ValueError("model returned neither frames nor files")
+    if isinstance(frames, dict):
+        unknown = set(frames) - set(suite.views)
+        if unknown or len(frames) != len(suite.views):
+            raise ValueError(f"model returned views {sorted(frames)}, suite {suite.name!r} has {suite.views}")
+        if storage == "files":
+            for view, dst in targets.items():
+                write_video(dst, frames[view], video.fps)
+            content = hashlib.sha256("".join(frames_sha256(frames[v]) for v in suite.views).encode()).hexdigest()
+            return targets, content
+        ordered = {v: frames[v] for v in suite.views}
+        stream = ordered[suite.views[0]] if storage == "single" else tile_grid(ordered, suite.storage.rows, suite.storage.cols)
+    else:
+        stream = np.asarray(frames)
+        if storage == "files" and len(suite.views) > 1:
+            raise ValueError(
+                f"model returned one stream but suite {suite.name!r} stores {len(suite.views)} views as separate "
+                "files; the model must return {view: frames}"
+            )
+        if storage == "grid":
+            rows, cols = suite.storage.rows, suite.storage.cols
+            if stream.ndim != 4 or stream.shape[1] % rows or stream.shape[2] % cols:
+                raise ValueError(f"generated frames {stream.shape} do not divide into the suite's {rows}x{cols} grid")
+    dst = next(iter(targets.values()))
+    write_video(dst, stream, video.fps)
+    return targets, frames_sha256(stream)
+
+
+# ------------------------------------------------------------------------------------ the loop
+@dataclass
+class ItemResult:
+    item: WorkItem
+    status: str  # "generated" | "skipped" | "failed"
+    sidecar: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class GenerationReport:
+    out: Path
+    shard: tuple[int, int]
+    keys: dict[str, str] = field(default_factory=dict)  # model -> generation key
+    results: list[ItemResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('generated')} generated, {self.count('skipped')} skipped (already done), "
+            f"{self.count('failed')} failed; shard {self.shard[0]}/{self.shard[1]}"
+        )
+
+
+def _image_sha256(pair: TestPair) -> str:
+    return file_sha256(pair.image_path, use_cache=False)
+
+
+def _input_hash(prompt: str, image_sha: str, sample: str, seed: int, extra: Any) -> str:
+    data = {"prompt": prompt, "image_sha256": image_sha, "sample": sample, "seed": int(seed), "model_inputs": extra}
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from .cosmos import library_versions
+
+    import platform
+
+    return {"python": platform.python_version(), **library_versions()}
+
+
+def generate(
+    models: Sequence[WorldModel],
+    suite: Suite | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    seeds: int | Iterable[int] = DEFAULT_SEEDS,
+    settings: GenerationSettings | None = None,
+    limit: int | None = None,
+    shard: tuple[int, int] | str | None = None,
+    overwrite: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_item: Callable[[ItemResult], None] | None = None,
+    raise_errors: bool = False,
+) -> GenerationReport:
+    """Generate every (model, test pair, seed) of this shard of ``suite`` into ``out``.
+
+    ``seeds`` is a count (seeds 0..n-1) or explicit seeds; ``limit`` keeps the first N test pairs
+    by name. Failures of single items are recorded in the report and the loop goes on (unless
+    ``raise_errors``); configuration errors (a model that cannot load) stop it at once.
+    ``on_start(total)`` and ``on_item(result)`` report progress.
+    """
+    suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    settings = settings or settings_for_suite(suite)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted({int(s) for s in seeds})
+    if not seed_list:
+        raise ValueError("no seeds to generate")
+    if any(s < 0 for s in seed_list):
+        raise ValueError(f"seeds must be >= 0, got {seed_list}")
+    shard_t = parse_shard(shard) if not isinstance(shard, tuple) else shard
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"model names repeat: {names}")
+    pairs = list_test_pairs(suite.root)
+    if not pairs:
+        raise ValueError(f"{suite.root}: no test pairs (<name>.txt + <name>.png)")
+    if limit is not None:
+        pairs = pairs[: max(int(limit), 0)]
+    by_name = {p.name: p for p in pairs}
+    by_model = {m.name: m for m in models}
+    out = Path(out)
+    report = GenerationReport(out=out, shard=shard_t)
+
+    for model in models:
+        definition = key_definition(model, settings)
+        key = hashlib.sha256(_canonical(definition).encode()).hexdigest()[:KEY_LENGTH]
+        report.keys[model.name] = key
+        meta = model_dir(out, model.name, key) / "generation.json"
+        if not meta.exists():
+            _atomic_write_text(meta, json.dumps({"model": model.name, "kind": model.kind, "generation_key": key, "definition": definition}, indent=2, sort_keys=True, default=str) + "\n")
+
+    items = plan(names, list(by_name), seed_list, shard_t)
+    if on_start:
+        on_start(len(items))
+    versions: dict[str, str] | None = None
+    last_item_of = {item.model: item.index for item in items}
+    for item in items:
+        model = by_model[item.model]
+        pair = by_name[item.sample]
+        key = report.keys[model.name]
+        side = sidecar_path(out, model.name, key, item.seed, item.sample)
+        try:
+            prompt = pair.prompt()
+            image_sha = _image_sha256(pair)
+            request = GenerationRequest(
+                prompt=prompt,
+                image=read_image(pair.image_path),
+                num_frames=settings.num_frames,
+                height=settings.height,
+                width=settings.width,
+                seed=item.seed,
+                steps=settings.steps,
+                guidance=settings.guidance,
+                fps=settings.fps,
+                sample=item.sample,
+                views=tuple(suite.views),
+                suite=suite,
+            )
+            extra = model.request_inputs(request) if hasattr(model, "request_inputs") else None
+            input_hash = _input_hash(prompt, image_sha, item.sample, item.seed, extra)
+            if not overwrite and is_complete(side, key, input_hash):
+                result = ItemResult(item, "skipped", side)
+            else:
+                t0 = time.perf_counter()
+                video = model.generate(request)
+                gen_seconds = time.perf_counter() - t0
+                files, content = write_output(suite, side.parent, item.sample, video)
+                versions = versions or _versions()
+                unique = sorted({p for p in files.values()})
+                sidecar = {
+                    "format": SIDECAR_FORMAT,
+                    "model": model.name,
+                    "kind": model.kind,
+                    "generation_key": key,
+                    "input_hash": input_hash,
+                    "suite": suite.name,
+                    "sample": item.sample,
+                    "seed": item.seed,
+                    "prompt": prompt,
+                    "image": {"path": str(pair.image_path), "sha256": image_sha, "size": list(request.image.shape[:2])},
+                    "settings": settings.to_dict(),
+                    "model_identity": model.identity(),
+                    "model_info": video.info,
+                    "views": list(suite.views),
+                    "storage": suite.storage.to_dict(),
+                    "files": {v: p.name for v, p in files.items()},
+                    "file_sizes": {p.name: p.stat().st_size for p in unique},
+                    "content_sha256": content,
+                    "fps": video.fps,
+                    "seconds": round(gen_seconds, 4),
+                    "shard": list(shard_t),
+                    "versions": versions,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }
+                _atomic_write_text(side, json.dumps(sidecar, indent=2, default=str) + "\n")
+                result = ItemResult(item, "generated", side, seconds=gen_seconds)
+        except ModelConfigError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # one bad item must not lose a night of generation
+            if raise_errors:
+                raise
+            log.error("generation failed for %s/%s seed %d:\n%s", item.model, item.sample, item.seed, traceback.format_exc())
+            result = ItemResult(item, "failed", side, error=f"{type(exc).__name__}: {exc}")
+        report.results.append(result)
+        if on_item:
+            on_item(result)
+        if last_item_of[item.model] == item.index and hasattr(model, "release"):
+            model.release()  # free its memory before the next model loads
+    return report
+
+
+def find_outputs(out: str | os.PathLike, model: str | None = None, key: str | None = None) -> list[dict[str, Any]]:
+    """Every complete output's sidecar under ``out`` (optionally one model / key), with ``path`` added.
+
+    The metrics stage reads outputs through this and ``suite.read_views(sidecar['directory'], sample)``.
+    """
+    root = Path(out)
+    found = []
+    pattern = f"{model or '*'}/{key or '*'}/seed*/*.json"
+    for side in sorted(root.glob(pattern)):
+        data = read_sidecar(side)
+        if not data or data.get("format") != SIDECAR_FORMAT:
+            continue
+        if all((side.parent / rel).is_file() for rel in data.get("file_sizes", {})):
+            data["path"] = str(side)
+            data["directory"] = str(side.parent)
+            found.append(data)
+    return found
+
+
+__all__ = [
+    "GenerationReport",
+    "GenerationSettings",
+    "ItemResult",
+    "SIDECAR_FORMAT",
+    "WorkItem",
+    "find_outputs",
+    "generate",
+    "generation_key",
+    "is_complete",
+    "key_definition",
+    "parse_shard",
+    "plan",
+    "settings_for_suite",
+    "write_output",
+]
