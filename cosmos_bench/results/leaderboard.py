@@ -28,6 +28,16 @@ import numpy as np
 
 from .store import ResultRow, ResultStore
 
+# The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
+# this order, so a table regenerated from the store alone equals the one a run printed.
+STANDARD_METRICS = {"tse": "lower", "cse": "lower", "physics": "higher", "if": "higher"}
+METRIC_ORDER = ("tse", "cse", "physics", "if", "tse_mean", "cse_mean")
+NOT_RUN_HINT = {
+    "physics": "judge not run: serve Cosmos Reason2 and pass --judge-url (README, Judge)",
+    "if": "judge not run: serve Cosmos Reason2 and pass --judge-url (README, Judge)",
+    "cse": "needs a suite with two or more views",
+}
+
 SAMPLE_COLUMNS = (
     "suite", "model", "generation_key", "sample", "seed", "metric", "metric_version",
     "direction", "value", "status", "reason", "provenance",
@@ -133,7 +143,10 @@ class Leaderboard:
                 lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "## Metric versions", ""]
         for metric in self.metrics:
-            lines.append(f"- `{metric}`: `{self.versions[metric]}`")
+            if metric in self.versions:
+                lines.append(f"- `{metric}`: `{self.versions[metric]}`")
+            else:
+                lines.append(f"- `{metric}`: not run ({NOT_RUN_HINT.get(metric, 'no rows in the store')})")
         return "\n".join(lines) + "\n"
 
     def to_csv(self) -> str:
@@ -289,19 +302,20 @@ def build_leaderboard(
     if baseline in models:
         models.remove(baseline)
         models.insert(0, baseline)
-    metrics = sorted(by_metric)
-    directions = {m: by_metric[m][0].direction for m in metrics}
+    present_metrics = set(by_metric) | set(STANDARD_METRICS)
+    metrics = [m for m in METRIC_ORDER if m in present_metrics] + sorted(present_metrics - set(METRIC_ORDER))
+    directions = {m: by_metric[m][0].direction if by_metric.get(m) else STANDARD_METRICS[m] for m in metrics}
     summaries, comparisons = {}, {}
     for metric in metrics:
         for model in models:
-            if any(r.model == model for r in by_metric[metric]):
+            if any(r.model == model for r in by_metric.get(metric, [])):
                 summaries[(model, metric)] = summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence, seed=seed)
         if baseline in models:
             for model in models:
                 if model != baseline and (model, metric) in summaries and (baseline, metric) in summaries:
                     comparisons[(model, metric)] = compare(by_metric[metric], model, baseline, metric, n_boot=n_boot, confidence=confidence, seed=seed)
     return Leaderboard(
-        suite=suite, models=models, metrics=metrics, versions={m: versions[m] for m in metrics},
+        suite=suite, models=models, metrics=metrics, versions={m: versions[m] for m in metrics if m in by_metric},
         directions=directions, summaries=summaries, comparisons=comparisons,
         baseline=baseline if baseline in models else None, rows=kept,
         confidence=confidence, n_boot=n_boot, seed=seed,
@@ -396,5 +410,7 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
     _atomic_write(paths["samples"], samples_csv(board.rows))
     if plots:
         for metric in board.metrics:
+            if not any((m, metric) in board.summaries for m in board.models):
+                continue
             paths[f"plot:{metric}"] = plot_metric(board, metric, out / f"{board.suite}.{metric}.png")
     return paths

@@ -52,7 +52,10 @@ def test_leaderboard_means_counts_and_paired_verdicts() -> None:
     assert board.comparisons[("better", "tse")].verdict == "better"
     assert board.comparisons[("worse", "tse")].verdict == "worse"
     md = board.to_markdown()
-    assert "err 2" in md and "**" in md and "not run" not in md
+    assert "err 2" in md and "**" in md
+    # the judge was not run: its columns say so, with how to enable it, instead of vanishing
+    assert board.metrics[:4] == ["tse", "cse", "physics", "if"]
+    assert "| worse | " in md and "not run (judge not run: serve Cosmos Reason2" in md
 
 
 def test_missing_metric_shows_not_run() -> None:

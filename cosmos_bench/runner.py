@@ -1,0 +1,347 @@
+"""``cosmos-bench run``: generate → geometric metrics → judge → results store → leaderboard.
+
+This is the library call the CLI wraps (``cosmos_bench.runner.run``), so notebooks and CI can run
+a benchmark without the command line. Every stage is resumable on its own terms:
+
+* generation skips outputs whose sidecar matches the generation key and inputs (``models.generate``);
+* metrics and judge skip every (suite, model, generation key, sample, seed, metric, version) that
+  already has a final row in the store, and each row is committed the moment it is computed.
+
+So a run killed at any point — even ``kill -9`` — and started again does only the missing work, and
+no row is lost or written twice (the store's key forbids duplicates). A video that cannot be read,
+a generation that failed, or a judge that is down become ``error`` rows that say why; the rest of
+the run completes, and the next run retries exactly those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .data.suite import Suite, load_suite
+from .data.video import VideoError
+from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
+from .results.store import ResultRow, ResultStore
+
+GEOMETRIC_METRICS = ("tse", "cse")
+JUDGE_METRICS = {"physics": "video_physics", "if": "video_IF"}
+ALL_METRICS = GEOMETRIC_METRICS + tuple(JUDGE_METRICS)
+SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline median
+
+
+@dataclass
+class StageEvent:
+    """One unit of progress, for whatever shows it (rich in the CLI, nothing in tests)."""
+
+    stage: str  # "generate" | "metrics" | "judge"
+    kind: str  # "start" (total set) | "advance" | "note"
+    total: int = 0
+    status: str = ""
+    message: str = ""
+
+
+Reporter = Callable[[StageEvent], None]
+
+
+@dataclass
+class RunConfig:
+    """What to run. Defaults follow the seed's evaluation protocol (5 seeds per test pair)."""
+
+    models: Sequence[str]
+    suite: str | os.PathLike
+    models_file: str | os.PathLike | None = None
+    metrics: Sequence[str] = ALL_METRICS
+    seeds: int | Sequence[int] = 5
+    limit: int | None = None
+    out: str | os.PathLike | None = None  # videos; default runs/<suite>
+    store: str | os.PathLike = "runs/results.sqlite"
+    leaderboards: str | os.PathLike | None = "leaderboards"
+    baseline: str = "base"
+    frames: int | None = None
+    size: tuple[int, int] | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    shard: str | None = None
+    backend: str = "opencv"
+    device: str | None = None
+    stride: int = 1
+    cross_view_mode: str = "pooled"
+    judge: Any = None  # a cosmos_bench.judge.JudgeConfig, or None: judge columns say "not run"
+    judge_cache: str | os.PathLike | None = None
+    plots: bool = True
+
+
+@dataclass
+class RunSummary:
+    suite: str
+    generation: dict[str, int] = field(default_factory=dict)
+    rows_written: int = 0
+    rows_skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    judge_status: str = "not run"
+    leaderboard: Leaderboard | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _emit(reporter: Reporter | None, *args: Any, **kwargs: Any) -> None:
+    if reporter is not None:
+        reporter(StageEvent(*args, **kwargs))
+
+
+def parse_metrics(spec: str | Sequence[str]) -> list[str]:
+    names = [m.strip().lower() for m in (spec.split(",") if isinstance(spec, str) else spec) if m.strip()]
+    unknown = sorted(set(names) - set(ALL_METRICS))
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
+    if not names:
+        raise ValueError("no metrics given")
+    return names
+
+
+@dataclass
+class _Output:
+    """One generated video as the scoring stages see it."""
+
+    model: str
+    key: str
+    sample: str
+    seed: int
+    directory: Path | None
+    sidecar: dict[str, Any] | None
+    error: str | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        side = self.sidecar or {}
+        return {
+            "generation_key": self.key,
+            "model_identity": side.get("model_identity"),
+            "settings": side.get("settings"),
+            "content_sha256": side.get("content_sha256"),
+            "versions": side.get("versions"),
+            "video": None if self.directory is None else str(self.directory / f"{self.sample}.json"),
+        }
+
+
+def _outputs(report: Any, out: Path) -> list[_Output]:
+    from .models.generate import read_sidecar, sidecar_path
+
+    outputs = []
+    for res in report.results:
+        item = res.item
+        key = report.keys[item.model]
+        side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
+        if res.status == "failed":
+            outputs.append(_Output(item.model, key, item.sample, item.seed, None, None, f"generation failed: {res.error}"))
+            continue
+        side = read_sidecar(side_path)
+        if side is None:
+            outputs.append(_Output(item.model, key, item.sample, item.seed, None, None, f"{side_path}: sidecar missing or unreadable"))
+            continue
+        outputs.append(_Output(item.model, key, item.sample, item.seed, side_path.parent, side))
+    return outputs
+
+
+def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, value: float | None,
+         status: str, reason: str | None, details: dict[str, Any] | None = None,
+         extra_provenance: dict[str, Any] | None = None) -> ResultRow:
+    prov = o.provenance()
+    if extra_provenance:
+        prov.update(extra_provenance)
+    return ResultRow(
+        suite=suite.name, model=o.model, generation_key=o.key, sample=o.sample, seed=o.seed, metric=metric,
+        metric_version=version, direction=direction, value=value if status == "ok" else None, status=status,
+        reason=reason, details=details or {}, provenance=prov,
+    )
+
+
+# ----------------------------------------------------------------------------------- metrics stage
+def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore,
+                     summary: RunSummary, reporter: Reporter | None) -> None:
+    from .metrics.geometry import SampsonOptions, cse_version, sampson_metrics, tse_version
+
+    wanted = [m for m in GEOMETRIC_METRICS if m in cfg.metrics]
+    if not wanted:
+        return
+    if "cse" in wanted and len(suite.views) < 2:
+        wanted.remove("cse")
+        _emit(reporter, "metrics", "note", message=f"suite {suite.name!r} has one view: cross-view error (cse) is skipped")
+    opts = SampsonOptions.from_kwargs(backend=cfg.backend, device=cfg.device)
+    versions = {"tse": tse_version(opts, cfg.stride), "cse": cse_version(opts, cfg.cross_view_mode)}
+    done = store.finished_keys(suite.name)
+
+    def key(o: _Output, metric: str) -> tuple:
+        return (suite.name, o.model, o.key, o.sample, o.seed, metric, versions[metric])
+
+    todo = [o for o in outputs if any(key(o, m) not in done for m in wanted)]
+    summary.rows_skipped += sum(1 for o in outputs for m in wanted if key(o, m) in done)
+    _emit(reporter, "metrics", "start", total=len(todo))
+    for o in todo:
+        rows: list[ResultRow] = []
+        if o.error is not None:
+            for m in wanted:
+                for name in (m, m + SECONDARY_SUFFIX):
+                    rows.append(_row(suite, o, name, versions[m], "lower", None, "error", o.error))
+        else:
+            try:
+                views, _ = suite.read_views(o.directory, o.sample)
+                results = sampson_metrics(
+                    views, stride=cfg.stride if "tse" in wanted else None,
+                    mode=cfg.cross_view_mode if "cse" in wanted else None, backend=cfg.backend, device=cfg.device,
+                )
+                for m in wanted:
+                    r = results[m]
+                    details = dict(r.details)
+                    rows.append(_row(suite, o, m, r.version, r.direction, r.value if r.ok else None, r.status, r.reason, details))
+                    secondary = details.get("mean_of_means")
+                    ok2 = r.ok and secondary is not None
+                    rows.append(_row(suite, o, m + SECONDARY_SUFFIX, r.version, r.direction, secondary if ok2 else None,
+                                     "ok" if ok2 else r.status, None if ok2 else (r.reason or "no mean of means"),
+                                     {"headline": m}))
+            except VideoError as exc:
+                for m in wanted:
+                    for name in (m, m + SECONDARY_SUFFIX):
+                        rows.append(_row(suite, o, name, versions[m], "lower", None, "error", str(exc)))
+                summary.errors.append(str(exc))
+            except Exception as exc:  # one broken video never stops the benchmark
+                reason = f"{type(exc).__name__}: {exc}"
+                for m in wanted:
+                    for name in (m, m + SECONDARY_SUFFIX):
+                        rows.append(_row(suite, o, name, versions[m], "lower", None, "error", reason))
+                summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
+        summary.rows_written += store.put_many(rows)
+        status = rows[0].status if rows else "ok"
+        _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
+
+
+# ----------------------------------------------------------------------------------- judge stage
+def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore,
+                 summary: RunSummary, reporter: Reporter | None) -> None:
+    wanted = [m for m in JUDGE_METRICS if m in cfg.metrics]
+    if not wanted:
+        return
+    if cfg.judge is None:
+        summary.judge_status = "not run (no judge endpoint: pass --judge-url or set COSMOS_BENCH_JUDGE_URL)"
+        _emit(reporter, "judge", "note", message=summary.judge_status)
+        return
+    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, check_endpoint, judge_version, judge_videos_sync, load_rubric
+
+    cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
+    endpoint_error: str | None = None
+    try:
+        check_endpoint(cfg.judge)
+    except JudgeEndpointError as exc:
+        endpoint_error = f"judge endpoint unavailable: {exc}"
+        summary.errors.append(endpoint_error)
+        _emit(reporter, "judge", "note", message=endpoint_error)
+    done = store.finished_keys(suite.name)
+    summary.judge_status = "ran" if endpoint_error is None else endpoint_error
+    for metric in wanted:
+        rubric = load_rubric(JUDGE_METRICS[metric])
+        version = judge_version(rubric, cfg.judge)
+        todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
+        summary.rows_skipped += len(outputs) - len(todo)
+        _emit(reporter, "judge", "start", total=len(todo), message=metric)
+        ready, rows = [], []
+        for o in todo:
+            if o.error is not None or endpoint_error is not None:
+                rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
+                continue
+            files = o.sidecar.get("files", {})
+            video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
+            instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
+            ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
+        summary.rows_written += store.put_many(rows)
+        for _ in rows:
+            _emit(reporter, "judge", "advance", status="error")
+        if not ready:
+            continue
+        by_id = {req.id: o for o, req in ready}
+
+        def on_progress(event: Any) -> None:
+            _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
+
+        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
+        for res in results:
+            o = by_id[res.id]
+            details = res.to_dict()
+            status = "ok" if res.status == "ok" else "error"
+            row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
+                       details, {"judge": details.get("judge")})
+            summary.rows_written += int(store.put(row))
+            _emit(reporter, "judge", "advance", status=status)
+
+
+# ----------------------------------------------------------------------------------- the run
+def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
+    """Run the benchmark described by ``cfg``; safe to interrupt and to run again."""
+    from .models.base import load_models
+    from .models.generate import generate, settings_for_suite
+
+    metrics = parse_metrics(cfg.metrics)
+    cfg = dataclasses.replace(cfg, metrics=metrics)
+    suite = load_suite(cfg.suite)
+    out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
+    models = load_models(list(cfg.models), cfg.models_file)
+    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance)
+    summary = RunSummary(suite=suite.name)
+
+    counts = {"total": 0}
+
+    def on_start(total: int) -> None:
+        counts["total"] = total
+        _emit(reporter, "generate", "start", total=total)
+
+    def on_item(res: Any) -> None:
+        _emit(reporter, "generate", "advance", status=res.status,
+              message=f"{res.item.model}/{res.item.sample}/seed{res.item.seed}")
+
+    report = generate(models, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit, shard=cfg.shard,
+                      on_start=on_start, on_item=on_item)
+    summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
+    summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
+    outputs = _outputs(report, out)
+    return _score_and_publish(cfg, suite, outputs, summary, reporter)
+
+
+def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], summary: RunSummary,
+                       reporter: Reporter | None) -> RunSummary:
+    with ResultStore(cfg.store) as store:
+        _geometric_stage(cfg, suite, outputs, store, summary, reporter)
+        _judge_stage(cfg, suite, outputs, store, summary, reporter)
+        board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
+    summary.leaderboard = board
+    if cfg.leaderboards is not None:
+        summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
+    return summary
+
+
+def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
+    """Score videos that already exist, without generating: only failed or missing rows are computed.
+
+    Use it after a judge outage, or after changing a metric's settings (a new metric version gets
+    its own rows; the old ones stay, unmixed). ``cfg.models`` empty means every model found in
+    ``cfg.out``.
+    """
+    from .models.generate import find_outputs
+
+    cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
+    suite = load_suite(cfg.suite)
+    out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
+    wanted = set(cfg.models)
+    outputs = [
+        _Output(side["model"], side["generation_key"], side["sample"], int(side["seed"]), Path(side["directory"]), side)
+        for side in find_outputs(out)
+        if side.get("suite") == suite.name and (not wanted or side["model"] in wanted)
+    ]
+    if cfg.limit is not None:
+        keep = sorted({o.sample for o in outputs})[: cfg.limit]
+        outputs = [o for o in outputs if o.sample in keep]
+    summary = RunSummary(suite=suite.name)
+    if not cfg.models:
+        cfg = dataclasses.replace(cfg, models=sorted({o.model for o in outputs}))
+    return _score_and_publish(cfg, suite, outputs, summary, reporter)
