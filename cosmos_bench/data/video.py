@@ -131,8 +131,14 @@ def write_video(
     *,
     crf: int = 18,
     preset: str = "medium",
+    threads: int = 1,
 ) -> Path:
-    """Write RGB frames as H.264 (yuv420p) mp4, atomically.
+    """Write RGB frames as H.264 (yuv420p) mp4, atomically and deterministically.
+
+    A benchmark must score the same frames the same way, so encoding is made reproducible: x264's
+    macroblock-tree rate control is off and one encoder thread is used by default (with either on,
+    identical frames were measured here to encode to different bytes and decoded pixels, hence
+    different metric values, from one call to the next). ``threads=0`` lets x264 choose.
 
     yuv420p is what every player and FFmpeg-based reader accepts, but it needs even sizes, so odd
     sizes are padded by repeating the last row/column (never resized: resizing would change the
@@ -157,9 +163,17 @@ def write_video(
             stream.width = arr.shape[2]
             stream.height = arr.shape[1]
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": preset}
-            for img in arr:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+            # mbtree off: with it, x264 was measured here to encode identical frames into different
+            # bytes (and pixels) from one call to the next, even single-threaded.
+            stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads), "x264-params": "mbtree=0"}
+            if threads:
+                stream.thread_count = threads
+                stream.thread_type = "NONE" if threads == 1 else "AUTO"
+            for index, img in enumerate(arr):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                frame.pts = index  # explicit timestamps: left unset, the encoder's output is not reproducible
+                frame.time_base = Fraction(1, 1) / rate
+                for packet in stream.encode(frame):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)

@@ -166,3 +166,13 @@ def test_views_of_different_length_or_size(tmp_path: Path) -> None:
     assert fps == pytest.approx(8) and views["a"].shape == (9, 64, 96, 3)
     with pytest.raises(VideoError, match="no views"):
         check_views({})
+
+
+def test_encoding_is_deterministic(tmp_path: Path) -> None:
+    """Same frames → same bytes, run after run (multi-threaded x264 is not, on a busy machine)."""
+    from cosmos_bench.data.synthetic import SceneConfig, render_clip
+
+    frames = render_clip(SceneConfig(frames=9, height=96, width=160, seed=4)).views["left"]
+    # fresh copies each time: the non-determinism seen before the fix depended on memory contents
+    digests = {write_video(tmp_path / f"d{i}.mp4", frames.copy(), fps=16).read_bytes() for i in range(12)}
+    assert len(digests) == 1

@@ -1,0 +1,141 @@
+"""End-to-end runner tests on a tiny synthetic suite: full run, resume after kill -9, regenerated
+leaderboards, the regression gate, and a corrupt video that fails alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cosmos_bench.cli import app
+from cosmos_bench.data.synthetic import SceneConfig
+from cosmos_bench.data.synthetic_suite import write_synthetic_suite
+from cosmos_bench.results.store import ResultStore
+from cosmos_bench.runner import RunConfig, run
+
+MODELS_YAML = """models:
+  base: {kind: synthetic}
+  warp3: {kind: synthetic, degrade: [elastic:3]}
+"""
+N_SAMPLES, N_SEEDS, N_MODELS = 2, 2, 2
+ROWS_PER_VIDEO = 4  # tse, cse and their mean-of-means companions
+EXPECTED_ROWS = N_SAMPLES * N_SEEDS * N_MODELS * ROWS_PER_VIDEO
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bench")
+    write_synthetic_suite(root / "suite", SceneConfig(frames=9, height=96, width=160, seed=3), samples=N_SAMPLES, name="tiny")
+    (root / "models.yaml").write_text(MODELS_YAML)
+    return root
+
+
+def config(root: Path, tag: str, **kw) -> RunConfig:
+    return RunConfig(
+        models=kw.pop("models", ["base", "warp3"]), suite=root / "suite", models_file=root / "models.yaml",
+        metrics=kw.pop("metrics", ["tse", "cse", "physics"]), seeds=N_SEEDS, out=root / f"videos_{tag}", store=root / f"{tag}.sqlite",
+        leaderboards=root / f"boards_{tag}", **kw,
+    )
+
+
+def values(store_path: Path) -> dict[tuple, float | None]:
+    with ResultStore(store_path) as store:
+        return {r.key: r.value for r in store.rows()}
+
+
+@pytest.fixture(scope="module")
+def first_run(bench: Path):
+    return run(config(bench, "a"))
+
+
+def test_full_run_scores_everything_and_ranks_the_degraded_model_worse(bench: Path, first_run) -> None:
+    s = first_run
+    assert s.generation == {"generated": N_SAMPLES * N_SEEDS * N_MODELS, "skipped": 0, "failed": 0}
+    assert s.rows_written == EXPECTED_ROWS and not s.errors
+    assert s.judge_status.startswith("not run")
+    board = s.leaderboard
+    assert board.rank("tse") == ["base", "warp3"] and board.rank("cse") == ["base", "warp3"]
+    assert board.comparisons[("warp3", "tse")].verdict == "worse"
+    assert "not run" in (bench / "boards_a" / "tiny.md").read_text()
+
+
+def test_rerun_does_no_work(bench: Path, first_run) -> None:
+    again = run(config(bench, "a"))
+    assert again.generation["skipped"] == N_SAMPLES * N_SEEDS * N_MODELS and again.generation["generated"] == 0
+    assert again.rows_written == 0 and again.rows_skipped == EXPECTED_ROWS
+
+
+def test_leaderboard_regenerated_from_the_store_is_identical(bench: Path, first_run) -> None:
+    result = CliRunner().invoke(app, ["leaderboard", "--store", str(bench / "a.sqlite"), "--out", str(bench / "regen")])
+    assert result.exit_code == 0, result.output
+    for name in ("tiny.md", "tiny.csv", "tiny.samples.csv", "tiny.tse.png"):
+        assert (bench / "regen" / name).read_bytes() == (bench / "boards_a" / name).read_bytes(), name
+
+
+def test_gate_passes_an_equal_candidate_and_fails_a_degraded_one(bench: Path, first_run) -> None:
+    samples = bench / "boards_a" / "tiny.samples.csv"
+    cli = CliRunner()
+    same = cli.invoke(app, ["check", "--baseline", str(samples), "--candidate", "base", "--store", str(bench / "a.sqlite")])
+    assert same.exit_code == 0, same.output
+    worse = cli.invoke(app, ["check", "--baseline", str(samples), "--baseline-model", "base", "--candidate", "warp3",
+                             "--store", str(bench / "a.sqlite"), "--metrics", "tse"])
+    assert worse.exit_code == 1, worse.output
+    assert "regression: warp3 got worse than base on tse" in worse.output
+
+
+def test_killed_run_resumes_without_duplicates_or_losses(bench: Path, first_run) -> None:
+    store = bench / "k.sqlite"
+    cmd = [sys.executable, "-m", "cosmos_bench.cli", "run", "--models", "base,warp3", "--suite", str(bench / "suite"),
+           "--models-file", str(bench / "models.yaml"), "--metrics", "tse,cse", "--seeds", str(N_SEEDS),
+           "--out", str(bench / "videos_k"), "--store", str(store), "--leaderboards", str(bench / "boards_k")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists():
+            try:
+                with sqlite3.connect(store, timeout=5) as conn:
+                    n = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            if 0 < n < EXPECTED_ROWS:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_at = n
+                break
+        time.sleep(0.05)
+    proc.wait(timeout=30)
+    assert killed_at is not None, "the run finished before it could be killed mid-way"
+    resumed = run(config(bench, "k", metrics=["tse", "cse"]))
+    assert resumed.rows_written == EXPECTED_ROWS - killed_at
+    final = values(store)
+    assert len(final) == EXPECTED_ROWS
+    reference = values(bench / "a.sqlite")
+    assert final == reference  # same keys (so same generation keys) and the same numbers
+
+
+def test_corrupt_video_fails_alone_with_its_reason(bench: Path, first_run) -> None:
+    # a 'folder' model over the base model's videos, one of which is then corrupted
+    (base_dir,) = (bench / "videos_a" / "base").iterdir()
+    import shutil
+
+    ext = bench / "external"
+    shutil.copytree(base_dir, ext)
+    victim = ext / "seed1" / "scene_001.mp4"
+    victim.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not really a video")
+    (bench / "models.yaml").write_text(MODELS_YAML + f"  ext: {{kind: folder, path: {ext}}}\n")
+    summary = run(config(bench, "c", models=["ext"]))
+    with ResultStore(bench / "c.sqlite") as store:
+        rows = store.rows(model="ext")
+    bad = [r for r in rows if (r.sample, r.seed) == ("scene_001", 1)]
+    good = [r for r in rows if (r.sample, r.seed) != ("scene_001", 1)]
+    assert bad and all(r.status == "error" and r.reason for r in bad)
+    assert all("scene_001" in r.reason for r in bad), bad[0].reason
+    assert len(good) == (N_SAMPLES * N_SEEDS - 1) * ROWS_PER_VIDEO and all(r.status == "ok" for r in good)
+    assert summary.leaderboard.summaries[("ext", "tse")].n_error == 1
