@@ -28,3 +28,14 @@ def textured_clip(frames: int = 9, height: int = 64, width: int = 96, seed: int 
 @pytest.fixture
 def clip() -> np.ndarray:
     return textured_clip()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread: the machine is shared, and results must not depend on the thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from ..atomic import atomic_write_text
 from .video import VideoError, parse_grid, read_grid_views, read_video, read_view_files
 
 SUITE_FILE = "suite.yaml"
@@ -125,12 +126,7 @@ class Suite:
         return {k: v for k, v in data.items() if v not in (None, "")}
 
     def save(self) -> Path:
-        path = self.root / SUITE_FILE
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(self.root / SUITE_FILE, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 _KNOWN_KEYS = {"name", "description", "views", "storage", "fps", "frames", "size", "videos", "cameras"}

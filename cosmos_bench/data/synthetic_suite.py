@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..atomic import atomic_write_text
 from .layout import write_image
 from .suite import Storage, Suite, load_suite
 from .synthetic import Degradation, SceneConfig, SyntheticClip, render_clip
@@ -68,11 +69,7 @@ def write_sample(
     write_image(root / f"{name}.png", first)
     gt = json.loads(clip.to_json())
     gt["scene_config"] = scene_config_dict(config)
-    gt_path = root / CAMERAS_DIR / f"{name}.json"
-    gt_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = gt_path.with_name(f".{gt_path.name}.tmp")
-    tmp.write_text(json.dumps(gt), encoding="utf-8")
-    os.replace(tmp, gt_path)
+    atomic_write_text(root / CAMERAS_DIR / f"{name}.json", json.dumps(gt))
 
 
 def write_synthetic_suite(

@@ -10,7 +10,6 @@ user of a benchmark over hundreds of generated videos needs to know *which* one 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Mapping, Sequence
 
 import av
 import numpy as np
+
+from ..atomic import atomic_path
 
 
 class VideoError(ValueError):
@@ -153,11 +154,8 @@ def write_video(
     if pad_h or pad_w:
         arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp.mp4", dir=out.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp_name, mode="w", format="mp4") as container:
+    with atomic_path(out, suffix=".tmp.mp4") as tmp_name:
+        with av.open(str(tmp_name), mode="w", format="mp4") as container:
             rate = Fraction(fps).limit_denominator(1001)
             stream = container.add_stream("libx264", rate=rate)
             stream.width = arr.shape[2]
@@ -177,11 +175,6 @@ def write_video(
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
-        os.replace(tmp_name, out)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
     return out
 
 

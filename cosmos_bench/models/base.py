@@ -43,6 +43,8 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, Union, runtime_ch
 import numpy as np
 import yaml
 
+from ..atomic import atomic_write_text
+
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
 MODELS_ENV = "COSMOS_BENCH_MODELS"
@@ -415,12 +417,7 @@ def register_model(
             pass
     if text is None:
         text = yaml.safe_dump({"models": trial}, sort_keys=False)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, p)
-    return p
+    return atomic_write_text(p, text)
 
 
 # ------------------------------------------------------------------------------------ provenance

@@ -36,8 +36,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -47,6 +45,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_copy, atomic_write_text
 from ..data.layout import TestPair, list_test_pairs, read_image
 from ..data.suite import Suite, load_suite
 from ..data.video import tile_grid, write_video
@@ -190,32 +189,6 @@ def sidecar_path(out: str | os.PathLike, model: str, key: str, seed: int, sample
     return seed_dir(out, model, key, seed) / f"{sample}.json"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".tmp.mp4", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
     """A sidecar's content, or None if missing or unreadable."""
     try:
@@ -254,7 +227,7 @@ def write_output(suite: Suite, directory: Path, sample: str, video: GeneratedVid
         copied: dict[Path, str] = {}
         for view, dst in targets.items():
             if dst not in copied:
-                _atomic_copy(Path(video.files[view]), dst)
+                atomic_copy(Path(video.files[view]), dst)
                 copied[dst] = file_sha256(dst, use_cache=False)
         content = hashlib.sha256("".join(sorted(copied.values())).encode()).hexdigest()
         return targets, content
@@ -384,7 +357,7 @@ def generate(
         report.keys[model.name] = key
         meta = model_dir(out, model.name, key) / "generation.json"
         if not meta.exists():
-            _atomic_write_text(meta, json.dumps({"model": model.name, "kind": model.kind, "generation_key": key, "definition": definition}, indent=2, sort_keys=True, default=str) + "\n")
+            atomic_write_text(meta, json.dumps({"model": model.name, "kind": model.kind, "generation_key": key, "definition": definition}, indent=2, sort_keys=True, default=str) + "\n")
 
     items = plan(names, list(by_name), seed_list, shard_t)
     if on_start:
@@ -449,7 +422,7 @@ def generate(
                     "versions": versions,
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 }
-                _atomic_write_text(side, json.dumps(sidecar, indent=2, default=str) + "\n")
+                atomic_write_text(side, json.dumps(sidecar, indent=2, default=str) + "\n")
                 result = ItemResult(item, "generated", side, seconds=gen_seconds)
         except ModelConfigError:
             raise

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from .store import ResultRow, ResultStore
 
 # The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
@@ -367,12 +368,6 @@ def read_samples_csv(path: str | os.PathLike) -> list[ResultRow]:
     return rows
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
     """Bar chart of one metric with CI whiskers; deterministic (no timestamps in the PNG)."""
     import matplotlib
@@ -405,9 +400,9 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         "csv": out / f"{board.suite}.csv",
         "samples": out / f"{board.suite}.samples.csv",
     }
-    _atomic_write(paths["markdown"], board.to_markdown())
-    _atomic_write(paths["csv"], board.to_csv())
-    _atomic_write(paths["samples"], samples_csv(board.rows))
+    atomic_write_text(paths["markdown"], board.to_markdown())
+    atomic_write_text(paths["csv"], board.to_csv())
+    atomic_write_text(paths["samples"], samples_csv(board.rows))
     if plots:
         for metric in board.metrics:
             if not any((m, metric) in board.summaries for m in board.models):

@@ -31,10 +31,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
+
+from ..atomic import atomic_path
 
 CACHE_ENV = "COSMOS_BENCH_CACHE"
 CACHE_VERSION = 1
@@ -94,16 +95,8 @@ class TrainCache:
     def _write(path: Path, tensors: dict, metadata: dict[str, str]) -> None:
         from safetensors.torch import save_file
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
     # -- text
     def save_text(self, key: str, embeds, caption: str) -> None:

@@ -11,14 +11,8 @@ TINY = {"num_frames": 9, "height": 32, "width": 48, "steps": 2, "fps": 8.0}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: the machine is shared, and results must not depend on the thread count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs with one torch thread (see tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)

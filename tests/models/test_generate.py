@@ -77,17 +77,17 @@ def test_changed_model_or_settings_get_a_new_key_and_old_videos_stay(tmp_path: P
 def test_an_interrupted_write_leaves_nothing_that_counts(tmp_path: Path, tiny_suite: Path, pattern_kind, monkeypatch) -> None:
     out = tmp_path / "out"
     model = pattern(tmp_path)
-    real = gen._atomic_write_text
+    real = gen.atomic_write_text
 
     def crash(path, text):
         if path.suffix == ".json" and path.name != "generation.json":
             raise KeyboardInterrupt  # killed between the video and its sidecar
         real(path, text)
 
-    monkeypatch.setattr(gen, "_atomic_write_text", crash)
+    monkeypatch.setattr(gen, "atomic_write_text", crash)
     with pytest.raises(KeyboardInterrupt):
         generate([model], tiny_suite, out, seeds=1, settings=SMALL)
-    monkeypatch.setattr(gen, "_atomic_write_text", real)
+    monkeypatch.setattr(gen, "atomic_write_text", real)
     assert not [p for p in out.rglob("*") if p.name.startswith(".")], "no temporary files may remain"
     report = generate([model], tiny_suite, out, seeds=1, settings=SMALL)
     assert report.count("generated") == 2, "a video without its sidecar is not a finished output"

@@ -15,14 +15,8 @@ FRAMES, HEIGHT, WIDTH = 13, 32, 48  # windows of 9 frames: 5 possible starts per
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: the machine is shared, and results must not depend on the thread count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs with one torch thread (see tests/conftest.py)."""
 
 
 def moving_pattern(seed: int, frames: int = FRAMES, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
