@@ -299,6 +299,90 @@ def generate_cmd(
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------------------- metrics
+@app.command("metrics")
+def metrics_cmd(
+    paths: List[Path] = typer.Argument(..., help="Video file(s); a multi-view video is a grid of tiles (--grid)."),
+    grid: Optional[str] = typer.Option(None, "--grid", help="Split each video into RxC views, row-major, e.g. 1x2."),
+    views: Optional[str] = typer.Option(None, "--views", help="Comma-separated view names (default view0, view1, ...)."),
+    backend: str = typer.Option("opencv", "--backend", help="opencv (CPU) or kornia (CPU or CUDA)."),
+    device: Optional[str] = typer.Option(None, "--device", help="kornia: cpu or cuda (default: cuda when present)."),
+    stride: int = typer.Option(1, "--stride", min=1, help="Temporal pairs are frames (t, t+stride)."),
+    mode: str = typer.Option("pooled", "--mode", help="Cross-view F: pooled (rigid rig, one F per view pair) or per_frame."),
+    keep: float = typer.Option(1.0, "--keep", min=0.01, max=1.0, help="Fraction of each pair's lowest errors kept (1 = all matches)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every result (per-pair details) to this JSON file."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="PNG of per-frame TSE (solid) and CSE (dashed)."),
+) -> None:
+    """Temporal (TSE) and cross-view (CSE) Sampson error of videos, in pixels (lower is better)."""
+    import json
+
+    from .data.video import VideoError, parse_grid, read_video, split_grid
+    from .metrics import sampson_metrics
+
+    if mode not in ("pooled", "per_frame"):
+        _fail(f"--mode must be pooled or per_frame (calibrated needs cameras: use the library), got {mode!r}", 2)
+    try:
+        rows, cols = parse_grid(grid) if grid else (1, 1)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    names = [v.strip() for v in views.split(",")] if views else None
+    if names is not None and len(names) != rows * cols:
+        _fail(f"--views names {len(names)} view(s) but the grid {rows}x{cols} has {rows * cols}", 2)
+    everything: dict = {}
+    failed = 0
+    for path in paths:
+        try:
+            video = read_video(path)
+            if rows * cols > 1:
+                split = split_grid(video.frames, rows, cols, names, path=path)
+            else:
+                split = {(names[0] if names else "view0"): video.frames}
+            results = sampson_metrics(split, stride=stride, mode=mode if len(split) > 1 else None,
+                                      backend=backend, device=device, keep=keep)
+        except (VideoError, ValueError, OSError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            everything[str(path)] = {"error": str(exc)}
+            failed += 1
+            continue
+        everything[str(path)] = results
+        table = Table(title=f"{path} — {len(split)} view(s), {video.num_frames} frames, {backend}")
+        for col in ("metric", "value (px)", "mean of means", "pairs ok", "degenerate", "static cam"):
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for name, r in results.items():
+            d = r.details
+            reasons = ", ".join(f"{k} {v}" for k, v in d.get("degenerate_reasons", {}).items())
+            value = f"{r.value:.4f}" if r.ok else f"[red]{r.status}[/]"
+            mom = d.get("mean_of_means")
+            table.add_row(name.upper(), value, "-" if mom is None else f"{mom:.4f}", f"{d['n_ok']}/{d['n_pairs']}",
+                          f"{d['n_degenerate']}" + (f" ({reasons})" if reasons else ""),
+                          str(d.get("n_static_camera_pairs", 0) + d.get("n_static_scene_pairs", 0)))
+            groups = d.get("views" if name == "tse" else "view_pairs", {})
+            if len(groups) > 1:
+                for g, summ in groups.items():
+                    v = summ.get("value")
+                    table.add_row(f"  {g}", "-" if v is None else f"{v:.4f}",
+                                  "-" if summ.get("mean_of_means") is None else f"{summ['mean_of_means']:.4f}",
+                                  f"{summ['n_ok']}/{summ['n_pairs']}", str(summ["n_degenerate"]), "")
+        console.print(table)
+        for r in results.values():
+            if not r.ok:
+                console.print(f"  [yellow]{r.name}:[/] {r.reason}")
+        console.print(f"  [dim]{next(iter(results.values())).version if results else ''}[/]")
+    if json_out is not None:
+        payload = {p: (v if "error" in v else {k: r.to_dict() for k, r in v.items()}) for p, v in everything.items()}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(payload, indent=1, allow_nan=False))
+        console.print(f"[green]wrote[/] {json_out}")
+    if plot is not None:
+        from .metrics.plot import plot_per_frame
+
+        ok_videos = {p: v for p, v in everything.items() if "error" not in v}
+        if ok_videos:
+            console.print(f"[green]wrote[/] {plot_per_frame(ok_videos, plot)}")
+    if failed:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------------------- results
 DEFAULT_STORE = Path("runs/results.sqlite")
 DEFAULT_BOARDS = Path("leaderboards")

@@ -1,0 +1,135 @@
+"""What every metric returns and what every metric is.
+
+A :class:`MetricResult` is one number with its provenance: the metric's ``version`` string holds
+every setting that changes the number, ``status`` says whether the number exists, and ``details``
+keep the per-pair values the number was aggregated from. The results store persists it through
+:meth:`MetricResult.to_dict` / :meth:`MetricResult.from_dict`, which are JSON-safe (NaN and
+infinities become ``None``; numpy scalars and arrays become Python numbers and lists).
+
+A NaN is never averaged in silently: a result whose ``value`` is NaN has status ``degenerate``
+(the input holds nothing to measure, e.g. blank frames) or ``error`` (the computation failed),
+and says why in ``reason``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+Direction = Literal["lower", "higher"]
+Status = Literal["ok", "degenerate", "error"]
+
+STATUSES: tuple[str, ...] = ("ok", "degenerate", "error")
+DIRECTIONS: tuple[str, ...] = ("lower", "higher")
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN/inf → ``None``, numpy scalars/arrays → Python numbers/lists, tuples → lists."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"not JSON-serialisable in a metric result: {type(obj).__name__} ({obj!r})")
+
+
+@dataclass
+class MetricResult:
+    """One metric's value for one sample.
+
+    Attributes:
+        name: metric name, e.g. ``"tse"``.
+        version: every setting that changes the number, e.g. ``"tse/1;backend=opencv;ratio=0.8;..."``.
+        direction: ``"lower"`` or ``"higher"`` is better.
+        value: the headline number, NaN when ``status`` is not ``"ok"``.
+        status: ``"ok"`` | ``"degenerate"`` | ``"error"``.
+        reason: why the status is not ``"ok"`` (None when it is); may also carry a note for ``"ok"``.
+        details: JSON-safe per-pair / per-view values, counts and secondary numbers.
+    """
+
+    name: str
+    version: str
+    direction: Direction
+    value: float
+    status: Status = "ok"
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        self.value = float("nan") if self.value is None else float(self.value)
+        if self.status == "ok" and not math.isfinite(self.value):
+            raise ValueError(f"an 'ok' result needs a finite value, got {self.value} ({self.name})")
+        if self.status != "ok" and not self.reason:
+            raise ValueError(f"a {self.status!r} result needs a reason ({self.name})")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (NaN → None) that :meth:`from_dict` turns back into an equal result."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "direction": self.direction,
+            "value": json_safe(self.value),
+            "status": self.status,
+            "reason": self.reason,
+            "details": json_safe(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MetricResult":
+        value = data.get("value")
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            direction=data["direction"],
+            value=float("nan") if value is None else float(value),
+            status=data.get("status", "ok"),
+            reason=data.get("reason"),
+            details=dict(data.get("details") or {}),
+        )
+
+    @classmethod
+    def failed(cls, name: str, version: str, direction: Direction, status: Status, reason: str,
+               details: dict[str, Any] | None = None) -> "MetricResult":
+        """A result without a value (``status`` ``"degenerate"`` or ``"error"``)."""
+        if status == "ok":
+            raise ValueError("failed() is for 'degenerate' or 'error' results")
+        return cls(name, version, direction, float("nan"), status, reason, details or {})
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A metric: ``compute(sample) -> MetricResult``.
+
+    ``sample`` is whatever the metric documents; the geometric metrics take frames ``(T, H, W, 3)``
+    uint8, a ``dict[view_name, frames]``, or an object with ``.views`` (and ``.cameras``). ``version``
+    must change whenever a setting that changes the number changes.
+    """
+
+    name: str
+    direction: Direction
+
+    @property
+    def version(self) -> str: ...
+
+    def compute(self, sample: Any) -> MetricResult: ...

@@ -1,0 +1,518 @@
+"""Two-view epipolar geometry as batched pure functions.
+
+Convention (used by every function here, by ``cv2.findFundamentalMat`` and by
+``kornia.geometry.epipolar``): points are pixel coordinates ``(x, y)``, x to the right, y down, with
+the centre of the top-left pixel at ``(0, 0)``; a correspondence ``(x1, x2)`` of image 1 and image 2
+satisfies
+
+    x2ᵀ F x1 = 0                                   (Hartley & Zisserman, eq. 9.3)
+
+so ``F x1`` is the epipolar line of ``x1`` in image 2 and ``Fᵀ x2`` that of ``x2`` in image 1.
+Cameras map world points as ``x_cam = R X + t`` (world → camera) and project with ``K``.
+
+Shapes follow kornia: points ``(*, N, 2)``, matrices ``(*, 3, 3)``, masks ``(*, N)``; one call covers
+one pair or every pair of a video. The per-video loop lives in :mod:`cosmos_bench.metrics.geometry`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from kornia.geometry.epipolar import find_fundamental, sampson_epipolar_distance
+
+__all__ = [
+    "sampson_distance",
+    "sampson_terms",
+    "cross_product_matrix",
+    "fundamental_from_cameras",
+    "normalize_fundamental",
+    "ransac_fundamental",
+    "refine_fundamental",
+    "lm_refine_fundamental",
+    "fit_translation_fundamental",
+    "fundamental_opencv",
+    "OPENCV_METHODS",
+]
+
+
+def _check_points(name: str, x: torch.Tensor) -> None:
+    if x.ndim < 2 or x.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape (*, N, 2), got {tuple(x.shape)}")
+
+
+def sampson_distance(x1: Any, x2: Any, F: Any) -> Any:
+    """√Sampson distance in pixels of correspondences ``x1 ↔ x2`` under ``F`` (convention above).
+
+    The Sampson distance is the first-order approximation of the geometric error: the smallest
+    joint displacement of ``(x1, x2)`` that puts them on corresponding epipolar lines
+    (H&Z eq. 11.9): ``(x2ᵀF x1)² / ((F x1)₁² + (F x1)₂² + (Fᵀx2)₁² + (Fᵀx2)₂²)``. This returns its
+    square root, in pixels, computed by ``kornia.geometry.epipolar.sampson_epipolar_distance``.
+
+    Args:
+        x1: ``(*, N, 2)`` points of image 1 (torch tensor or numpy array).
+        x2: ``(*, N, 2)`` points of image 2.
+        F: ``(*, 3, 3)`` fundamental matrices (any scale).
+
+    Returns:
+        ``(*, N)`` distances, of the input's type (numpy in → numpy out, float64). A point whose
+        epipolar lines are both undefined (``F`` = 0) is at distance ``inf``.
+    """
+    as_numpy = not isinstance(x1, torch.Tensor)
+    if as_numpy:
+        x1, x2, F = (torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (x1, x2, F))
+    _check_points("x1", x1)
+    _check_points("x2", x2)
+    if F.shape[-2:] != (3, 3):
+        raise ValueError(f"F must have shape (*, 3, 3), got {tuple(F.shape)}")
+    d = sampson_epipolar_distance(x1, x2, F.to(x1.dtype), squared=False)
+    return d.numpy() if as_numpy else d
+
+
+def sampson_terms(x1: torch.Tensor, x2: torch.Tensor, F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algebraic residual ``r = x2ᵀ F x1`` and Sampson denominator ``g`` (so Sampson² = r² / g).
+
+    Shapes: ``x1, x2 (B, N, 2)``, ``F (B, 3, 3)`` → ``r, g (B, N)``. Used to weight refits so that
+    the linear eight-point solve minimises the Sampson error (H&Z §11.4.3, iterative reweighting).
+    """
+    h1 = torch.cat([x1, torch.ones_like(x1[..., :1])], -1)
+    h2 = torch.cat([x2, torch.ones_like(x2[..., :1])], -1)
+    l2 = h1 @ F.transpose(-1, -2)  # rows: F x1, epipolar lines in image 2
+    l1 = h2 @ F  # rows: Fᵀ x2, epipolar lines in image 1
+    r = (h2 * l2).sum(-1)
+    g = l2[..., 0] ** 2 + l2[..., 1] ** 2 + l1[..., 0] ** 2 + l1[..., 1] ** 2
+    return r, g
+
+
+def cross_product_matrix(v: torch.Tensor) -> torch.Tensor:
+    """``[v]×`` of ``(*, 3)`` vectors, so that ``[v]× u = v × u``; shape ``(*, 3, 3)``."""
+    z = torch.zeros_like(v[..., 0])
+    a, b, c = v[..., 0], v[..., 1], v[..., 2]
+    return torch.stack([torch.stack([z, -c, b], -1), torch.stack([c, z, -a], -1), torch.stack([-b, a, z], -1)], -2)
+
+
+def normalize_fundamental(F: torch.Tensor) -> torch.Tensor:
+    """``F`` scaled to unit Frobenius norm and sign fixed so the largest-magnitude entry is positive."""
+    flat = F.flatten(-2)
+    sign = torch.sign(flat.gather(-1, flat.abs().argmax(-1, keepdim=True)))
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    norm = flat.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(F.dtype).tiny)
+    return (flat * sign / norm).reshape(F.shape)
+
+
+def fundamental_from_cameras(
+    K1: Any, R1: Any, t1: Any, K2: Any, R2: Any, t2: Any
+) -> torch.Tensor:
+    """Ground-truth ``F`` of two calibrated cameras (``x_cam = R X + t``), convention ``x2ᵀ F x1 = 0``.
+
+    With the relative pose ``R = R2 R1ᵀ``, ``t = t2 − R t1`` (camera 1 → camera 2) the essential
+    matrix is ``E = [t]× R`` and ``F = K2⁻ᵀ E K1⁻¹`` (H&Z eq. 9.12). All inputs broadcast:
+    ``K (*, 3, 3)``, ``R (*, 3, 3)``, ``t (*, 3)``. Returns float64 ``(*, 3, 3)``, unit Frobenius norm
+    (all zeros when the cameras share their centre: no epipolar geometry).
+    """
+    K1, R1, t1, K2, R2, t2 = (torch.as_tensor(np.asarray(a, dtype=np.float64)) if not isinstance(a, torch.Tensor)
+                              else a.double() for a in (K1, R1, t1, K2, R2, t2))
+    R = R2 @ R1.transpose(-1, -2)
+    t = t2 - (R @ t1[..., None])[..., 0]
+    E = cross_product_matrix(t) @ R
+    F = torch.linalg.inv(K2).transpose(-1, -2) @ E @ torch.linalg.inv(K1)
+    flat = F.flatten(-2)
+    norm = flat.norm(dim=-1, keepdim=True)
+    scale = torch.where(norm > 1e-12 * (1 + t.norm(dim=-1, keepdim=True)), 1 / norm, torch.zeros_like(norm))
+    return (flat * scale).reshape(F.shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# Robust estimation, batched over pairs (torch: CPU or CUDA)
+# --------------------------------------------------------------------------------------------------
+
+
+def _compact(valid: torch.Tensor, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Move the valid entries of each row to the front (stable); returns (valid, *xs) reordered."""
+    order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)
+    out = [valid.gather(1, order)]
+    for x in xs:
+        out.append(x.gather(1, order[..., None].expand(-1, -1, x.shape[-1])))
+    return (*out, order)  # type: ignore[return-value]
+
+
+def _msac_cost(d2: torch.Tensor, mask: torch.Tensor, th2: float) -> torch.Tensor:
+    """Truncated quadratic (MSAC) cost over ``mask``: Σ min(d²/th², 1); NaN counts as an outlier."""
+    c = torch.clamp(d2 / th2, max=1.0)
+    c = torch.where(torch.isnan(c), torch.ones_like(c), c)
+    return (c * mask).sum(-1)
+
+
+def _design_rows(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+    """``vec(x2 x1ᵀ)`` rows ``(B, N, 9)`` of homogeneous points, so that ``row · vec(F) = x2ᵀ F x1``."""
+    return (h2[..., :, None] * h1[..., None, :]).flatten(-2)
+
+
+def _shared_scale_normalization(x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per-image centring and one isotropic scale ``s`` per pair (mean radius √2 over both images).
+
+    Sampson distances are invariant to translating either image and scale with a common zoom, so in
+    these coordinates they are exactly ``s`` times the pixel distances. Returns ``T1, T2 (B, 3, 3)``, ``s (B,)``.
+    """
+    w = mask.to(x1.dtype)
+    n = w.sum(1).clamp_min(1)
+    c1 = (x1 * w[..., None]).sum(1) / n[:, None]
+    c2 = (x2 * w[..., None]).sum(1) / n[:, None]
+    r = (((x1 - c1[:, None]).norm(dim=-1) + (x2 - c2[:, None]).norm(dim=-1)) * w).sum(1) / (2 * n)
+    s = math.sqrt(2) / r.clamp_min(1e-12)
+    T = []
+    for c in (c1, c2):
+        t = torch.zeros(x1.shape[0], 3, 3, dtype=x1.dtype, device=x1.device)
+        t[:, 0, 0] = s
+        t[:, 1, 1] = s
+        t[:, 0, 2] = -s * c[:, 0]
+        t[:, 1, 2] = -s * c[:, 1]
+        t[:, 2, 2] = 1
+        T.append(t)
+    return T[0], T[1], s
+
+
+_HAT = ((0.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, 1.0, 0.0)), ((0.0, 0.0, 1.0), (0.0, 0.0, 0.0), (-1.0, 0.0, 0.0)), (
+    (0.0, -1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+
+
+def lm_refine_fundamental(
+    F: torch.Tensor,
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    threshold: float = 1.0,
+    iters: int = 10,
+) -> torch.Tensor:
+    """Levenberg–Marquardt on the truncated Sampson cost ``Σ min(d², th²)``, batched over pairs.
+
+    ``F = U diag(1, σ, 0) Vᵀ`` with rotations ``U, V`` updated by Cayley steps: the minimal
+    seven-parameter form of Bartoli & Sturm (TPAMI 2004), as in kornia's single-pair
+    ``_refine_fundamental_lm`` and PoseLib, here with different correspondences per pair.
+    A step is kept only where it lowers the cost. Shapes: ``F (B, 3, 3)``, ``x1, x2 (B, N, 2)``,
+    ``mask (B, N)`` → refined ``F (B, 3, 3)`` float64.
+    """
+    dt = torch.float64
+    dev = F.device
+    x1, x2, F = x1.to(dt), x2.to(dt), F.to(dt)
+    B = F.shape[0]
+    T1, T2, s = _shared_scale_normalization(x1, x2, mask)
+    ones = torch.ones_like(x1[..., :1])
+    h1 = torch.cat([x1, ones], -1) @ T1.transpose(1, 2)
+    h2 = torch.cat([x2, ones], -1) @ T2.transpose(1, 2)
+    Fn = torch.linalg.inv(T2).transpose(1, 2) @ F @ torch.linalg.inv(T1)
+    Fn = Fn / Fn.flatten(1).norm(dim=1).clamp_min(1e-300)[:, None, None]
+    scale2 = ((s * threshold) ** 2)[:, None]
+    w_mask = mask.to(dt)
+    algebraic = _design_rows(h1, h2).transpose(1, 2)  # (B, 9, N)
+    quadratic = torch.cat([_design_rows(h1, h1), _design_rows(h2, h2)], 2).transpose(1, 2)  # (B, 18, N)
+    E = torch.tensor(_HAT, dtype=dt, device=dev)
+    eye3 = torch.eye(3, dtype=dt, device=dev)
+    eye7 = torch.eye(7, dtype=dt, device=dev)
+
+    def normal_equations(Fm: torch.Tensor, UV: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tangent = torch.cat([E @ Fm[:, None], (Fm[:, None] @ E).neg(), (UV[:, 0, :, 1:2] @ UV[:, 1, :, 1:2].mT)[:, None]], 1)
+        stacked = torch.cat([Fm[:, None], tangent], 1)  # (B, 8, 3, 3)
+        quad1 = Fm[:, None, :2, :].mT @ stacked[:, :, :2, :]
+        quad2 = Fm[:, None, :, :2] @ stacked[:, :, :, :2].mT
+        out_c = stacked.reshape(B, 8, 9) @ algebraic
+        out_g = torch.cat([quad1, quad2], 2).reshape(B, 8, 18) @ quadratic
+        den = torch.where(w_mask > 0, out_g[:, 0], torch.ones_like(out_g[:, 0])).clamp_min(1e-300)
+        inv = den.rsqrt()
+        r = out_c[:, 0] * inv
+        J = (out_c[:, 1:] - (r * inv)[:, None] * out_g[:, 1:]) * inv[:, None]  # (B, 7, N)
+        r2 = r * r
+        w = (r2 < scale2).to(dt) * w_mask
+        rho = torch.minimum(r2, scale2.expand_as(r2)) * w_mask
+        Jw = J * w[:, None]
+        return torch.cat([Jw @ J.mT, Jw @ r[..., None]], 2), rho.sum(1)
+
+    def compose(UV: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        sc = torch.stack([torch.ones_like(sigma), sigma], 1)[:, None, :]
+        return (UV[:, 0, :, :2] * sc) @ UV[:, 1, :, :2].mT
+
+    U, S, Vh = torch.linalg.svd(Fn)
+    V = Vh.mT
+    U = torch.cat([U[..., :2], U[..., 2:] * torch.linalg.det(U).sign()[:, None, None]], -1)
+    V = torch.cat([V[..., :2], V[..., 2:] * torch.linalg.det(V).sign()[:, None, None]], -1)
+    UV = torch.stack([U, V], 1)
+    sigma = S[:, 1] / S[:, 0].clamp_min(1e-300)
+    Fm = compose(UV, sigma)
+    system, cost = normal_equations(Fm, UV)
+    damping = torch.full((B, 1, 1), 1e-3, dtype=dt, device=dev)
+    for _ in range(iters):
+        delta = -torch.linalg.solve_ex(system[..., :7] + damping * eye7, system[..., 7:])[0][..., 0]
+        delta = torch.where(torch.isfinite(delta), delta, torch.zeros_like(delta))
+        half = delta[:, :6].reshape(B * 2, 3) * 0.5
+        skew = (half @ E.reshape(3, 9)).reshape(B, 2, 3, 3)
+        factor = (2.0 / (1.0 + half.square().sum(1))).reshape(B, 2, 1, 1)
+        UV_new = (eye3 + factor * (skew + skew @ skew)) @ UV
+        sigma_new = sigma + delta[:, 6]
+        F_new = compose(UV_new, sigma_new)
+        system_new, cost_new = normal_equations(F_new, UV_new)
+        accept = (cost_new < cost)[:, None, None]
+        UV = torch.where(accept[..., None], UV_new, UV)
+        Fm = torch.where(accept, F_new, Fm)
+        system = torch.where(accept, system_new, system)
+        sigma = torch.where(accept[:, 0, 0], sigma_new, sigma)
+        cost = torch.where(accept[:, 0, 0], cost_new, cost)
+        damping = damping * torch.where(accept, 0.1, 10.0)
+    return normalize_fundamental(T2.transpose(1, 2) @ Fm @ T1)
+
+
+def refine_fundamental(
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    valid: torch.Tensor,
+    F: torch.Tensor,
+    *,
+    threshold: float = 1.0,
+    iters: int = 3,
+    lm_iters: int = 10,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local optimisation of ``F`` on its inliers, batched: least squares, then Levenberg–Marquardt.
+
+    First ``iters`` rounds of the normalised eight-point least-squares fit to the current inliers
+    (√Sampson < ``threshold``), each kept only where it lowers the MSAC cost; then
+    :func:`lm_refine_fundamental` on the truncated Sampson cost. Shapes: ``x1, x2 (B, N, 2)``,
+    ``valid (B, N)``, ``F (B, 3, 3)``. Returns the refined ``F`` and its inlier mask.
+    """
+    th2 = threshold**2
+    x1 = x1.double()
+    x2 = x2.double()
+    F = F.double()
+    validf = valid.double()
+    d2 = sampson_epipolar_distance(x1, x2, F, squared=True)
+    cost = _msac_cost(d2, validf, th2)
+    inl = valid & (d2 < th2)
+    for _ in range(iters):
+        enough = inl.sum(1) >= 8
+        if not bool(enough.any()):
+            break
+        F_new = find_fundamental(x1, x2, weights=inl.double())
+        ok = enough & torch.isfinite(F_new).flatten(1).all(1)
+        F_new = torch.where(ok[:, None, None], F_new, F)
+        d2_new = sampson_epipolar_distance(x1, x2, F_new, squared=True)
+        cost_new = _msac_cost(d2_new, validf, th2)
+        better = ok & (cost_new < cost)
+        F = torch.where(better[:, None, None], F_new, F)
+        d2 = torch.where(better[:, None], d2_new, d2)
+        cost = torch.where(better, cost_new, cost)
+        inl = valid & (d2 < th2)
+        if not bool(better.any()):
+            break
+    if lm_iters > 0:
+        F_lm = lm_refine_fundamental(F, x1, x2, valid, threshold=threshold, iters=lm_iters)
+        ok = torch.isfinite(F_lm).flatten(1).all(1)
+        d2_lm = sampson_epipolar_distance(x1, x2, torch.where(ok[:, None, None], F_lm, F), squared=True)
+        cost_lm = _msac_cost(d2_lm, validf, th2)
+        better = ok & (cost_lm <= cost)
+        F = torch.where(better[:, None, None], F_lm, F)
+        d2 = torch.where(better[:, None], d2_lm, d2)
+        inl = valid & (d2 < th2)
+    return F, inl
+
+
+def ransac_fundamental(
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    *,
+    threshold: float = 1.0,
+    num_hypotheses: int = 256,
+    score_points: int = 512,
+    refine_iters: int = 3,
+    lm_iters: int = 10,
+    seed: int = 0,
+    max_elements: int = 1 << 24,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Robust ``F`` for a batch of pairs at once: MSAC over eight-point samples + local optimisation.
+
+    Every pair draws ``num_hypotheses`` random eight-point samples among its valid correspondences;
+    all ``B × num_hypotheses`` minimal problems are solved in one call of kornia's normalised
+    eight-point solver (``find_fundamental``, rank 2 enforced) and scored together on up to
+    ``score_points`` correspondences per pair with the MSAC cost ``Σ min(d²/th², 1)``, d the
+    √Sampson distance. The best hypothesis of each pair is refined by
+    :func:`refine_fundamental` on all its valid correspondences. Deterministic for a given ``seed``
+    and device.
+
+    Args:
+        x1, x2: ``(B, N, 2)`` correspondences in pixels (padded).
+        valid: ``(B, N)`` bool, which rows are real correspondences (default: all).
+        threshold: inlier threshold on √Sampson, pixels.
+        num_hypotheses: minimal samples per pair.
+        score_points: correspondences per pair used to score hypotheses (sampled; all if fewer).
+        refine_iters: least-squares refits of the local optimisation; lm_iters: its
+            Levenberg–Marquardt iterations (:func:`refine_fundamental`).
+        seed: seed of the private random generator.
+        max_elements: cap on ``pairs × hypotheses × points`` scored at once (memory).
+
+    Returns:
+        ``F (B, 3, 3)`` float64 (zeros where the estimate failed), inliers ``(B, N)`` bool in the input
+        order, and ``ok (B,)``: at least 8 valid correspondences and more than 8 inliers.
+    """
+    _check_points("x1", x1)
+    _check_points("x2", x2)
+    if x1.shape != x2.shape or x1.ndim != 3:
+        raise ValueError(f"x1 and x2 must both be (B, N, 2), got {tuple(x1.shape)} and {tuple(x2.shape)}")
+    B, N, _ = x1.shape
+    dev = x1.device
+    if valid is None:
+        valid = torch.ones(B, N, dtype=torch.bool, device=dev)
+    F_out = torch.zeros(B, 3, 3, dtype=torch.float64, device=dev)
+    inl_out = torch.zeros(B, N, dtype=torch.bool, device=dev)
+    ok_out = torch.zeros(B, dtype=torch.bool, device=dev)
+    n_valid = valid.sum(1)
+    todo = n_valid >= 8
+    if N < 8 or not bool(todo.any()):
+        return F_out, inl_out, ok_out
+    idx_b = torch.nonzero(todo)[:, 0]
+    v, p1, p2, order = _compact(valid[idx_b], x1[idx_b].double(), x2[idx_b].double())
+    n = v.sum(1)
+    Bt = len(idx_b)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    H = num_hypotheses
+    # Minimal samples: 8 indices per hypothesis among the pair's valid rows (repeats make a
+    # degenerate sample, which scores badly and is discarded by the MSAC ranking).
+    u = torch.rand(Bt, H, 8, generator=gen, device=dev, dtype=torch.float64)
+    sidx = (u * n[:, None, None]).long().clamp_max((n - 1)[:, None, None])
+    ar = torch.arange(Bt, device=dev)[:, None, None]
+    s1 = p1[ar, sidx].float()
+    s2 = p2[ar, sidx].float()
+    Fh = find_fundamental(s1.reshape(-1, 8, 2), s2.reshape(-1, 8, 2)).reshape(Bt, H, 3, 3)
+    Fh = torch.where(torch.isfinite(Fh), Fh, torch.zeros_like(Fh))
+    # Scoring subset: all valid rows when there are few, else a random draw (with replacement).
+    S = min(score_points, N)
+    rnd = (torch.rand(Bt, S, generator=gen, device=dev, dtype=torch.float64) * n[:, None]).long()
+    rnd = rnd.clamp_max((n - 1)[:, None])
+    seq = torch.arange(S, device=dev).expand(Bt, S)
+    small = (n <= S)[:, None]
+    score_idx = torch.where(small, seq, rnd)
+    score_mask = torch.where(small, seq < n[:, None], torch.ones_like(seq, dtype=torch.bool)).float()
+    q1 = p1.gather(1, score_idx[..., None].expand(-1, -1, 2)).float()
+    q2 = p2.gather(1, score_idx[..., None].expand(-1, -1, 2)).float()
+    th2 = threshold**2
+    best = torch.empty(Bt, dtype=torch.long, device=dev)
+    chunk = max(1, max_elements // max(1, H * S))
+    for i in range(0, Bt, chunk):
+        sl = slice(i, i + chunk)
+        d2 = sampson_epipolar_distance(q1[sl, None], q2[sl, None], Fh[sl], squared=True)  # (b, H, S)
+        cost = _msac_cost(d2, score_mask[sl, None], th2)
+        best[sl] = cost.argmin(1)
+    F0 = Fh[torch.arange(Bt, device=dev), best].double()
+    F_ref, inl = refine_fundamental(p1, p2, v, F0, threshold=threshold, iters=refine_iters, lm_iters=lm_iters)
+    ok = (inl.sum(1) > 8) & torch.isfinite(F_ref).flatten(1).all(1) & (F_ref.flatten(1).abs().amax(1) > 0)
+    # Back to the input order.
+    inl_orig = torch.zeros_like(inl)
+    inl_orig.scatter_(1, order, inl)
+    F_out[idx_b] = normalize_fundamental(F_ref)
+    inl_out[idx_b] = inl_orig & ok[:, None]
+    ok_out[idx_b] = ok
+    return F_out, inl_out, ok_out
+
+
+def fit_translation_fundamental(
+    x1: torch.Tensor, x2: torch.Tensor, valid: torch.Tensor | None = None, *, iters: int = 3
+) -> torch.Tensor:
+    """Least-squares ``F = [e]×`` (a camera that only translates, or stands still), batched.
+
+    ``x2ᵀ [e]× x1 = e · (x1 × x2) = 0`` is linear in the epipole ``e``: it is the eigenvector of the
+    smallest eigenvalue of ``Σ w a aᵀ`` with ``a = x1 × x2``, computed on points normalised by one
+    similarity ``T`` shared by both images (``Tᵀ [e]× T`` is again of the form ``[e']×``), with
+    Sampson reweighting. Static points (``x2 = x1``) satisfy it for every ``e``, so this is the
+    model of a static camera. Shapes: ``x1, x2 (B, N, 2)``, ``valid (B, N)`` → ``F (B, 3, 3)`` float64.
+    """
+    x1 = x1.double()
+    x2 = x2.double()
+    B, N, _ = x1.shape
+    if valid is None:
+        valid = torch.ones(B, N, dtype=torch.bool, device=x1.device)
+    w0 = valid.double()
+    cnt = (2 * w0.sum(1)).clamp_min(1)
+    c = ((x1 + x2) * w0[..., None]).sum(1) / cnt[:, None]
+    spread = ((((x1 - c[:, None]) ** 2).sum(-1) + ((x2 - c[:, None]) ** 2).sum(-1)) * w0).sum(1) / cnt
+    s = math.sqrt(2) / spread.clamp_min(1e-12).sqrt()
+    T = torch.zeros(B, 3, 3, dtype=torch.float64, device=x1.device)
+    T[:, 0, 0] = s
+    T[:, 1, 1] = s
+    T[:, 0, 2] = -s * c[:, 0]
+    T[:, 1, 2] = -s * c[:, 1]
+    T[:, 2, 2] = 1
+    h1 = torch.cat([x1, torch.ones_like(x1[..., :1])], -1) @ T.transpose(-1, -2)
+    h2 = torch.cat([x2, torch.ones_like(x2[..., :1])], -1) @ T.transpose(-1, -2)
+    a = torch.linalg.cross(h1, h2)
+    w = w0
+    F = torch.zeros(B, 3, 3, dtype=torch.float64, device=x1.device)
+    for _ in range(max(1, iters)):
+        M = (a * w[..., None]).transpose(1, 2) @ a
+        _, vecs = torch.linalg.eigh(M)
+        e = vecs[..., 0]
+        F = T.transpose(-1, -2) @ cross_product_matrix(e) @ T
+        _, g = sampson_terms(x1, x2, F)
+        w = w0 / g.clamp_min(1e-300)
+        w = w / w.amax(1, keepdim=True).clamp_min(1e-300)
+    return normalize_fundamental(F)
+
+
+# --------------------------------------------------------------------------------------------------
+# OpenCV (CPU, one pair per call)
+# --------------------------------------------------------------------------------------------------
+
+OPENCV_METHODS = ("magsac", "ransac", "lmeds", "usac_default", "usac_accurate")
+
+
+def fundamental_opencv(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    *,
+    method: str = "magsac",
+    threshold: float = 1.0,
+    confidence: float = 0.999,
+    max_iters: int = 10000,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """``cv2.findFundamentalMat(x1, x2)`` for one pair (same convention ``x2ᵀ F x1 = 0``).
+
+    Args:
+        x1, x2: ``(N, 2)`` pixel coordinates, N ≥ 8.
+        method: one of :data:`OPENCV_METHODS`; ``"magsac"`` is ``cv2.USAC_MAGSAC`` (MAGSAC++).
+        threshold: inlier threshold in pixels (MAGSAC: the upper bound of the noise scale).
+
+    Returns:
+        ``F`` (3, 3) float64 with unit Frobenius norm, or None if OpenCV found none; inlier mask (N,).
+    """
+    import cv2
+
+    codes = {
+        "magsac": cv2.USAC_MAGSAC,
+        "ransac": cv2.FM_RANSAC,
+        "lmeds": cv2.FM_LMEDS,
+        "usac_default": cv2.USAC_DEFAULT,
+        "usac_accurate": cv2.USAC_ACCURATE,
+    }
+    if method not in codes:
+        raise ValueError(f"method must be one of {OPENCV_METHODS}, got {method!r}")
+    x1 = np.ascontiguousarray(x1, dtype=np.float64).reshape(-1, 2)
+    x2 = np.ascontiguousarray(x2, dtype=np.float64).reshape(-1, 2)
+    n = len(x1)
+    if n < 8:
+        return None, np.zeros(n, bool)
+    try:
+        F, mask = cv2.findFundamentalMat(x1, x2, codes[method], threshold, confidence, max_iters)
+    except cv2.error:
+        # OpenCV's USAC asserts "!model.empty()" on some well-conditioned inputs (seen with 5.1 on
+        # clean synthetic pairs; cf. opencv#19639): fall back to classic RANSAC.
+        if method == "ransac":
+            return None, np.zeros(n, bool)
+        return fundamental_opencv(x1, x2, method="ransac", threshold=threshold, confidence=confidence,
+                                  max_iters=max_iters)
+    if F is None or F.shape != (3, 3) or not np.all(np.isfinite(F)) or not np.any(F):
+        return None, np.zeros(n, bool)
+    F = F / np.linalg.norm(F)
+    if F.flat[np.argmax(np.abs(F))] < 0:
+        F = -F
+    inl = np.zeros(n, bool) if mask is None else mask.ravel().astype(bool)
+    return F, inl

@@ -1,0 +1,747 @@
+"""Temporal and cross-view Sampson error of a video: the per-video loop and its aggregation.
+
+Definitions (the README's "Geometric metrics" section says the same in prose):
+
+* A **frame pair** is two frames whose correspondences should obey one epipolar geometry:
+  ``(t, t + stride)`` of one view (temporal) or frame ``t`` of two views (cross-view).
+* Features are detected once per frame and matched per pair (:mod:`.matching`); every match that
+  passes the ratio + mutual test enters the error unless ``select="inliers"``.
+* Each pair's ``F`` is estimated robustly with unknown intrinsics (:mod:`.epipolar`); for
+  cross-view ``mode="pooled"`` one ``F`` per view pair is estimated from the matches of all frames
+  (a rigid rig), for ``mode="per_frame"`` one per frame, for ``mode="calibrated"`` it comes from the
+  cameras.
+* A pair's error values are the √Sampson distances (pixels) of its matches under its ``F``; the
+  pair reports their median and mean (after keeping the lowest ``keep`` fraction, default all).
+* The **headline value** is the mean over frame pairs (and over views / view pairs, pooled) of the
+  per-pair medians; ``details["mean_of_means"]`` is the mean of the per-pair means.
+
+Static cameras (documented special case). When the camera does not move, background matches have
+zero flow, and zero flow satisfies ``x2ᵀ F x1 = 0`` for every ``F = [e]×``: they carry no
+information about ``F`` and, if they dominate a pair, a robust estimator returns an arbitrary
+``[e]×`` that fits them and treats the moving content as outliers, while their ~0 errors hide it
+in the median. So a pair where at least ``static_fraction`` of the matches move less than
+``static_px`` is a *static-camera pair*:
+
+* if at least ``min_moving`` matches move, ``F`` is fitted to the moving matches only and the
+  error is measured on them (``mode="static_camera"``): a rigidly moving object in front of a
+  static camera obeys one ``F`` (the camera moving relative to the object), so rigid motion scores
+  low and non-rigid motion scores high;
+* otherwise nothing moves: the pair is fitted with the static-camera model ``F = [e]×``
+  (:func:`.epipolar.fit_translation_fundamental`) and measured on all matches
+  (``mode="static_scene"``, error ≈ keypoint noise). A frozen video is consistent, not degenerate.
+
+Degenerate pairs (no keypoints in a frame, fewer than ``min_matches`` matches, failed estimate)
+get ``status="degenerate"`` with a reason, are counted, and do not enter the averages. A video
+whose pairs are all degenerate has status ``"degenerate"`` and value NaN.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from . import epipolar, matching
+from .base import MetricResult, json_safe
+
+METRIC_VERSION = "1"
+TSE = "tse"
+CSE = "cse"
+CROSS_VIEW_MODES = ("pooled", "per_frame", "calibrated")
+SELECTIONS = ("all", "inliers")
+MODE_NAMES = ("moving", "static_camera", "static_scene", "calibrated")
+
+
+@dataclass(frozen=True)
+class SampsonOptions:
+    """Every setting of the Sampson metrics (all but ``device`` and ``seed`` enter the version).
+
+    Attributes:
+        backend: ``"opencv"`` (CPU) or ``"kornia"`` (CPU or CUDA).
+        device: kornia's device (None: CUDA if present); opencv runs on the CPU.
+        max_features: keypoints kept per frame (strongest first).
+        contrast_threshold: SIFT contrast threshold (OpenCV's ``contrastThreshold``).
+        features: kornia only: ``"dog"`` (batched DoG + upright SIFT-like descriptor, the fast
+            default) or ``"kornia_sift"`` (``kornia.feature.SIFTFeatureScaleSpace``).
+        upright: ``"kornia_sift"`` only: no orientation assignment.
+        ratio: Lowe ratio-test threshold; mutual: require mutual nearest neighbours.
+        ransac: opencv method (see :data:`.epipolar.OPENCV_METHODS`); kornia always uses its
+            batched MSAC + local optimisation.
+        threshold: inlier threshold on √Sampson, pixels (also MAGSAC's maximum noise scale).
+        confidence, max_iters: OpenCV's RANSAC confidence and iteration cap.
+        hypotheses: kornia's minimal samples per pair.
+        polish: opencv only: refine OpenCV's F by the shared local optimisation (least squares,
+            then Levenberg–Marquardt on the truncated Sampson cost, :func:`.epipolar.refine_fundamental`)
+            that kornia's RANSAC ends with, so both backends minimise the same cost.
+        select: ``"all"`` matches (default) or only the RANSAC ``"inliers"`` enter the error.
+        keep: fraction of the lowest errors of a pair that enter its median/mean (1 = all).
+        min_matches: fewer matches make a pair degenerate.
+        static_px, static_fraction, min_moving: the static-camera rule (module docstring).
+        seed: seed of kornia's RANSAC (OpenCV's USAC has its own fixed seed).
+    """
+
+    backend: str = "opencv"
+    device: str | None = None
+    max_features: int = 2048
+    contrast_threshold: float = 0.04
+    features: str = "dog"
+    upright: bool = True
+    ratio: float = 0.8
+    mutual: bool = True
+    ransac: str = "magsac"
+    threshold: float = 1.0
+    confidence: float = 0.999
+    max_iters: int = 10000
+    hypotheses: int = 256
+    polish: bool = True
+    select: str = "all"
+    keep: float = 1.0
+    min_matches: int = 8
+    static_px: float = 1.0
+    static_fraction: float = 0.5
+    min_moving: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backend not in matching.BACKENDS:
+            raise ValueError(f"backend must be one of {matching.BACKENDS}, got {self.backend!r}")
+        if self.backend == "opencv" and self.ransac not in epipolar.OPENCV_METHODS:
+            raise ValueError(f"ransac must be one of {epipolar.OPENCV_METHODS}, got {self.ransac!r}")
+        if self.features not in matching.FEATURES:
+            raise ValueError(f"features must be one of {matching.FEATURES}, got {self.features!r}")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
+        if not 0 < self.keep <= 1:
+            raise ValueError(f"keep must be in (0, 1], got {self.keep}")
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"ratio must be in (0, 1], got {self.ratio}")
+        if self.threshold <= 0:
+            raise ValueError(f"threshold must be positive, got {self.threshold}")
+        if self.min_matches < 8:
+            raise ValueError(f"min_matches must be at least 8 (eight-point F), got {self.min_matches}")
+        if self.max_features < 8:
+            raise ValueError(f"max_features must be at least 8, got {self.max_features}")
+
+    @classmethod
+    def from_kwargs(cls, backend: str = "opencv", device: str | None = None, **options: Any) -> "SampsonOptions":
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown Sampson option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(backend=backend, device=device, **options)
+
+    def tag(self) -> str:
+        """The settings part of the version string."""
+        if self.backend == "opencv":
+            feat = f"feat=cv2sift{self.max_features}/c{self.contrast_threshold:g}"
+            est = (f"F=cv2-{self.ransac}@{self.threshold:g}/{self.confidence:g}/{self.max_iters}"
+                   f"{'+lm' if self.polish else ''}")
+        else:
+            name = "dog-upright" if self.features == "dog" else f"kornia-sift{'-upright' if self.upright else ''}"
+            feat = f"feat={name}{self.max_features}/c{self.contrast_threshold:g}"
+            est = f"F=msac@{self.threshold:g}/h{self.hypotheses}+lm"
+        return ";".join([
+            f"backend={self.backend}",
+            feat,
+            f"match=ratio{self.ratio:g}{'+mutual' if self.mutual else ''}",
+            est,
+            f"select={self.select}",
+            f"keep={self.keep:g}",
+            f"minmatch={self.min_matches}",
+            f"static={self.static_px:g}px/{self.static_fraction:g}/{self.min_moving}",
+        ])
+
+
+def tse_version(opts: SampsonOptions, stride: int) -> str:
+    return f"{TSE}/{METRIC_VERSION};{opts.tag()};stride={stride}"
+
+
+def cse_version(opts: SampsonOptions, mode: str) -> str:
+    return f"{CSE}/{METRIC_VERSION};{opts.tag()};mode={mode}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_frames(name: str, frames: Any) -> np.ndarray:
+    arr = np.asarray(frames)
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"frames of view {name!r} must have shape (T, H, W, 3), got {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"frames of view {name!r} must be uint8, got {arr.dtype}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"view {name!r} has no frames")
+    return arr
+
+
+def as_views(video: Any) -> dict[str, np.ndarray]:
+    """``(T, H, W, 3)`` array → ``{"view0": frames}``; dict / object with ``.views`` → checked dict."""
+    if hasattr(video, "views") and not isinstance(video, Mapping):
+        video = video.views
+    if isinstance(video, Mapping):
+        if not video:
+            raise ValueError("no views given")
+        views = {str(k): _check_frames(str(k), v) for k, v in video.items()}
+    elif hasattr(video, "frames"):
+        views = {"view0": _check_frames("view0", video.frames)}
+    else:
+        views = {"view0": _check_frames("view0", video)}
+    lengths = {k: v.shape[0] for k, v in views.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"all views must have the same number of frames, got {lengths}")
+    return views
+
+
+def _camera_arrays(cam: Any, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``K (T,3,3), R (T,3,3), t (T,3)`` from an object/dict with ``K, R, t`` (world → camera), a
+    ``(K, R, t)`` tuple (each per clip or per frame), or a list of one such camera per frame (as
+    ``SyntheticClip.cameras[view]``)."""
+    if isinstance(cam, (list, tuple)) and len(cam) > 0 and all(
+        isinstance(c, Mapping) or all(hasattr(c, a) for a in ("K", "R", "t")) for c in cam
+    ):  # one camera per frame
+        per = [_camera_arrays(c, 1) for c in cam]
+        if len(per) != T:
+            raise ValueError(f"got {len(per)} per-frame cameras for {T} frames")
+        return tuple(np.concatenate(a) for a in zip(*per))  # type: ignore[return-value]
+    if isinstance(cam, Mapping):
+        K, R, t = cam["K"], cam["R"], cam["t"]
+    elif isinstance(cam, (tuple, list)) and len(cam) == 3:
+        K, R, t = cam
+    elif all(hasattr(cam, a) for a in ("K", "R", "t")):
+        K, R, t = cam.K, cam.R, cam.t
+    else:
+        raise ValueError(f"a camera must give K, R, t (world → camera, x_cam = R X + t); got {type(cam).__name__}")
+    K = np.asarray(K, np.float64)
+    R = np.asarray(R, np.float64)
+    t = np.asarray(t, np.float64)
+    K = np.broadcast_to(K, (T, 3, 3)) if K.shape == (3, 3) else K
+    R = np.broadcast_to(R, (T, 3, 3)) if R.shape == (3, 3) else R
+    t = t.reshape(-1, 3)
+    t = np.broadcast_to(t, (T, 3)) if t.shape[0] == 1 else t
+    for name, a, shape in (("K", K, (T, 3, 3)), ("R", R, (T, 3, 3)), ("t", t, (T, 3))):
+        if a.shape != shape:
+            raise ValueError(f"camera {name} must be per clip or per frame ({T} frames); got shape {a.shape}")
+    return K, R, t
+
+
+# --------------------------------------------------------------------------------------------------
+# Core: features → pairs → F per estimation set → errors per pair
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _PairTable:
+    """Per-pair results of one family of pairs (temporal or cross-view), CPU numpy arrays."""
+
+    group: list[str]  # view ("a") or view pair ("a|b")
+    frame: np.ndarray
+    frame2: np.ndarray
+    median: np.ndarray
+    mean: np.ndarray
+    n_matches: np.ndarray
+    n_inliers: np.ndarray
+    n_used: np.ndarray
+    n_static: np.ndarray
+    mode: np.ndarray  # index into MODE_NAMES
+    reason: list[str | None]  # None = ok
+    fundamentals: dict[str, list[float]]
+
+
+def _concat_features(parts: list[matching.Features]) -> matching.Features:
+    K = max(p.keypoints.shape[1] for p in parts)
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        extra = K - x.shape[1]
+        if extra == 0:
+            return x
+        return torch.cat([x, torch.zeros(x.shape[0], extra, *x.shape[2:], dtype=x.dtype, device=x.device)], 1)
+
+    return matching.Features(
+        torch.cat([pad(p.keypoints) for p in parts]),
+        torch.cat([pad(p.descriptors) for p in parts]),
+        torch.cat([pad(p.valid) for p in parts]),
+    )
+
+
+def _estimate(x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, opts: SampsonOptions
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Robust F per set (row): ``(S, N, 2)`` points, ``fit_mask (S, N)`` → F, inliers, ok."""
+    if opts.backend == "kornia":
+        return epipolar.ransac_fundamental(
+            x1, x2, fit_mask, threshold=opts.threshold, num_hypotheses=opts.hypotheses, seed=opts.seed
+        )
+    S, N, _ = x1.shape
+    F = torch.zeros(S, 3, 3, dtype=torch.float64)
+    inl = torch.zeros(S, N, dtype=torch.bool)
+    ok = torch.zeros(S, dtype=torch.bool)
+    a1, a2, m = x1.cpu().numpy(), x2.cpu().numpy(), fit_mask.cpu().numpy()
+    for s in range(S):
+        rows = np.nonzero(m[s])[0]
+        if len(rows) < 8:
+            continue
+        Fs, inl_s = epipolar.fundamental_opencv(
+            a1[s, rows], a2[s, rows], method=opts.ransac, threshold=opts.threshold,
+            confidence=opts.confidence, max_iters=opts.max_iters,
+        )
+        if Fs is None:
+            continue
+        F[s] = torch.from_numpy(Fs)
+        inl[s, torch.from_numpy(rows)] = torch.from_numpy(inl_s)
+        ok[s] = True
+    if opts.polish and bool(ok.any()):
+        idx = torch.nonzero(ok)[:, 0]
+        F_ref, inl_ref = epipolar.refine_fundamental(x1[idx], x2[idx], fit_mask[idx], F[idx], threshold=opts.threshold)
+        F[idx] = epipolar.normalize_fundamental(F_ref)
+        inl[idx] = inl_ref
+        ok[idx] = inl_ref.sum(1) > 8
+    return F, inl, ok
+
+
+def _fit_sets(x1: torch.Tensor, x2: torch.Tensor, valid: torch.Tensor, opts: SampsonOptions) -> dict[str, torch.Tensor]:
+    """F of each estimation set (row), with the static-camera rule of the module docstring."""
+    flow = (x2 - x1).norm(dim=-1)
+    static = valid & (flow < opts.static_px)
+    n = valid.sum(1)
+    n_static = static.sum(1)
+    moving = valid & ~static
+    n_moving = moving.sum(1)
+    static_set = (n > 0) & (n_static >= opts.static_fraction * n)
+    static_camera = static_set & (n_moving >= opts.min_moving)
+    static_scene = static_set & ~static_camera
+    fit_mask = torch.where(static_camera[:, None], moving, valid)
+    fit_mask = fit_mask & ~static_scene[:, None]
+    F, inl, ok = _estimate(x1, x2, fit_mask, opts)
+    if bool(static_scene.any()):
+        idx = torch.nonzero(static_scene)[:, 0]
+        Ft = epipolar.fit_translation_fundamental(x1[idx], x2[idx], valid[idx])
+        F[idx] = Ft.to(F.dtype)
+        d = epipolar.sampson_distance(x1[idx], x2[idx], Ft)
+        inl[idx] = valid[idx] & (d < opts.threshold)
+        ok[idx] = n[idx] >= 8
+    mode = torch.zeros_like(n)
+    mode[static_camera] = 1
+    mode[static_scene] = 2
+    return {"F": F, "inliers": inl, "ok": ok, "mode": mode, "static_set": static_set, "static_camera": static_camera,
+            "moving": moving, "n_static": n_static}
+
+
+def _pair_stats(d: torch.Tensor, mask: torch.Tensor, keep: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Median and mean of the lowest ``keep`` fraction of ``d`` over ``mask`` per row; and the count used."""
+    n = mask.sum(1)
+    k = torch.where(n > 0, torch.ceil(keep * n.double()).long().clamp(min=1), torch.zeros_like(n))
+    e = torch.where(mask, d, torch.full_like(d, float("inf")))
+    e = torch.where(torch.isnan(e), torch.full_like(e, float("inf")), e)
+    s, _ = torch.sort(e, dim=1)
+    lo = ((k - 1).clamp(min=0)) // 2
+    hi = (k // 2).clamp(max=max(d.shape[1] - 1, 0))
+    if d.shape[1] == 0:
+        nan = torch.full(n.shape, float("nan"), dtype=torch.float64, device=d.device)
+        return nan, nan, k
+    med = 0.5 * (s.gather(1, lo[:, None])[:, 0] + s.gather(1, torch.where(k > 0, hi, lo)[:, None])[:, 0])
+    cols = torch.arange(d.shape[1], device=d.device)[None]
+    within = cols < k[:, None]
+    finite = torch.where(within, s, torch.zeros_like(s))
+    mean = finite.sum(1) / k.clamp(min=1)
+    med = torch.where(k > 0, med, torch.full_like(med, float("nan")))
+    mean = torch.where(k > 0, mean, torch.full_like(mean, float("nan")))
+    return med, mean, k
+
+
+def _evaluate_pairs(
+    m: matching.Matches,
+    kp_counts: torch.Tensor,
+    pair_frames: np.ndarray,
+    opts: SampsonOptions,
+    *,
+    pooled_sets: int = 0,
+    calibrated_F: torch.Tensor | None = None,
+) -> dict[str, Any]:
+    """F per set and errors per pair. ``pooled_sets=S``: the P pairs form S equal consecutive sets."""
+    P, M = m.valid.shape
+    x1, x2, valid = m.x1, m.x2, m.valid
+    n_matches = valid.sum(1)
+    if calibrated_F is not None:
+        F_pair = calibrated_F.to(x1.device, torch.float64)
+        ok_pair = F_pair.flatten(1).abs().amax(1) > 0
+        d = epipolar.sampson_distance(x1, x2, F_pair)
+        inl = valid & (d < opts.threshold)
+        err_mask = valid.clone()
+        mode = torch.full((P,), 3, dtype=torch.long, device=x1.device)
+        n_static = (valid & ((x2 - x1).norm(dim=-1) < opts.static_px)).sum(1)
+        set_F = None
+    else:
+        if pooled_sets:
+            S = pooled_sets
+            per = P // S
+            fit = _fit_sets(x1.reshape(S, per * M, 2), x2.reshape(S, per * M, 2), valid.reshape(S, per * M), opts)
+            F_pair = fit["F"].repeat_interleave(per, 0)
+            ok_pair = fit["ok"].repeat_interleave(per, 0)
+            inl = fit["inliers"].reshape(P, M)
+            moving = fit["moving"].reshape(P, M)
+            static_camera = fit["static_camera"].repeat_interleave(per, 0)
+            mode = fit["mode"].repeat_interleave(per, 0)
+            n_static = (valid & ~moving).sum(1)
+            set_F = fit["F"]
+        else:
+            fit = _fit_sets(x1, x2, valid, opts)
+            F_pair, ok_pair, inl, moving = fit["F"], fit["ok"], fit["inliers"], fit["moving"]
+            static_camera, mode, n_static = fit["static_camera"], fit["mode"], fit["n_static"]
+            set_F = None
+        d = epipolar.sampson_distance(x1, x2, F_pair)
+        err_mask = torch.where(static_camera[:, None], moving, valid)
+    if opts.select == "inliers":
+        err_mask = err_mask & inl
+    med, mean, n_used = _pair_stats(d, err_mask, opts.keep)
+    out = {
+        "median": med.cpu().numpy(), "mean": mean.cpu().numpy(), "n_used": n_used.cpu().numpy(),
+        "n_matches": n_matches.cpu().numpy(), "n_inliers": inl.sum(1).cpu().numpy(),
+        "n_static": n_static.cpu().numpy(), "mode": mode.cpu().numpy(), "ok": ok_pair.cpu().numpy(),
+        "set_F": None if set_F is None else set_F.cpu().numpy(),
+    }
+    # Degenerate reasons, most basic first.
+    reasons: list[str | None] = []
+    kc = kp_counts.cpu().numpy()
+    for p in range(P):
+        fa, fb = pair_frames[p]
+        if kc[p, 0] == 0 or kc[p, 1] == 0:
+            which = fa if kc[p, 0] == 0 else fb
+            reasons.append(f"no_keypoints: no keypoints in frame {which} (blank or textureless)")
+        elif out["n_matches"][p] < opts.min_matches:
+            reasons.append(f"few_matches: {int(out['n_matches'][p])} matches < {opts.min_matches}")
+        elif not out["ok"][p]:
+            reasons.append("no_camera_baseline: calibrated cameras share their centre" if calibrated_F is not None
+                           else "estimation_failed: no fundamental matrix with more than 8 inliers")
+        elif out["n_used"][p] == 0 or not np.isfinite(out["median"][p]):
+            reasons.append("no_measured_matches: no match entered the error")
+        else:
+            reasons.append(None)
+    out["reason"] = reasons
+    return out
+
+
+def _run(
+    views: dict[str, np.ndarray],
+    opts: SampsonOptions,
+    *,
+    stride: int | None,
+    cross_mode: str | None,
+    cameras: Mapping[str, Any] | None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, _PairTable]:
+    device = matching.resolve_device(opts.backend, opts.device)
+    timings = timings if timings is not None else {}
+    clock = _Clock(device, timings)
+    names = list(views)
+    T = next(iter(views.values())).shape[0]
+    feats, offsets = [], {}
+    off = 0
+    for name in names:
+        f = matching.detect(views[name], backend=opts.backend, device=device, max_features=opts.max_features,
+                            contrast_threshold=opts.contrast_threshold, upright=opts.upright,
+                            features=opts.features)
+        feats.append(f)
+        offsets[name] = off
+        off += T
+    allf = _concat_features(feats) if len(feats) > 1 else feats[0]
+    counts = allf.counts
+    clock.lap("detect")
+    tables: dict[str, _PairTable] = {}
+
+    def table(groups: list[str], frames: np.ndarray, res: dict[str, Any], fund: dict[str, list[float]]) -> _PairTable:
+        return _PairTable(groups, frames[:, 0], frames[:, 1], res["median"], res["mean"], res["n_matches"],
+                          res["n_inliers"], res["n_used"], res["n_static"], res["mode"], res["reason"], fund)
+
+    if stride is not None:
+        idx, groups, frames = [], [], []
+        for name in names:
+            for t in range(T - stride):
+                idx.append((offsets[name] + t, offsets[name] + t + stride))
+                groups.append(name)
+                frames.append((t, t + stride))
+        if idx:
+            idx_a = np.array(idx)
+            m = matching.match(allf, idx_a, ratio=opts.ratio, mutual=opts.mutual)
+            kpc = counts[torch.as_tensor(idx_a, device=counts.device)]
+            clock.lap("tse_match")
+            res = _evaluate_pairs(m, kpc, np.array(frames), opts)
+            tables[TSE] = table(groups, np.array(frames), res, {})
+            clock.lap("tse_estimate")
+        else:
+            tables[TSE] = table([], np.zeros((0, 2), int), _empty_result(), {})
+
+    if cross_mode is not None:
+        vpairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+        idx, groups, frames = [], [], []
+        for a, b in vpairs:
+            for t in range(T):
+                idx.append((offsets[a] + t, offsets[b] + t))
+                groups.append(f"{a}|{b}")
+                frames.append((t, t))
+        if idx:
+            idx_a = np.array(idx)
+            m = matching.match(allf, idx_a, ratio=opts.ratio, mutual=opts.mutual)
+            kpc = counts[torch.as_tensor(idx_a, device=counts.device)]
+            clock.lap("cse_match")
+            calF = None
+            if cross_mode == "calibrated":
+                if cameras is None:
+                    raise ValueError("mode='calibrated' needs cameras={view: (K, R, t)}")
+                Fs = []
+                for a, b in vpairs:
+                    for name in (a, b):
+                        if name not in cameras:
+                            raise ValueError(f"no camera for view {name!r}; cameras has {sorted(cameras)}")
+                    Ka, Ra, ta = _camera_arrays(cameras[a], T)
+                    Kb, Rb, tb = _camera_arrays(cameras[b], T)
+                    Fs.append(epipolar.fundamental_from_cameras(Ka, Ra, ta, Kb, Rb, tb))
+                calF = torch.cat(Fs)
+            res = _evaluate_pairs(m, kpc, np.array(frames), opts,
+                                  pooled_sets=len(vpairs) if cross_mode == "pooled" else 0, calibrated_F=calF)
+            fund = {}
+            if res["set_F"] is not None:
+                fund = {f"{a}|{b}": res["set_F"][i].reshape(-1).tolist() for i, (a, b) in enumerate(vpairs)}
+            tables[CSE] = table(groups, np.array(frames), res, fund)
+            clock.lap("cse_estimate")
+        else:
+            tables[CSE] = table([], np.zeros((0, 2), int), _empty_result(), {})
+    return tables
+
+
+class _Clock:
+    """Wall time per stage (synchronising CUDA so that each stage is charged its own kernels)."""
+
+    def __init__(self, device: torch.device, out: dict[str, float]) -> None:
+        self.device, self.out = device, out
+        self.t = self._now()
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.out[name] = round(self.out.get(name, 0.0) + now - self.t, 4)
+        self.t = now
+
+
+def _empty_result() -> dict[str, Any]:
+    z = np.zeros(0)
+    return {"median": z, "mean": z, "n_matches": z, "n_inliers": z, "n_used": z, "n_static": z, "mode": z,
+            "reason": []}
+
+
+# --------------------------------------------------------------------------------------------------
+# Aggregation into a MetricResult
+# --------------------------------------------------------------------------------------------------
+
+
+def _summary(tab: _PairTable, rows: np.ndarray) -> dict[str, Any]:
+    ok = np.array([tab.reason[i] is None for i in rows], bool) if len(rows) else np.zeros(0, bool)
+    okr = rows[ok]
+    kinds = Counter(tab.reason[i].split(":")[0] for i in rows if tab.reason[i] is not None)
+    return {
+        "value": float(np.mean(tab.median[okr])) if len(okr) else float("nan"),
+        "mean_of_means": float(np.mean(tab.mean[okr])) if len(okr) else float("nan"),
+        "n_pairs": int(len(rows)),
+        "n_ok": int(len(okr)),
+        "n_degenerate": int(len(rows) - len(okr)),
+        "degenerate_reasons": dict(kinds),
+        "n_static_camera_pairs": int(np.sum(tab.mode[okr] == 1)) if len(okr) else 0,
+        "n_static_scene_pairs": int(np.sum(tab.mode[okr] == 2)) if len(okr) else 0,
+    }
+
+
+def _result(name: str, version: str, tab: _PairTable, group_key: str, extra: dict[str, Any]) -> MetricResult:
+    rows = np.arange(len(tab.group))
+    summ = _summary(tab, rows)
+    groups = list(dict.fromkeys(tab.group))
+    per_group = {g: _summary(tab, np.array([i for i in rows if tab.group[i] == g], int)) for g in groups}
+    pairs = []
+    for i in rows:
+        pairs.append({
+            group_key: tab.group[i],
+            "frame": int(tab.frame[i]),
+            "frame2": int(tab.frame2[i]),
+            "status": "ok" if tab.reason[i] is None else "degenerate",
+            "reason": tab.reason[i],
+            "mode": MODE_NAMES[int(tab.mode[i])],
+            "median": float(tab.median[i]),
+            "mean": float(tab.mean[i]),
+            "n_matches": int(tab.n_matches[i]),
+            "n_inliers": int(tab.n_inliers[i]),
+            "n_used": int(tab.n_used[i]),
+            "n_static": int(tab.n_static[i]),
+        })
+    details: dict[str, Any] = {
+        "mean_of_means": summ["mean_of_means"],
+        "n_pairs": summ["n_pairs"],
+        "n_ok": summ["n_ok"],
+        "n_degenerate": summ["n_degenerate"],
+        "degenerate_reasons": summ["degenerate_reasons"],
+        "n_static_camera_pairs": summ["n_static_camera_pairs"],
+        "n_static_scene_pairs": summ["n_static_scene_pairs"],
+        group_key + "s": per_group,
+        "pairs": pairs,
+        **extra,
+    }
+    if tab.fundamentals:
+        details["fundamental"] = tab.fundamentals
+    details = json_safe(details)  # NaN/inf of degenerate pairs → None, as the results store needs
+    direction = "lower"
+    if summ["n_ok"] == 0:
+        if summ["n_pairs"] == 0:
+            reason = "no frame pairs to measure"
+        else:
+            top = Counter(r for r in tab.reason if r is not None).most_common(1)[0][0]
+            reason = f"all {summ['n_pairs']} pairs degenerate (e.g. {top})"
+        return MetricResult.failed(name, version, direction, "degenerate", reason, details)
+    return MetricResult(name, version, direction, summ["value"], "ok", None, details)
+
+
+def sampson_metrics(
+    video: Any,
+    *,
+    stride: int | None = 1,
+    mode: str | None = "pooled",
+    cameras: Mapping[str, Any] | None = None,
+    backend: str = "opencv",
+    device: str | None = None,
+    **options: Any,
+) -> dict[str, MetricResult]:
+    """TSE and CSE of one video from one feature detection pass.
+
+    Args:
+        video: frames ``(T, H, W, 3)`` uint8 RGB, ``{view: frames}``, or an object with ``.views``
+            (and ``.cameras``, used for ``mode="calibrated"`` when ``cameras`` is None).
+        stride: temporal pair distance (pairs ``(t, t + stride)`` for every t); None skips TSE.
+        mode: cross-view mode (``"pooled"`` | ``"per_frame"`` | ``"calibrated"``); None skips CSE,
+            as does a single view.
+        cameras: ``{view: (K, R, t)}`` (world → camera; per clip or per frame) for ``"calibrated"``.
+        backend, device, options: see :class:`SampsonOptions`.
+
+    Returns:
+        ``{"tse": MetricResult, "cse": MetricResult}`` (the ones asked for).
+    """
+    opts = SampsonOptions.from_kwargs(backend=backend, device=device, **options)
+    if cameras is None and hasattr(video, "cameras") and not isinstance(video, Mapping):
+        cameras = video.cameras
+    views = as_views(video)
+    if stride is not None and (not isinstance(stride, (int, np.integer)) or stride < 1):
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    if mode is not None and mode not in CROSS_VIEW_MODES:
+        raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
+    if len(views) < 2:
+        mode = None
+    if stride is None and mode is None:
+        return {}
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    tables = _run(views, opts, stride=stride, cross_mode=mode, cameras=cameras, timings=timings)
+    seconds = time.perf_counter() - t0
+    dev = str(matching.resolve_device(opts.backend, opts.device))
+    extra = {"backend": opts.backend, "device": dev, "view_names": list(views), "frames": int(next(iter(views.values())).shape[0]),
+             "seconds_all_metrics": round(seconds, 4), "timings": timings}
+    out: dict[str, MetricResult] = {}
+    if TSE in tables:
+        out[TSE] = _result(TSE, tse_version(opts, stride), tables[TSE], "view", {**extra, "stride": stride})
+    if CSE in tables:
+        out[CSE] = _result(CSE, cse_version(opts, mode), tables[CSE], "view_pair", {**extra, "mode": mode})
+    return out
+
+
+def temporal_sampson(
+    frames: Any, *, stride: int = 1, backend: str = "opencv", device: str | None = None, **options: Any
+) -> MetricResult:
+    """Temporal Sampson Error (TSE) of a video; for a dict of views, the aggregate over views.
+
+    Every pair ``(t, t + stride)`` of each view gets an ``F`` estimated with unknown intrinsics;
+    value = mean over pairs (all views pooled) of the per-pair median √Sampson error, pixels
+    (lower is better). ``details["views"]`` has each view's value; ``details["pairs"]`` every pair.
+    See the module docstring for static cameras and degenerate pairs, :class:`SampsonOptions`
+    for ``options``.
+    """
+    return sampson_metrics(frames, stride=stride, mode=None, backend=backend, device=device, **options)[TSE]
+
+
+def cross_view_sampson(
+    views: Any,
+    *,
+    mode: str = "pooled",
+    cameras: Mapping[str, Any] | None = None,
+    backend: str = "opencv",
+    device: str | None = None,
+    **options: Any,
+) -> MetricResult:
+    """Cross-view Sampson Error (CSE) between simultaneous frames of every pair of views.
+
+    ``mode="pooled"`` (default): one ``F`` per view pair from the matches of all frames (a rigid
+    rig); ``"per_frame"``: one ``F`` per frame (a moving rig); ``"calibrated"``: ``F`` from
+    ``cameras`` (``{view: (K, R, t)}``, world → camera), no estimation. Value = mean over frames
+    (and view pairs) of the per-frame median √Sampson error, pixels (lower is better).
+    """
+    if mode is None or mode not in CROSS_VIEW_MODES:
+        raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
+    v = as_views(views)
+    if len(v) < 2:
+        raise ValueError(f"cross-view Sampson error needs at least 2 views, got {list(v)}")
+    return sampson_metrics(views, stride=None, mode=mode, cameras=cameras, backend=backend, device=device,
+                           **options)[CSE]
+
+
+# --------------------------------------------------------------------------------------------------
+# Metric objects (the Metric protocol of base.py), for the runner
+# --------------------------------------------------------------------------------------------------
+
+
+class TemporalSampson:
+    """:func:`temporal_sampson` as a :class:`~cosmos_bench.metrics.base.Metric`."""
+
+    name = TSE
+    direction = "lower"
+
+    def __init__(self, stride: int = 1, **options: Any) -> None:
+        self.stride = stride
+        self.options = SampsonOptions.from_kwargs(**options)
+
+    @property
+    def version(self) -> str:
+        return tse_version(self.options, self.stride)
+
+    def compute(self, sample: Any) -> MetricResult:
+        try:
+            opts = asdict(self.options)
+            return temporal_sampson(sample, stride=self.stride, **opts)
+        except Exception as exc:  # a runner must get a row, not a crash
+            return MetricResult.failed(self.name, self.version, "lower", "error", f"{type(exc).__name__}: {exc}")
+
+
+class CrossViewSampson:
+    """:func:`cross_view_sampson` as a :class:`~cosmos_bench.metrics.base.Metric`."""
+
+    name = CSE
+    direction = "lower"
+
+    def __init__(self, mode: str = "pooled", cameras: Mapping[str, Any] | None = None, **options: Any) -> None:
+        if mode not in CROSS_VIEW_MODES:
+            raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
+        self.mode = mode
+        self.cameras = cameras
+        self.options = SampsonOptions.from_kwargs(**options)
+
+    @property
+    def version(self) -> str:
+        return cse_version(self.options, self.mode)
+
+    def compute(self, sample: Any) -> MetricResult:
+        try:
+            opts = asdict(self.options)
+            return cross_view_sampson(sample, mode=self.mode, cameras=self.cameras, **opts)
+        except Exception as exc:
+            return MetricResult.failed(self.name, self.version, "lower", "error", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,59 @@
+"""Per-frame curves of the Sampson metrics: TSE per view (solid), CSE per view pair (dashed).
+
+The same picture as Cosmos' own evaluation scripts show: one point per frame pair, its median
+√Sampson error in pixels; degenerate pairs leave gaps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .base import MetricResult
+
+
+def per_frame_curves(result: MetricResult) -> dict[str, tuple[list[int], list[float]]]:
+    """``{view or "a|b": (frames, medians)}`` from a TSE/CSE result (NaN where a pair is degenerate).
+
+    TSE pairs are placed at their first frame ``t`` (pair ``t → t + stride``), CSE pairs at ``t``.
+    """
+    key = "view" if result.name == "tse" else "view_pair"
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    for p in result.details.get("pairs", []):
+        xs, ys = curves.setdefault(str(p.get(key)), ([], []))
+        xs.append(int(p["frame"]))
+        ok = p.get("status") == "ok" and p.get("median") is not None
+        ys.append(float(p["median"]) if ok else float("nan"))
+    return curves
+
+
+def plot_per_frame(videos: Mapping[str, Mapping[str, MetricResult]], path: str | Path,
+                   title: str | None = None) -> Path:
+    """One panel per video: per-frame TSE (solid) and CSE (dashed), pixels. Writes a PNG (Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names: Sequence[str] = list(videos)
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.8 * max(1, len(names))), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        results = videos[name]
+        for metric, style in (("tse", "-"), ("cse", "--")):
+            r = results.get(metric)
+            if r is None:
+                continue
+            for group, (xs, ys) in per_frame_curves(r).items():
+                ax.plot(xs, ys, style, lw=1.4, label=f"{metric.upper()} {group}")
+        ax.set_title(Path(name).name if title is None else f"{title}: {Path(name).name}", fontsize=10)
+        ax.set_xlabel("frame")
+        ax.set_ylabel("median √Sampson (px)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
