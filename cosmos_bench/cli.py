@@ -411,7 +411,7 @@ def leaderboard_cmd(
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
-            console.print(board.to_markdown())
+            _print_board(board)
             console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths.values())}")
 
 
@@ -606,8 +606,15 @@ def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_sa
     return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples)
 
 
+def _print_board(board) -> None:
+    """The leaderboard as rendered markdown (tables stay tables in a terminal)."""
+    from rich.markdown import Markdown
+
+    console.print(Markdown(board.to_markdown()))
+
+
 def _print_summary(summary) -> None:
-    console.print(summary.leaderboard.to_markdown())
+    _print_board(summary.leaderboard)
     gen = summary.generation
     if gen:
         console.print(f"generation: {gen.get('generated', 0)} generated, {gen.get('skipped', 0)} reused, {gen.get('failed', 0)} failed")
@@ -710,16 +717,17 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the demo suite, videos, store and leaderboards."),
     samples: int = typer.Option(3, "--samples", min=1, help="Synthetic test pairs."),
     seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per test pair."),
-    frames: int = typer.Option(33, "--frames", min=3, help="Frames per video."),
+    frames: int = typer.Option(17, "--frames", min=3, help="Frames per video."),
     size: str = typer.Option("256x448", "--size", help="HEIGHTxWIDTH of one view."),
-    tiny_cosmos: bool = typer.Option(True, "--tiny-cosmos/--no-tiny-cosmos", help="Also run the tiny random-weight Cosmos pipeline and a LoRA on it."),
+    tiny_cosmos: bool = typer.Option(True, "--tiny-cosmos/--no-tiny-cosmos", help="Also run the tiny random-weight Cosmos pipeline and a LoRA on it (its own small suite)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint, if you have one (else judge columns say 'not run')."),
 ) -> None:
     """Run the whole benchmark offline on a synthetic suite with known answers, and check the ranking.
 
     Candidates: `base` (exact renderer), `warp1`/`warp3` (1 and 3 px elastic warps), `shift4` (objects
-    shifted 4 px across views), and the tiny random-weight Cosmos pipeline with a random LoRA (real
-    diffusers/peft code; its numbers mean nothing). Exits 1 if the known order is not reproduced.
+    shifted 4 px across views). A second, small run puts the tiny random-weight Cosmos pipeline and a
+    random LoRA through the same runner (real diffusers/peft code; its numbers mean nothing).
+    Exits 1 if the known order is not reproduced.
     """
     from .data.suite import parse_size
     from .demo import run_demo
@@ -731,6 +739,10 @@ def demo_cmd(
     with _progress() as progress:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
                           judge=_judge_config(judge_url, None, 1), reporter=_RichReporter(progress))
+    if result.cosmos_summary is not None:
+        console.rule("tiny Cosmos Predict 2.5, RANDOM weights: shows the diffusers/peft path runs; numbers mean nothing")
+        _print_summary(result.cosmos_summary)
+        console.rule("synthetic candidates with known quality")
     _print_summary(result.summary)
     table = Table(title="known-answer check: does the leaderboard rank the synthetic candidates correctly?")
     for col in ("metric", "expected (best first)", "observed", "verdict"):
