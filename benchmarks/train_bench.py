@@ -45,7 +45,6 @@ On the GPU machine (diffusers and peft are not installed there: carry their whee
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -57,7 +56,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared benchmark helpers
 
+from bench_io import emit as write_record  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -84,14 +85,9 @@ CAPTION = (
 
 # ------------------------------------------------------------------------------------ helpers
 def emit(record: dict[str, Any], out_path: Path | None, main: bool = True) -> None:
-    if not main:
-        return
-    line = json.dumps(record)
-    print(line, flush=True)
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with out_path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+    """Only the main process reports (under DDP every rank runs this script)."""
+    if main:
+        write_record(record, out_path)
 
 
 def sync(device: torch.device) -> None:
@@ -134,7 +130,6 @@ class on_device:
 
 def qwen25_vl_7b_config():
     """Qwen2.5-VL-7B (Cosmos Predict 2.5's text encoder) architecture, as benchmarks/generation_bench.py builds it."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from generation_bench import qwen25_vl_7b_config as config
 
     return config()

@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared benchmark helpers
+from bench_io import emit  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 BENCH = HERE / "train_bench.py"
 NO_MULTICAST = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
@@ -48,13 +51,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def emit(record: dict[str, Any], out: Path | None) -> None:
-    line = json.dumps(record)
-    print(line, flush=True)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
 
 
 def launch(n: int, args, bench_args: list[str]) -> tuple[dict[str, Any] | None, str, float]:

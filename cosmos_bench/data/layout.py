@@ -54,10 +54,7 @@ class TestPair:
     image_path: Path
 
     def prompt(self) -> str:
-        text = self.prompt_path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise ValueError(f"{self.prompt_path}: empty prompt")
-        return text
+        return read_nonempty_text(self.prompt_path, "prompt")
 
     def image(self) -> np.ndarray:
         """The conditioning frame as ``uint8 (H, W, 3)`` RGB."""
@@ -73,10 +70,15 @@ class TrainClip:
     caption_path: Path
 
     def caption(self) -> str:
-        text = self.caption_path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise ValueError(f"{self.caption_path}: empty caption")
-        return text
+        return read_nonempty_text(self.caption_path, "caption")
+
+
+def read_nonempty_text(path: Path, what: str) -> str:
+    """A prompt or caption file's text; an empty one is an error naming the file (never an empty prompt)."""
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"{path}: empty {what}")
+    return text
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
