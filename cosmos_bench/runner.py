@@ -15,6 +15,7 @@ the run completes, and the next run retries exactly those.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -232,7 +233,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
     cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
     endpoint_error: str | None = None
     try:
-        check_endpoint(cfg.judge)
+        asyncio.run(check_endpoint(cfg.judge, timeout_s=min(cfg.judge.timeout_s, 15.0)))
     except JudgeEndpointError as exc:
         endpoint_error = f"judge endpoint unavailable: {exc}"
         summary.errors.append(endpoint_error)

@@ -139,3 +139,34 @@ def test_corrupt_video_fails_alone_with_its_reason(bench: Path, first_run) -> No
     assert all("scene_001" in r.reason for r in bad), bad[0].reason
     assert len(good) == (N_SAMPLES * N_SEEDS - 1) * ROWS_PER_VIDEO and all(r.status == "ok" for r in good)
     assert summary.leaderboard.summaries[("ext", "tse")].n_error == 1
+
+
+def test_judge_rows_outage_and_rescore(bench: Path, first_run) -> None:
+    """Judge scores land in the store; an outage gives error rows (never numbers); rescore repairs only those."""
+    from cosmos_bench.judge import JudgeConfig
+    from cosmos_bench.judge.fake_server import FakeJudgeServer, Reply
+    from cosmos_bench.runner import rescore
+
+    def judge(server: FakeJudgeServer | None, port: int = 9) -> JudgeConfig:
+        url = server.base_url if server else f"http://127.0.0.1:{port}/v1"  # port 9: nothing listens
+        return JudgeConfig(base_url=url, api_key="k", timeout_s=5, retries=0, backoff_s=0.001, backoff_max_s=0.01)
+
+    # outage first: every judge row is an error with a reason, the geometric rows are reused
+    down = run(config(bench, "a", metrics=["tse", "physics", "if"], judge=judge(None), judge_cache=bench / "jc.jsonl"))
+    with ResultStore(bench / "a.sqlite") as store:
+        errors = store.rows(metric="physics") + store.rows(metric="if")
+    assert len(errors) == 2 * N_SAMPLES * N_SEEDS * N_MODELS
+    assert all(r.status == "error" and r.value is None and "judge endpoint" in r.reason for r in errors)
+    assert down.leaderboard.summaries[("base", "physics")].n_error == N_SAMPLES * N_SEEDS
+
+    with FakeJudgeServer(lambda req: Reply("<think>plausible</think>\nScore: 4"), lifetime_s=60) as server:
+        fixed = rescore(config(bench, "a", metrics=["physics", "if"], judge=judge(server), judge_cache=bench / "jc.jsonl"))
+        calls = server.calls
+    assert calls == 2 * N_SAMPLES * N_SEEDS * N_MODELS and fixed.rows_written == calls
+    with ResultStore(bench / "a.sqlite") as store:
+        rows = store.rows(metric="physics") + store.rows(metric="if")
+        assert len(store.rows(metric="tse")) == N_SAMPLES * N_SEEDS * N_MODELS  # untouched
+    assert len(rows) == calls and all(r.status == "ok" and r.value == 4.0 for r in rows)
+    if_rows = [r for r in rows if r.metric == "if"]
+    assert all(r.details.get("instruction") for r in if_rows)  # video_IF saw the prompt
+    assert fixed.leaderboard.summaries[("warp3", "if")].mean == 4.0
