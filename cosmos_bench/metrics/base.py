@@ -17,33 +17,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Protocol, runtime_checkable
 
-import numpy as np
+from ..serialize import json_safe
 
 Direction = Literal["lower", "higher"]
 Status = Literal["ok", "degenerate", "error"]
 
 STATUSES: tuple[str, ...] = ("ok", "degenerate", "error")
 DIRECTIONS: tuple[str, ...] = ("lower", "higher")
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with NaN/inf → ``None``, numpy scalars/arrays → Python numbers/lists, tuples → lists."""
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    raise TypeError(f"not JSON-serialisable in a metric result: {type(obj).__name__} ({obj!r})")
 
 
 @dataclass

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
+from ..serialize import json_safe
+
 Status = Literal["ok", "degenerate", "error"]
 STATUSES = ("ok", "degenerate", "error")
 KEY_FIELDS = ("suite", "model", "generation_key", "sample", "seed", "metric", "metric_version")
@@ -90,21 +92,9 @@ class ResultRow:
         return asdict(self)
 
 
-def _finite(value: Any) -> Any:
-    """NaN/inf become None so that stored JSON is strict and no reader parses a NaN as a number."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _finite(value.tolist())
-    return value
-
-
 def _json(value: Any) -> str:
-    return json.dumps(_finite(value), sort_keys=True, default=str, allow_nan=False)
+    """Strict JSON: NaN/inf become null, so no reader ever parses a NaN as a number."""
+    return json.dumps(json_safe(value, fallback=str), sort_keys=True, allow_nan=False)
 
 
 class ResultStore:
