@@ -159,9 +159,38 @@ def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, va
 
 
 # ----------------------------------------------------------------------------------- metrics stage
+def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str]) -> list[ResultRow]:
+    """Each wanted Sampson metric of one video, plus its mean-of-means companion row."""
+    from .metrics.geometry import sampson_metrics
+
+    views, _ = suite.read_views(o.directory, o.sample)
+    results = sampson_metrics(
+        views, stride=cfg.stride if "tse" in wanted else None,
+        mode=cfg.cross_view_mode if "cse" in wanted else None, backend=cfg.backend, device=cfg.device,
+    )
+    rows = []
+    for m in wanted:
+        r = results[m]
+        details = dict(r.details)
+        rows.append(_row(suite, o, m, r.version, r.direction, r.value if r.ok else None, r.status, r.reason, details))
+        secondary = details.get("mean_of_means")
+        ok2 = r.ok and secondary is not None
+        rows.append(_row(suite, o, m + SECONDARY_SUFFIX, r.version, r.direction, secondary if ok2 else None,
+                         "ok" if ok2 else r.status, None if ok2 else (r.reason or "no mean of means"),
+                         {"headline": m}))
+    return rows
+
+
+def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
+                          reason: str) -> list[ResultRow]:
+    """Error rows (headline and mean-of-means) for a video that could not be scored, saying why."""
+    return [_row(suite, o, name, versions[m], "lower", None, "error", reason)
+            for m in wanted for name in (m, m + SECONDARY_SUFFIX)]
+
+
 def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore,
                      summary: RunSummary, reporter: Reporter | None) -> None:
-    from .metrics.geometry import SampsonOptions, cse_version, sampson_metrics, tse_version
+    from .metrics.geometry import SampsonOptions, cse_version, tse_version
 
     wanted = [m for m in GEOMETRIC_METRICS if m in cfg.metrics]
     if not wanted:
@@ -181,38 +210,18 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
     summary.rows_skipped += sum(2 for o in outputs for m in wanted if key(o, m) in done)
     _emit(reporter, "metrics", "start", total=len(todo))
     for o in todo:
-        rows: list[ResultRow] = []
-        if o.error is not None:
-            for m in wanted:
-                for name in (m, m + SECONDARY_SUFFIX):
-                    rows.append(_row(suite, o, name, versions[m], "lower", None, "error", o.error))
-        else:
+        reason = o.error
+        if reason is None:
             try:
-                views, _ = suite.read_views(o.directory, o.sample)
-                results = sampson_metrics(
-                    views, stride=cfg.stride if "tse" in wanted else None,
-                    mode=cfg.cross_view_mode if "cse" in wanted else None, backend=cfg.backend, device=cfg.device,
-                )
-                for m in wanted:
-                    r = results[m]
-                    details = dict(r.details)
-                    rows.append(_row(suite, o, m, r.version, r.direction, r.value if r.ok else None, r.status, r.reason, details))
-                    secondary = details.get("mean_of_means")
-                    ok2 = r.ok and secondary is not None
-                    rows.append(_row(suite, o, m + SECONDARY_SUFFIX, r.version, r.direction, secondary if ok2 else None,
-                                     "ok" if ok2 else r.status, None if ok2 else (r.reason or "no mean of means"),
-                                     {"headline": m}))
-            except VideoError as exc:
-                for m in wanted:
-                    for name in (m, m + SECONDARY_SUFFIX):
-                        rows.append(_row(suite, o, name, versions[m], "lower", None, "error", str(exc)))
-                summary.errors.append(str(exc))
+                rows = _geometric_rows(cfg, suite, o, wanted)
+            except VideoError as exc:  # names the file already
+                reason = str(exc)
+                summary.errors.append(reason)
             except Exception as exc:  # one broken video never stops the benchmark
                 reason = f"{type(exc).__name__}: {exc}"
-                for m in wanted:
-                    for name in (m, m + SECONDARY_SUFFIX):
-                        rows.append(_row(suite, o, name, versions[m], "lower", None, "error", reason))
                 summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
+        if reason is not None:
+            rows = _geometric_error_rows(suite, o, wanted, versions, reason)
         summary.rows_written += store.put_many(rows)
         status = rows[0].status if rows else "ok"
         _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")

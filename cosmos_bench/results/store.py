@@ -151,7 +151,8 @@ class ResultStore:
     # ------------------------------------------------------------------ reading
     def finished_keys(self, suite: str, *, metric: str | None = None, metric_version: str | None = None) -> set[tuple]:
         """Keys with a final result (ok or degenerate): the work a resumed run must not repeat."""
-        sql = "SELECT * FROM results WHERE suite = ? AND status != 'error'"
+        # key columns only: details/provenance JSON can be large and is not needed to skip work
+        sql = f"SELECT {', '.join(KEY_FIELDS)} FROM results WHERE suite = ? AND status != 'error'"
         params: list[Any] = [suite]
         if metric is not None:
             sql += " AND metric = ?"
@@ -159,7 +160,7 @@ class ResultStore:
         if metric_version is not None:
             sql += " AND metric_version = ?"
             params.append(metric_version)
-        return {tuple(r[f] for f in KEY_FIELDS) for r in self._conn.execute(sql, params)}
+        return {tuple(r) for r in self._conn.execute(sql, params)}
 
     def rows(
         self,
