@@ -39,12 +39,6 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
     return Path(target)
 
 
-def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
-
-
 def atomic_copy(src: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Copy ``src`` to ``target`` atomically (keeps the suffix, so tools that sniff it still work)."""
     with atomic_path(target, suffix=".tmp" + Path(target).suffix) as tmp:

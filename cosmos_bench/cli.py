@@ -599,9 +599,10 @@ def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_sa
     """A judge config when an endpoint is given (flag or COSMOS_BENCH_JUDGE_URL / OPENAI_BASE_URL), else None."""
     import os
 
-    if not (judge_url or os.environ.get("COSMOS_BENCH_JUDGE_URL") or os.environ.get("OPENAI_BASE_URL")):
+    from .judge.client import URL_ENV_VARS, JudgeConfig
+
+    if not (judge_url or any(os.environ.get(name) for name in URL_ENV_VARS)):
         return None
-    from .judge import JudgeConfig
 
     return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples)
 

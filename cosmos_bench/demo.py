@@ -22,11 +22,11 @@ from .runner import RunConfig, RunSummary, run
 
 # Known order, best first, for each geometric metric. Elastic warps break both temporal and
 # cross-view geometry and grow with amplitude; a cross-view object shift breaks only cross-view.
-EXPECTED_ORDER = {
-    "tse": ["base", "warp1", "warp3"],
-    "cse": ["base", "warp1", "warp3"],
-    "cse ": ["base", "shift4"],
-}
+EXPECTED_ORDER: list[tuple[str, list[str]]] = [
+    ("tse", ["base", "warp1", "warp3"]),
+    ("cse", ["base", "warp1", "warp3"]),
+    ("cse", ["base", "shift4"]),
+]
 SYNTHETIC_MODELS = {
     "base": {"kind": "synthetic", "description": "exact renderer: perfect geometry"},
     "warp1": {"kind": "synthetic", "degrade": ["elastic:1"], "description": "elastic warp, 1 px"},
@@ -101,8 +101,7 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
 def check_order(summary: RunSummary) -> list[OrderCheck]:
     board = summary.leaderboard
     checks = []
-    for label, expected in EXPECTED_ORDER.items():
-        metric = label.strip()
+    for metric, expected in EXPECTED_ORDER:
         if metric not in board.metrics or not any((m, metric) in board.summaries for m in board.models):
             continue
         observed = [m for m in board.rank(metric) if m in expected]

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from ..atomic import atomic_write_text
 from .layout import write_image
-from .suite import Storage, Suite, load_suite
+from .suite import Storage, Suite
 from .synthetic import Degradation, SceneConfig, SyntheticClip, render_clip
 from .video import tile_grid, write_video
 
@@ -142,8 +142,3 @@ def scene_config_of(suite: Suite, sample: str) -> SceneConfig:
     data = dict(gt["scene_config"])
     data["views"] = tuple(data["views"])
     return SceneConfig(**data)
-
-
-def is_synthetic_suite(path: str | os.PathLike) -> bool:
-    suite = load_suite(path)
-    return suite.cameras is not None and (suite.root / suite.cameras).is_dir()

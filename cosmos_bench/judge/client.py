@@ -62,7 +62,7 @@ DEFAULT_BASE_URL = "http://localhost:8000/v1"
 # Bump when the message layout below changes (order of parts, preamble, roles): it is in the judge version.
 MESSAGE_PROTOCOL = 1
 FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced over {seconds:.1f} seconds."
-_ENV_URL = ("COSMOS_BENCH_JUDGE_URL", "OPENAI_BASE_URL")
+URL_ENV_VARS = ("COSMOS_BENCH_JUDGE_URL", "OPENAI_BASE_URL")
 _ENV_KEY = ("COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_API_KEY")
 _ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
 _VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
@@ -145,7 +145,7 @@ class JudgeConfig:
 
         return dataclasses.replace(
             self,
-            base_url=self.base_url or first(_ENV_URL, DEFAULT_BASE_URL),
+            base_url=self.base_url or first(URL_ENV_VARS, DEFAULT_BASE_URL),
             api_key=self.api_key if self.api_key is not None else first(_ENV_KEY, "EMPTY"),
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
         )
