@@ -375,10 +375,16 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [m for m in board.models if (m, metric) in board.summaries and board.summaries[(m, metric)].n > 0]
-    means = [board.summaries[(m, metric)].mean for m in models]
-    lows = [max(0.0, mu - board.summaries[(m, metric)].ci_low) if math.isfinite(board.summaries[(m, metric)].ci_low) else 0.0 for m, mu in zip(models, means)]
-    highs = [max(0.0, board.summaries[(m, metric)].ci_high - mu) if math.isfinite(board.summaries[(m, metric)].ci_high) else 0.0 for m, mu in zip(models, means)]
+    cells = [board.summaries[(m, metric)] for m in board.models
+             if (m, metric) in board.summaries and board.summaries[(m, metric)].n > 0]
+    models = [c.model for c in cells]
+    means = [c.mean for c in cells]
+
+    def whisker(length: float) -> float:  # no CI (one test pair): no whisker
+        return max(0.0, length) if math.isfinite(length) else 0.0
+
+    lows = [whisker(c.mean - c.ci_low) for c in cells]
+    highs = [whisker(c.ci_high - c.mean) for c in cells]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(models) + 2), 3.5), dpi=100)
     ax.bar(models, means, yerr=[lows, highs], capsize=4, color="#4c72b0")
     arrow = "lower is better" if board.directions[metric] == "lower" else "higher is better"
