@@ -11,6 +11,8 @@ passes per step). Candidates:
 - ``lora``: a rank-32 LoRA on to_q/to_k/to_v/to_out.0/ff.net.0.proj/ff.net.2, saved as
   ``pytorch_lora_weights.safetensors`` and loaded with ``pipe.load_lora_weights`` (unfused);
 - ``fused``: the same adapter after ``pipe.fuse_lora()`` and removal of the LoRA layers;
+- ``fast``: the base through ``sampler: fast`` (``cosmos_bench.models.cosmos_sampler``: cached prompt
+  embeddings, only the conditioning frame VAE-encoded, both guidance branches in one batch-2 call);
 
 each ``eager`` and with ``torch.compile`` of the transformer (``--compile eager,default``; any
 torch.compile mode name works). Adapter switching goes through cosmos_bench's ``LoadedBase``, the
@@ -57,6 +59,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cosmos_bench.models import noise  # noqa: E402
+from cosmos_bench.models.cosmos_sampler import PromptCache, default_negative_prompt, sample_video  # noqa: E402
 from cosmos_bench.models.base import file_sha256  # noqa: E402
 from cosmos_bench.models.cosmos import (  # noqa: E402
     ADAPTER_FILE,
@@ -192,11 +195,37 @@ def run_video(pipe, args, device: str, image, embeds, steps: int) -> tuple[np.nd
     out = pipe(**call)
     synchronize(device)
     total = time.perf_counter() - t0
+    frames = np.asarray(out.frames[0], dtype=np.float32)
+    return frames, step_timings(total, marks, frames)
+
+
+def run_fast_video(pipe, args, device: str, image, cache: PromptCache, steps: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """One video through the fast sampler; same timings as :func:`run_video`."""
+    shape = noise.latent_shape(args.frames, args.height, args.width)
+    latents = noise.initial_latents(args.seed, shape, device=device)
+    marks: list[float] = []
+
+    def on_step(_i):
+        synchronize(device)
+        marks.append(time.perf_counter())
+
+    synchronize(device)
+    t0 = time.perf_counter()
+    frames = sample_video(
+        pipe, prompt=PROMPT, negative_prompt=None, height=args.height, width=args.width, num_frames=args.frames,
+        steps=steps, guidance=args.guidance, latents=latents, max_sequence_length=512, image=image,
+        cache=cache, batch_cfg=True, on_step=on_step,
+    )
+    synchronize(device)
+    total = time.perf_counter() - t0
+    return frames.astype(np.float32) / 255.0, step_timings(total, marks, frames)
+
+
+def step_timings(total: float, marks: list[float], frames: np.ndarray) -> dict[str, Any]:
     step_times = [b - a for a, b in zip(marks, marks[1:])]
     step = statistics.median(step_times) if step_times else total
     fixed = total - (marks[-1] - marks[0] + step) if marks else 0.0
-    frames = np.asarray(out.frames[0], dtype=np.float32)
-    return frames, {
+    return {
         "seconds_per_video": round(total, 4),
         "seconds_per_step": round(step, 4),
         "fixed_seconds": round(fixed, 4),
@@ -234,7 +263,8 @@ def max_diff(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--small", action="store_true", help="tiny random pipeline on the CPU (checks the script works)")
-    p.add_argument("--modes", default="base,lora,fused", help="comma list of base, lora, fused")
+    p.add_argument("--modes", default="base,lora,fused", help="comma list of base, lora, fused, fast")
+    p.add_argument("--skip", default="", help="comma list of MODE/COMPILE runs to leave out, e.g. base/default")
     p.add_argument("--compile", default="eager,default", help="comma list: eager and/or torch.compile modes")
     p.add_argument("--frames", type=int, default=None)
     p.add_argument("--height", type=int, default=None)
@@ -262,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() and not small else "cpu")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     compiles = [c.strip() for c in args.compile.split(",") if c.strip()]
-    bad = set(modes) - {"base", "lora", "fused"}
+    bad = set(modes) - {"base", "lora", "fused", "fast"}
     if bad:
         p.error(f"unknown mode(s) {sorted(bad)}")
     if "fused" in modes and "lora" not in modes:
@@ -313,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     sha = file_sha256(adapter_file, use_cache=False)
     choices = {
         "base": None,
+        "fast": None,
         "lora": AdapterChoice(file=tmp / ADAPTER_FILE, sha256=sha, fuse=False, scale=1.0),
         "fused": AdapterChoice(file=tmp / ADAPTER_FILE, sha256=sha, fuse=True, scale=1.0),
     }
@@ -322,19 +353,32 @@ def main(argv: list[str] | None = None) -> int:
 
     outputs: dict[tuple[str, str], np.ndarray] = {}
     results: list[dict[str, Any]] = []
+    skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    prompts = PromptCache()
     for comp in compiles:
         for mode in modes:
+            if f"{mode}/{comp}" in skip:
+                continue
             loaded.activate(choices[mode])
             loaded.set_compile(None if comp == "eager" else comp)  # what `compile:` in the models YAML does
+
+            def one_video(steps: int):
+                if mode == "fast":
+                    if embeds is not None:  # no text encoder: the cache holds the random embeddings
+                        prompts.put(PROMPT, 512, embeds[0])
+                        prompts.put(default_negative_prompt(pipe), 512, embeds[1])
+                    return run_fast_video(pipe, args, device, image, prompts, steps)
+                return run_video(pipe, args, device, image, embeds, steps)
+
             t_w = time.perf_counter()
-            run_video(pipe, args, device, image, embeds, max(args.warmup_steps, 2))
+            one_video(max(args.warmup_steps, 2))
             warmup = time.perf_counter() - t_w
             if device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats(device)
             timings = []
             frames = None
             for _ in range(max(args.repeats, 1)):
-                frames_i, timing = run_video(pipe, args, device, image, embeds, args.steps)
+                frames_i, timing = one_video(args.steps)
                 frames = frames if frames is not None else frames_i
                 timings.append(timing)
             timing = {k: (round(statistics.median(t[k] for t in timings), 4) if k != "finite" else all(t[k] for t in timings)) for k in timings[0]}
@@ -346,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                 diffs["vs_lora_unfused"] = max_diff(frames, outputs[("lora", comp)])
             if mode != "base" and ("base", comp) in outputs:
                 diffs["vs_base"] = max_diff(frames, outputs[("base", comp)])
+            if (mode, comp) != ("base", "eager") and ("base", "eager") in outputs:
+                diffs["vs_plain_pipeline"] = max_diff(frames, outputs[("base", "eager")])
             record = {
                 **common,
                 "record": "run",

@@ -14,6 +14,17 @@ A ``cosmos`` entry of the models YAML::
       fuse: true                               # pipe.fuse_lora(lora_scale=...) (then LoRA layers removed)
       lora_scale: 1.0
 
+**Speed options** (per model; measured on one H100 in ``benchmarks/RESULTS.md``):
+
+- ``compile: true`` (or a torch.compile mode): ``torch.compile`` of the transformer;
+- ``sampler: fast``: :mod:`cosmos_bench.models.cosmos_sampler`'s loop instead of the pipeline's
+  ``__call__`` (cached prompt embeddings, only the conditioning frames VAE-encoded, 8-bit conversion on
+  the GPU); with ``batch_cfg: true`` (its default) both guidance branches run as one batch-2 call.
+  ``sampler: pipeline`` (the default) is the plain diffusers call.
+
+Compiled graphs and batched guidance change results by bf16 rounding only, but they do change them, so
+both are part of the generation key.
+
 Models that name the same base (model, revision, dtype, device, safety checker) share one loaded
 pipeline: switching from ``base`` to ``lora8`` to ``dora32`` loads adapter files only, and
 ``compile: true`` (``torch.compile`` of the transformer) is switched on and off per model on that
@@ -51,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from . import noise
+from .cosmos_sampler import PromptCache, sample_video
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256, folder_fingerprint
 
 log = logging.getLogger(__name__)
@@ -61,6 +73,7 @@ ADAPTER_FILE = "pytorch_lora_weights.safetensors"
 DEFAULT_GUIDANCE = 7.0  # Cosmos2_5_PredictBasePipeline.__call__'s default
 DEFAULT_MAX_SEQUENCE_LENGTH = 512
 SAFETY_CHOICES = ("guardrail", "none")
+SAMPLERS = ("pipeline", "fast")
 HUB_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 DTYPES = ("bfloat16", "float16", "float32")
 
@@ -109,6 +122,8 @@ COSMOS_OPTIONS = (
     "guidance",
     "negative_prompt",
     "compile",
+    "sampler",
+    "batch_cfg",
     "local_files_only",
     "max_sequence_length",
     "conditional_latent_frames",
@@ -324,6 +339,7 @@ class LoadedBase:
         self.fused: AdapterChoice | None = None
         self._snapshot: dict[str, Any] | None = None
         self._compiled: dict[str, Any] = {}  # torch.compile mode -> compiled forward
+        self.prompts = PromptCache()  # text-encoder outputs of recent prompts (sampler: fast)
 
     # -- weights
     def _take_snapshot(self) -> None:
@@ -391,16 +407,21 @@ class LoadedBase:
             tr._compiled_call_impl = None
             return
         if mode not in self._compiled:
-            import torch._dynamo
-
-            # every adapter state (base, each unfused adapter, fused) is one more guarded graph
-            for name in ("recompile_limit", "cache_size_limit"):
-                if hasattr(torch._dynamo.config, name):
-                    setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
-                    break
+            raise_recompile_limit()
             tr.compile(**({} if mode == "default" else {"mode": mode}))
             self._compiled[mode] = tr._compiled_call_impl
         tr._compiled_call_impl = self._compiled[mode]
+
+
+def raise_recompile_limit(limit: int = 64) -> None:
+    """Let dynamo keep more guarded graphs per function than its default 8: every adapter state (base,
+    each unfused adapter, fused) is one more graph of the transformer."""
+    import torch._dynamo
+
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), limit))
+            break
 
 
 _LOADED: dict[BaseKey, LoadedBase] = {}
@@ -497,6 +518,14 @@ class CosmosWorldModel:
         if compile_opt not in (False, None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ModelConfigError(f"{spec.where}: compile must be false, true or a torch.compile mode, got {compile_opt!r}")
         self.compile = compile_opt or None
+        self.sampler = str(o.get("sampler", "pipeline"))
+        if self.sampler not in SAMPLERS:
+            raise ModelConfigError(f"{spec.where}: sampler must be one of {list(SAMPLERS)}, got {self.sampler!r}")
+        self.batch_cfg = o.get("batch_cfg", True)
+        if not isinstance(self.batch_cfg, bool):
+            raise ModelConfigError(f"{spec.where}: batch_cfg must be true or false, got {self.batch_cfg!r}")
+        if "batch_cfg" in o and self.sampler != "fast":
+            raise ModelConfigError(f"{spec.where}: batch_cfg applies to 'sampler: fast' only")
         self.local_files_only = bool(o.get("local_files_only", False))
         self.guidance = float(o.get("guidance", DEFAULT_GUIDANCE))
         self.negative_prompt = o.get("negative_prompt")
@@ -547,6 +576,8 @@ class CosmosWorldModel:
             "negative_prompt": self.negative_prompt,
             "max_sequence_length": self.max_sequence_length,
             "conditional_latent_frames": self.conditional_latent_frames,
+            # added only when switched on, so the keys of videos made before this option existed stay valid
+            **({"sampler": {"name": "fast", "batch_cfg": self.batch_cfg}} if self.sampler == "fast" else {}),
         }
 
     def describe(self) -> dict[str, Any]:
@@ -559,6 +590,7 @@ class CosmosWorldModel:
             + (" (cosmos_guardrail is NOT installed: loading will fail)" if self.safety_checker == "guardrail" and not guardrail_available() else ""),
             "dtype": self.dtype,
             "compile": self.compile or False,
+            "sampler": self.sampler + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else ""),
         }
 
     # -- running
@@ -592,21 +624,33 @@ class CosmosWorldModel:
         else:
             frames_in = 0
             mode = "text2world"
-        out = pipe(
-            prompt=request.prompt,
-            negative_prompt=negative,
-            height=request.height,
-            width=request.width,
-            num_frames=request.num_frames,
-            num_inference_steps=request.steps,
-            guidance_scale=guidance,
-            latents=latents,
-            output_type="np",
-            max_sequence_length=self.max_sequence_length,
-            **kwargs,
-        )
-        frames = np.asarray(out.frames[0])
-        video = np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
+        common = dict(height=request.height, width=request.width, num_frames=request.num_frames, latents=latents, max_sequence_length=self.max_sequence_length)
+        if self.sampler == "fast":
+            video = sample_video(
+                pipe,
+                prompt=request.prompt,
+                negative_prompt=negative,
+                steps=request.steps,
+                guidance=guidance,
+                image=kwargs.get("image"),
+                video=kwargs.get("video"),
+                conditional_latent_frames=self.conditional_latent_frames,
+                cache=get_loaded_base(self.base_key()).prompts,
+                batch_cfg=self.batch_cfg,
+                **common,
+            )
+        else:
+            out = pipe(
+                prompt=request.prompt,
+                negative_prompt=negative,
+                num_inference_steps=request.steps,
+                guidance_scale=guidance,
+                output_type="np",
+                **common,
+                **kwargs,
+            )
+            frames = np.asarray(out.frames[0])
+            video = np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
         info = {
             "conditioning": {
                 "mode": mode,
@@ -625,6 +669,8 @@ class CosmosWorldModel:
             else {"file": str(self.adapter.file), "sha256": self.adapter.sha256, "fuse": self.adapter.fuse, "lora_scale": self.adapter.scale},
             "dtype": self.dtype,
             "compile": self.compile,
+            "sampler": self.sampler,
+            **({"batch_cfg": self.batch_cfg} if self.sampler == "fast" else {}),
         }
         return GeneratedVideo(frames=video, fps=request.fps, info=info)
 

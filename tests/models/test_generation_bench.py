@@ -14,16 +14,35 @@ def test_small_benchmark_writes_json_lines(tmp_path: Path) -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "bench.jsonl"
-    assert bench.main(["--small", "--compile", "eager", "--steps", "2", "--out", str(out)]) == 0
+    assert bench.main(["--small", "--modes", "base,lora,fused,fast", "--compile", "eager", "--steps", "2", "--out", str(out)]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     kinds = [r["record"] for r in records]
-    assert kinds == ["noise", "setup", "run", "run", "run", "summary"]
+    assert kinds == ["noise", "setup", "run", "run", "run", "run", "summary"]
     noise = records[0]
     assert noise["float32_identical"] and noise["bfloat16_identical"]
     runs = {r["mode"]: r for r in records if r["record"] == "run"}
-    assert set(runs) == {"base", "lora", "fused"}
+    assert set(runs) == {"base", "lora", "fused", "fast"}
     for r in runs.values():
         assert r["seconds_per_video"] > 0 and r["finite"] and r["frames"] == 9 and r["steps"] == 2
     assert runs["fused"]["max_abs_diff"]["vs_lora_unfused"]["max"] < 1e-4
     assert runs["lora"]["max_abs_diff"]["vs_base"]["max"] > runs["fused"]["max_abs_diff"]["vs_lora_unfused"]["max"]
+    # the fast sampler's frames are the pipeline's up to the 8-bit rounding of its output
+    assert runs["fast"]["max_abs_diff"]["vs_plain_pipeline"]["max"] <= 1 / 255 + 1e-6
     assert "speedup_vs_plain" in records[-1] and "fused_over_base_eager" in records[-1]
+
+
+def test_small_parts_benchmark_checks_the_causal_encoding(tmp_path: Path) -> None:
+    """generation_parts.py --small runs every part on the CPU; its VAE record carries the exactness
+    check that sampler: fast relies on (first latent frame of the padded video == the image alone)."""
+    path = BENCH.with_name("generation_parts.py")
+    spec = importlib.util.spec_from_file_location("generation_parts", path)
+    parts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parts)
+    out = tmp_path / "parts.jsonl"
+    argv = ["--small", "--parts", "text,vae,dit,sdpa", "--compile-parts", "", "--dit-variants", "eager:native", "--repeats", "1", "--out", str(out)]
+    assert parts.main(argv) == 0
+    records = {r["record"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(records) == {"text", "vae", "dit", "sdpa"}
+    assert records["vae"]["first_latent_frame_max_abs_diff"] == 0.0
+    assert records["vae"]["encode_first_frame_s"] > 0 and records["dit"]["cfg_step_one_s"] > 0
+    assert records["dit"]["rel_diff_one_vs_first"] < 1e-5, "batch-2 guidance must match two batch-1 calls"
