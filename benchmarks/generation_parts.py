@@ -12,7 +12,11 @@ is built:
   compiled;
 - ``dit``: one CFG denoising step as the pipeline runs it (two batch-1 transformer calls) against one
   batch-2 call, eager and compiled, with a profile of the compiled step split into attention, matrix
-  products, Triton-fused element-wise kernels and the rest.
+  products, Triton-fused element-wise kernels and the rest, and the SM clock and board power while it
+  runs. Experimental rewrites can be added to a variant: ``+share0`` (block 0's self-attention once for
+  both guidance branches) and ``+gelu_epilogue`` (the feed-forward's first matrix product with GELU in
+  its epilogue);
+- ``sdpa``: cuDNN attention alone at the self-attention's size.
 
 Every result is one JSON line (stdout, and appended to ``--out``); a short table closes the run.
 
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -112,8 +118,108 @@ def dit_inputs(pipe, args, device: str, batch: int) -> dict[str, torch.Tensor]:
     }
 
 
+class GpuMonitor:
+    """SM clock and board power sampled by ``nvidia-smi`` every 100 ms while the block runs.
+
+    A compute-bound kernel that runs slower compiled than eager is either fed differently or clocked
+    lower; the clock tells which.
+    """
+
+    def __init__(self, device: str):
+        self.enabled = device.startswith("cuda") and shutil.which("nvidia-smi") is not None
+        self.proc: subprocess.Popen | None = None
+        self.summary: dict[str, float] = {}
+
+    def __enter__(self) -> "GpuMonitor":
+        if self.enabled:
+            index = str(torch.cuda.current_device())
+            cmd = ["nvidia-smi", "-i", index, "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "100"]
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        samples = []
+        for line in out.splitlines():
+            try:
+                clock, power = (float(x) for x in line.split(","))
+            except ValueError:
+                continue
+            samples.append((clock, power))
+        if samples:
+            self.summary = {
+                "sm_clock_mhz_median": statistics.median(c for c, _ in samples),
+                "power_w_median": statistics.median(p for _, p in samples),
+                "samples": len(samples),
+            }
+
+
+class SharedFirstSelfAttention(torch.nn.Module):
+    """Block 0's self-attention run once for both guidance branches.
+
+    In a batch-2 CFG call both halves carry the same latents and timesteps, so everything up to the
+    first cross-attention -- block 0's self-attention included -- is the same for both; only the text
+    differs. Valid only for such calls (experiment; not used by the generator yet).
+    """
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
+        if hidden_states.shape[0] != 2:
+            return self.inner(hidden_states, **kwargs)
+        out = self.inner(hidden_states[:1], **kwargs)
+        return out.expand(2, *out.shape[1:])
+
+
+class LinearGelu(torch.nn.Module):
+    """A ``Linear`` followed by GELU as one matrix product with the GELU in the epilogue
+    (``torch._addmm_activation``: cuBLASLt on CUDA, where the GELU is the tanh approximation -- at most
+    4.7e-4 from the exact one, under a sixteenth of a bf16 step at those values). Experiment."""
+
+    def __init__(self, gelu_module: torch.nn.Module):
+        super().__init__()
+        proj = gelu_module.proj
+        self.weight = proj.weight
+        bias = proj.bias if proj.bias is not None else torch.zeros(proj.out_features, device=proj.weight.device, dtype=proj.weight.dtype)
+        self.register_buffer("bias", bias, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])
+        return torch._addmm_activation(self.bias, flat, self.weight.t(), use_gelu=True).view(*x.shape[:-1], -1)
+
+
+def apply_experiments(tr, flags: set[str]) -> Callable[[], None]:
+    """Switch on experimental rewrites of the transformer; returns the function that undoes them."""
+    undo: list[Callable[[], None]] = []
+    if "share0" in flags:
+        first_block = tr.transformer_blocks[0]
+        original = first_block.attn1
+        first_block.attn1 = SharedFirstSelfAttention(original)
+        undo.append(lambda: setattr(first_block, "attn1", original))
+    if "gelu_epilogue" in flags:
+        for block in tr.transformer_blocks:
+            first = block.ff.net[0]
+            block.ff.net[0] = LinearGelu(first)
+            undo.append(lambda net=block.ff.net, first=first: net.__setitem__(0, first))
+    unknown = flags - {"share0", "gelu_epilogue"}
+    if unknown:
+        raise SystemExit(f"unknown experiment(s) {sorted(unknown)}; known: share0, gelu_epilogue")
+
+    def restore() -> None:
+        for fn in reversed(undo):
+            fn()
+
+    return restore
+
+
 def part_dit(pipe, args, device: str) -> list[dict[str, Any]]:
-    """CFG steps for each ``compile:attention-backend`` variant (e.g. ``default:_native_cudnn``)."""
+    """CFG steps for each ``COMPILE:ATTENTION_BACKEND[+EXPERIMENT...]`` variant (e.g. ``default:_native_cudnn``,
+    ``default:native+share0+gelu_epilogue``)."""
     tr = pipe.transformer
     one = dit_inputs(pipe, args, device, 1)
     two = {k: (v if k == "padding_mask" else torch.cat([v, v])) for k, v in one.items()}
@@ -135,23 +241,29 @@ def part_dit(pipe, args, device: str) -> list[dict[str, Any]]:
     ref = None
     eager = tr.forward
     for variant in args.dit_variants:
-        comp, _, backend = variant.partition(":")
-        tr.set_attention_backend(backend or "native")
+        comp, _, rest = variant.partition(":")
+        backend, *experiments = (rest or "native").split("+")
+        restore = apply_experiments(tr, set(experiments))
+        tr.set_attention_backend(backend)
         modes = {} if comp in ("eager", "default") else {"mode": comp}
         tr.forward = eager if comp == "eager" else torch.compile(eager, dynamic=False, **modes)
-        rec: dict[str, Any] = {"record": "dit", "compile": comp, "attention_backend": backend or "native"}
+        rec: dict[str, Any] = {"record": "dit", "compile": comp, "attention_backend": backend, "experiments": experiments}
         t0 = time.perf_counter()
         for cfg in args.cfg:
             shapes[cfg]()
         rec["warmup_seconds"] = round(time.perf_counter() - t0, 1)
         for cfg in args.cfg:
-            secs, out = timed(shapes[cfg], device, args.repeats)
+            with GpuMonitor(device) as monitor:
+                secs, out = timed(shapes[cfg], device, args.repeats)
             rec[f"cfg_step_{cfg}_s"] = round(secs, 4)
+            if monitor.summary:
+                rec[f"gpu_{cfg}"] = monitor.summary
             ref = out if ref is None else ref
             rec[f"rel_diff_{cfg}_vs_first"] = rel_diff(out, ref)
         if device.startswith("cuda") and args.profile:
             rec["kernels_ms"] = kernel_breakdown(shapes[args.cfg[-1]], device)
         records.append(rec)
+        restore()
     tr.forward = eager
     tr.set_attention_backend("native")
     return records
