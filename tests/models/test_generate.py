@@ -198,3 +198,80 @@ def test_a_retrained_adapter_regenerates_in_a_new_folder(tmp_path: Path, tiny_zo
     old, new = (json.loads(r.sidecar.read_text()) for r in (first.results[0], third.results[0]))
     assert old["model_identity"]["adapter"]["sha256"] != new["model_identity"]["adapter"]["sha256"]
     assert old["content_sha256"] != new["content_sha256"] and first.results[0].sidecar.exists()
+
+
+def _gate_first_write(monkeypatch, wait_seconds: float):
+    """Make the first output's write wait until the second video starts generating; returns what the
+    write saw (True: generation went on while it was writing)."""
+    import threading
+
+    second_started = threading.Event()
+    seen: list[bool] = []
+    real_write = gen.write_output
+
+    def write(suite, directory, sample, video):
+        if not seen:
+            seen.append(second_started.wait(wait_seconds))
+        return real_write(suite, directory, sample, video)
+
+    monkeypatch.setattr(gen, "write_output", write)
+    return second_started, seen
+
+
+def test_videos_are_written_while_the_next_one_generates(tmp_path: Path, tiny_suite: Path, pattern_kind, monkeypatch) -> None:
+    model = pattern(tmp_path)
+    second_started, seen = _gate_first_write(monkeypatch, wait_seconds=30)
+    real_generate = model.generate
+
+    def generate_and_signal(request):
+        if model.calls == 1:
+            second_started.set()
+        return real_generate(request)
+
+    model.generate = generate_and_signal
+    order = []
+    report = generate([model], tiny_suite, tmp_path / "out", seeds=2, settings=SMALL, on_item=lambda r: order.append(r.item.index))
+    assert seen == [True], "the first write must overlap the second generation"
+    assert report.count("generated") == 4 and order == sorted(order) == [r.item.index for r in report.results]
+
+
+def test_sequential_writes_give_the_same_files(tmp_path: Path, tiny_suite: Path, pattern_kind, monkeypatch) -> None:
+    background = generate([pattern(tmp_path)], tiny_suite, tmp_path / "a", seeds=2, settings=SMALL)
+    second_started, seen = _gate_first_write(monkeypatch, wait_seconds=0.2)
+    sequential = generate([pattern(tmp_path)], tiny_suite, tmp_path / "b", seeds=2, settings=SMALL, background_writes=False)
+    assert seen == [False], "without background writes the loop waits for each write"
+    for a, b in zip(background.results, sequential.results):
+        assert a.item == b.item and a.status == b.status == "generated"
+        assert a.sidecar.with_suffix(".mp4").read_bytes() == b.sidecar.with_suffix(".mp4").read_bytes()
+
+
+def test_a_failed_background_write_fails_only_its_item(tmp_path: Path, tiny_suite: Path, pattern_kind, monkeypatch) -> None:
+    real_write = gen.write_output
+
+    def write(suite, directory, sample, video):
+        if sample == "open_drawer" and directory.name == "seed0":
+            raise OSError("disk full")
+        return real_write(suite, directory, sample, video)
+
+    monkeypatch.setattr(gen, "write_output", write)
+    report = generate([pattern(tmp_path)], tiny_suite, tmp_path / "out", seeds=2, settings=SMALL)
+    assert [r.status for r in report.results] == ["failed", "generated", "generated", "generated"]  # open_drawer/0 is first
+    assert report.failed[0].error == "OSError: disk full" and report.failed[0].item.seed == 0
+    with pytest.raises(OSError, match="disk full"):
+        generate([pattern(tmp_path)], tiny_suite, tmp_path / "again", seeds=2, settings=SMALL, raise_errors=True)
+
+
+def test_an_interrupt_still_finishes_the_video_being_written(tmp_path: Path, tiny_suite: Path, pattern_kind) -> None:
+    model = pattern(tmp_path)
+    real_generate = model.generate
+
+    def interrupted(request):
+        if model.calls == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the second video generates
+        return real_generate(request)
+
+    model.generate = interrupted
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        generate([model], tiny_suite, out, seeds=2, settings=SMALL)
+    assert len(find_outputs(out, "pat")) == 1, "the first video, generated before the interrupt, is kept"
