@@ -28,11 +28,13 @@ def models(tiny_zoo: Path, tmp_path: Path, **fast_options):
 def make_request(mode: str, seed: int = 0, prompt: str = "The robot arm opens the drawer.") -> GenerationRequest:
     rng = np.random.default_rng(7)
     frames = (rng.random((TINY["num_frames"], TINY["height"], TINY["width"], 3)) * 255).astype(np.uint8)
-    extra = {"image": frames[0]} if mode == "image" else {"video": frames} if mode == "video" else {}
+    extra = {"image": frames[0]} if mode.startswith("image") else {"video": frames} if mode == "video" else {}
+    if mode == "image-no-guidance":
+        extra["guidance"] = 1.0  # one transformer call per step, no negative prompt
     return GenerationRequest(prompt=prompt, seed=seed, **TINY, **extra)
 
 
-@pytest.mark.parametrize("mode", ["image", "video", "text"])
+@pytest.mark.parametrize("mode", ["image", "video", "text", "image-no-guidance"])
 def test_fast_sampler_without_batching_gives_the_pipelines_video_bit_for_bit(tiny_zoo: Path, tmp_path: Path, mode: str) -> None:
     plain, fast = models(tiny_zoo, tmp_path, batch_cfg=False)
     a = plain.generate(make_request(mode)).frames
