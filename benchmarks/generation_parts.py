@@ -330,7 +330,6 @@ def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
             torch.backends.cudnn.benchmark = False
             rec["decode_cudnn_benchmark_s"] = round(s_bench, 4)
             rec["decode_cudnn_benchmark_rel_diff"] = rel_diff(bench_dec, dec)
-        if device.startswith("cuda"):
             conv_layout(vae, torch.channels_last_3d)  # cuDNN's preferred layout for conv3d on Hopper
             s_cl, cl_dec = timed(lambda: vae.decode(latents, return_dict=False)[0], device, args.repeats)
             rec["decode_channels_last_s"] = round(s_cl, 4)

@@ -407,21 +407,16 @@ class LoadedBase:
             tr._compiled_call_impl = None
             return
         if mode not in self._compiled:
-            raise_recompile_limit()
+            import torch._dynamo
+
+            # every adapter state (base, each unfused adapter, fused) is one more guarded graph
+            for name in ("recompile_limit", "cache_size_limit"):
+                if hasattr(torch._dynamo.config, name):
+                    setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
+                    break
             tr.compile(**({} if mode == "default" else {"mode": mode}))
             self._compiled[mode] = tr._compiled_call_impl
         tr._compiled_call_impl = self._compiled[mode]
-
-
-def raise_recompile_limit(limit: int = 64) -> None:
-    """Let dynamo keep more guarded graphs per function than its default 8: every adapter state (base,
-    each unfused adapter, fused) is one more graph of the transformer."""
-    import torch._dynamo
-
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), limit))
-            break
 
 
 _LOADED: dict[BaseKey, LoadedBase] = {}
@@ -596,16 +591,20 @@ class CosmosWorldModel:
     # -- running
     def pipeline(self):
         """The shared pipeline, switched to this model's adapter state."""
+        return self._activate().pipe
+
+    def _activate(self) -> LoadedBase:
         loaded = get_loaded_base(self.base_key(), model_name=self.name)
-        pipe = loaded.activate(self.adapter)
+        loaded.activate(self.adapter)
         loaded.set_compile(self.compile)
-        return pipe
+        return loaded
 
     def generate(self, request: GenerationRequest) -> GeneratedVideo:
         import torch
         from PIL import Image
 
-        pipe = self.pipeline()
+        loaded = self._activate()
+        pipe = loaded.pipe
         device = pipe._execution_device
         shape = noise.latent_shape(request.num_frames, request.height, request.width)
         latents = noise.initial_latents(request.seed, shape, device=device, dtype=torch.float32)
@@ -635,7 +634,7 @@ class CosmosWorldModel:
                 image=kwargs.get("image"),
                 video=kwargs.get("video"),
                 conditional_latent_frames=self.conditional_latent_frames,
-                cache=get_loaded_base(self.base_key()).prompts,
+                cache=loaded.prompts,
                 batch_cfg=self.batch_cfg,
                 **common,
             )

@@ -54,9 +54,6 @@ class PromptCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def clear(self) -> None:
-        self._items.clear()
-
     def get(self, pipe, text: str, max_sequence_length: int, device) -> Any:
         key = (text, int(max_sequence_length))
         if key in self._items:
@@ -99,7 +96,6 @@ def conditioning_video(pipe, *, image=None, video: Sequence | None = None, condi
     ``(frames_in - 1) // 4 + 1`` leading latent frames are kept, and by causality they depend on
     the conditioning frames alone, so the padding is left out here.
     """
-    import torch
     import torchvision
 
     if image is not None:
@@ -115,7 +111,7 @@ def conditioning_video(pipe, *, image=None, video: Sequence | None = None, condi
             )
         processed = pipe.video_processor.preprocess_video(list(video), height, width)
         return processed[:, :, -frames_in:], frames_in
-    return torch.zeros((1, 3, 1, height, width)), 0
+    return None, 0  # text only: the pipeline encodes nothing either
 
 
 def check_prompt(pipe, prompt: str) -> None:
@@ -172,7 +168,7 @@ def sample_video(
         transformer = pipe.transformer
         dtype = transformer.dtype
         latents, cond_latent, cond_mask, cond_indicator = pipe.prepare_latents(
-            video=cond_frames.to(device=device, dtype=pipe.vae.dtype),
+            video=None if cond_frames is None else cond_frames.to(device=device, dtype=pipe.vae.dtype),
             batch_size=1,
             num_channels_latents=transformer.config.in_channels - 1,
             height=height,

@@ -401,7 +401,7 @@ def generate(
                     t0 = time.perf_counter()
                     video = model.generate(request)
                     output = _Output(item, model, key, side, pair, request, input_hash, image_sha, video, time.perf_counter() - t0)
-                    writer.submit(lambda output=output: _store(context, output, raise_errors))
+                    writer.submit(functools.partial(_store, context, output, raise_errors))
             except ModelConfigError:
                 raise
             except (KeyboardInterrupt, SystemExit):
