@@ -204,6 +204,40 @@ def _self_attention_policy(ops, ctx, op, *args, **kwargs):
     return CheckpointPolicy.PREFER_RECOMPUTE
 
 
+class BlockCheckpointing:
+    """The per-block checkpointing function diffusers calls (``enable_gradient_checkpointing(func)``).
+
+    ``chosen`` blocks run under ``torch.utils.checkpoint`` with ``context_fn`` (the selective policy, or
+    none); the others run plainly. For ``compile: blocks`` the checkpoint moves inside each block's own
+    forward (:meth:`move_inside`) so that ``torch.compile`` traces it: torch.compile and selective
+    checkpointing compose in that order only. An eager selective checkpoint around a compiled block ran
+    on one GPU but failed on the second rank of a 2-GPU DDP run (H100, torch 2.11: the compiled block's
+    RNG wrapper ``graphsafe_run_with_rng_state`` has no rule under the checkpoint's caching mode).
+    """
+
+    def __init__(self, chosen: set[int], context_fn):
+        self.chosen = chosen
+        self.context_fn = context_fn
+        self.inside: set[int] = set()
+
+    def run(self, fn, *args):
+        import torch.utils.checkpoint as ckpt
+
+        return ckpt.checkpoint(fn, *args, use_reentrant=False, context_fn=self.context_fn)
+
+    def __call__(self, module, *args):
+        if id(module) in self.chosen and id(module) not in self.inside:
+            return self.run(module.__call__, *args)
+        return module(*args)
+
+    def move_inside(self, block) -> None:
+        """Checkpoint ``block`` from within its ``forward`` (an instance attribute: weights and state-dict
+        names are untouched) instead of around its call."""
+        if id(block) in self.chosen and id(block) not in self.inside:
+            block.forward = partial(self.run, block.forward)
+            self.inside.add(id(block))
+
+
 def configure_gradient_checkpointing(transformer, mode: str) -> None:
     """``none``, ``full`` (diffusers' own), ``partial:N`` (first N blocks), ``selective[:N]`` (keep self-attention outputs)."""
     import torch.utils.checkpoint as ckpt
@@ -225,13 +259,7 @@ def configure_gradient_checkpointing(transformer, mode: str) -> None:
         context_fn = ckpt.noop_context_fn
     else:
         raise TrainError(f"gradient_checkpointing must be none, full, partial:N or selective[:N], got {mode!r}")
-
-    def func(module, *args):
-        if id(module) in chosen:
-            return ckpt.checkpoint(module.__call__, *args, use_reentrant=False, context_fn=context_fn)
-        return module(*args)
-
-    transformer.enable_gradient_checkpointing(func)
+    transformer.enable_gradient_checkpointing(BlockCheckpointing(chosen, context_fn))
 
 
 def configure_compile(transformer, mode) -> None:
@@ -239,7 +267,10 @@ def configure_compile(transformer, mode) -> None:
     if mode in (False, None, "false", "none"):
         return
     if mode == "blocks":
+        checkpointing = getattr(transformer, "_gradient_checkpointing_func", None) if transformer.gradient_checkpointing else None
         for block in transformer.transformer_blocks:
+            if isinstance(checkpointing, BlockCheckpointing):
+                checkpointing.move_inside(block)
             block.compile()
     elif mode in ("full", True):
         transformer.compile()

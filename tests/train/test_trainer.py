@@ -108,12 +108,12 @@ def test_gradient_accumulation_equals_a_larger_batch(tiny_base, train_data, cach
     assert a.losses == pytest.approx(b.losses, abs=1e-6)
 
 
-@pytest.mark.parametrize("mode", ["full", "partial:1", "selective", "selective:1"])
+@pytest.mark.parametrize("mode", ["full", "partial:1", "selective", "selective:1", "selective+compile"])
 def test_gradient_checkpointing_modes_give_the_same_gradients(tiny_base, mode):
     from diffusers import CosmosTransformer3DModel
 
     from cosmos_bench.train.flow import transformer_inputs
-    from cosmos_bench.train.trainer import add_adapter
+    from cosmos_bench.train.trainer import BlockCheckpointing, add_adapter, configure_compile
 
     recipe = tiny_recipe(tiny_base, tiny_base, adapter={"rank": 4})
     grads = {}
@@ -124,7 +124,14 @@ def test_gradient_checkpointing_modes_give_the_same_gradients(tiny_base, mode):
             for n, p in model.named_parameters():
                 if "lora_B" in n:
                     p.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-        configure_gradient_checkpointing(model, m)
+        checkpointing, _, compile_mode = m.partition("+")
+        configure_gradient_checkpointing(model, checkpointing)
+        if compile_mode:
+            configure_compile(model, "blocks")
+            # the checkpoint now runs inside each compiled block, not around it
+            func = model._gradient_checkpointing_func
+            assert isinstance(func, BlockCheckpointing)
+            assert func.inside == {id(b) for b in model.transformer_blocks}
         g = torch.Generator().manual_seed(0)
         x0, noise = torch.randn(1, 16, 3, 4, 6, generator=g), torch.randn(1, 16, 3, 4, 6, generator=g)
         fb = transformer_inputs(x0, noise, torch.tensor([0.7]), [1], torch.randn(1, 8, 64, generator=g), transformer_dtype=torch.float32)
