@@ -15,7 +15,7 @@ passes per step). Candidates:
   embeddings, only the conditioning frame VAE-encoded, both guidance branches in one batch-2 call);
 
 each ``eager`` and with ``torch.compile`` of the transformer (``--compile eager,default``; any
-torch.compile mode name works). Adapter switching goes through cosmos_bench's ``LoadedBase``, the
+torch.compile mode name works; ``--compile-vae`` compiles the VAE decoder too). Adapter switching goes through cosmos_bench's ``LoadedBase``, the
 code the generator uses. Every record is one JSON line (stdout, and appended to ``--out``)::
 
     {"record": "run", "mode": "fused", "compile": "default", "seconds_per_video": ..., "seconds_per_step": ...,
@@ -246,6 +246,13 @@ def noise_check(device: str, args) -> dict[str, Any]:
     return out
 
 
+def compiled_graphs() -> int:
+    """Graphs torch.compile has built in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
 def emit(record: dict[str, Any], out_path: Path | None) -> None:
     line = json.dumps(record, sort_keys=False)
     print(line, flush=True)
@@ -270,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=None)
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--steps", type=int, default=None, help="denoising steps of the timed videos (default 36)")
-    p.add_argument("--warmup-steps", type=int, default=2, help="steps of the warm-up video (compiles the graphs)")
+    p.add_argument("--warmup-steps", type=int, default=2, help="steps of each warm-up video (compiles the graphs)")
+    p.add_argument("--warmup-videos", type=int, default=1, help="untimed videos before the timed ones")
+    p.add_argument("--compile-vae", action="store_true", help="with a compile mode, also compile the VAE decoder (compile_vae: true)")
     p.add_argument("--repeats", type=int, default=1, help="timed videos per candidate (median reported)")
     p.add_argument("--guidance", type=float, default=7.0)
     p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 32; 4 with --small)")
@@ -361,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             loaded.activate(choices[mode])
             loaded.set_compile(None if comp == "eager" else comp)  # what `compile:` in the models YAML does
+            loaded.set_compile_vae(args.compile_vae and comp != "eager")  # and `compile_vae:`
 
             def one_video(steps: int):
                 if mode == "fast":
@@ -371,16 +381,19 @@ def main(argv: list[str] | None = None) -> int:
                 return run_video(pipe, args, device, image, embeds, steps)
 
             t_w = time.perf_counter()
-            one_video(max(args.warmup_steps, 2))
+            for _ in range(max(args.warmup_videos, 1)):
+                one_video(max(args.warmup_steps, 2))
             warmup = time.perf_counter() - t_w
             if device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats(device)
             timings = []
             frames = None
+            graphs_before = compiled_graphs()
             for _ in range(max(args.repeats, 1)):
                 frames_i, timing = one_video(args.steps)
                 frames = frames if frames is not None else frames_i
                 timings.append(timing)
+            compiled_while_timed = compiled_graphs() - graphs_before
             timing = {k: (round(statistics.median(t[k] for t in timings), 4) if k != "finite" else all(t[k] for t in timings)) for k in timings[0]}
             outputs[(mode, comp)] = frames
             diffs: dict[str, Any] = {}
@@ -400,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
                 **timing,
                 "repeats": len(timings),
                 "warmup_seconds": round(warmup, 2),
+                "compile_vae": args.compile_vae and comp != "eager",
+                "graphs_compiled_while_timed": compiled_while_timed,  # > 0: the timing includes compilation
                 "peak_memory_gib": peak_memory_gib(device),
                 "max_abs_diff": diffs,
             }

@@ -15,7 +15,7 @@ is built:
   products, Triton-fused element-wise kernels and the rest, and the SM clock and board power while it
   runs. Experimental rewrites can be added to a variant: ``+share0`` (block 0's self-attention once for
   both guidance branches) and ``+gelu_epilogue`` (the feed-forward's first matrix product with GELU in
-  its epilogue);
+  its epilogue) and ``+opaque_sdpa`` (attention as an op the compiler cannot see into);
 - ``sdpa``: cuDNN attention alone at the self-attention's size.
 
 Every result is one JSON line (stdout, and appended to ``--out``); a short table closes the run.
@@ -193,6 +193,28 @@ class LinearGelu(torch.nn.Module):
         return torch._addmm_activation(self.bias, flat, self.weight.t(), use_gelu=True).view(*x.shape[:-1], -1)
 
 
+_EAGER_SDPA = torch.nn.functional.scaled_dot_product_attention
+
+
+@torch.library.custom_op("cosmos_bench_parts::opaque_sdpa", mutates_args=())
+def opaque_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Attention as an op torch.compile cannot see into: the compiled graph calls exactly what eager
+    mode calls. If the attention kernel is still slower inside the compiled step, the cause is the
+    GPU's state (clock, power), not how the graph calls it. Experiment."""
+    return _EAGER_SDPA(query, key, value)
+
+
+@opaque_sdpa.register_fake
+def _(query, key, value):
+    return torch.empty_like(query)  # cuDNN and flash attention allocate the output in the query's layout
+
+
+def _sdpa_through_opaque_op(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    if attn_mask is None and dropout_p == 0.0 and not is_causal and scale is None and not enable_gqa and query.shape[-1] == value.shape[-1]:
+        return opaque_sdpa(query, key, value)
+    return _EAGER_SDPA(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+
+
 def apply_experiments(tr, flags: set[str]) -> Callable[[], None]:
     """Switch on experimental rewrites of the transformer; returns the function that undoes them."""
     undo: list[Callable[[], None]] = []
@@ -206,9 +228,12 @@ def apply_experiments(tr, flags: set[str]) -> Callable[[], None]:
             first = block.ff.net[0]
             block.ff.net[0] = LinearGelu(first)
             undo.append(lambda net=block.ff.net, first=first: net.__setitem__(0, first))
-    unknown = flags - {"share0", "gelu_epilogue"}
-    if unknown:
-        raise SystemExit(f"unknown experiment(s) {sorted(unknown)}; known: share0, gelu_epilogue")
+    if "opaque_sdpa" in flags:
+        torch.nn.functional.scaled_dot_product_attention = _sdpa_through_opaque_op
+        undo.append(lambda: setattr(torch.nn.functional, "scaled_dot_product_attention", _EAGER_SDPA))
+    known = {"share0", "gelu_epilogue", "opaque_sdpa"}
+    if flags - known:
+        raise SystemExit(f"unknown experiment(s) {sorted(flags - known)}; known: {sorted(known)}")
 
     def restore() -> None:
         for fn in reversed(undo):

@@ -17,13 +17,14 @@ A ``cosmos`` entry of the models YAML::
 **Speed options** (per model; measured on one H100 in ``benchmarks/RESULTS.md``):
 
 - ``compile: true`` (or a torch.compile mode): ``torch.compile`` of the transformer;
+- ``compile_vae: true``: ``torch.compile`` of the VAE decoder (:mod:`cosmos_bench.models.vae_compile`);
 - ``sampler: fast``: :mod:`cosmos_bench.models.cosmos_sampler`'s loop instead of the pipeline's
   ``__call__`` (cached prompt embeddings, only the conditioning frames VAE-encoded, 8-bit conversion on
   the GPU); with ``batch_cfg: true`` (its default) both guidance branches run as one batch-2 call.
   ``sampler: pipeline`` (the default) is the plain diffusers call.
 
 Compiled graphs and batched guidance change results by bf16 rounding only, but they do change them, so
-both are part of the generation key.
+they are part of the generation key.
 
 Models that name the same base (model, revision, dtype, device, safety checker) share one loaded
 pipeline: switching from ``base`` to ``lora8`` to ``dora32`` loads adapter files only, and
@@ -63,6 +64,7 @@ import numpy as np
 
 from . import noise
 from .cosmos_sampler import PromptCache, sample_video
+from .vae_compile import CompiledDecoder, set_decoder_compiled
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256, folder_fingerprint
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ COSMOS_OPTIONS = (
     "guidance",
     "negative_prompt",
     "compile",
+    "compile_vae",
     "sampler",
     "batch_cfg",
     "local_files_only",
@@ -339,6 +342,7 @@ class LoadedBase:
         self.fused: AdapterChoice | None = None
         self._snapshot: dict[str, Any] | None = None
         self._compiled: dict[str, Any] = {}  # torch.compile mode -> compiled forward
+        self._compiled_decoder: CompiledDecoder | None = None
         self.prompts = PromptCache()  # text-encoder outputs of recent prompts (sampler: fast)
 
     # -- weights
@@ -407,16 +411,27 @@ class LoadedBase:
             tr._compiled_call_impl = None
             return
         if mode not in self._compiled:
-            import torch._dynamo
-
-            # every adapter state (base, each unfused adapter, fused) is one more guarded graph
-            for name in ("recompile_limit", "cache_size_limit"):
-                if hasattr(torch._dynamo.config, name):
-                    setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
-                    break
+            _raise_recompile_limit()  # every adapter state (base, each unfused adapter, fused) is one more guarded graph
             tr.compile(**({} if mode == "default" else {"mode": mode}))
             self._compiled[mode] = tr._compiled_call_impl
         tr._compiled_call_impl = self._compiled[mode]
+
+    def set_compile_vae(self, on: bool) -> None:
+        """Decode through the compiled VAE decoder (:mod:`.vae_compile`) or the eager one; the compiled
+        one is built once per loaded base and kept, so models that differ only here share its graphs."""
+        if on and self._compiled_decoder is None:
+            _raise_recompile_limit()  # the first, second and later latent frames each have their own graph
+            self._compiled_decoder = CompiledDecoder(self.pipe.vae.decoder)
+        set_decoder_compiled(self.pipe.vae, self._compiled_decoder if on else None)
+
+
+def _raise_recompile_limit(at_least: int = 64) -> None:
+    import torch._dynamo
+
+    for name in ("recompile_limit", "cache_size_limit"):  # the name changed in torch 2.6
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), at_least))
+            return
 
 
 _LOADED: dict[BaseKey, LoadedBase] = {}
@@ -513,6 +528,9 @@ class CosmosWorldModel:
         if compile_opt not in (False, None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
             raise ModelConfigError(f"{spec.where}: compile must be false, true or a torch.compile mode, got {compile_opt!r}")
         self.compile = compile_opt or None
+        self.compile_vae = o.get("compile_vae", False)
+        if not isinstance(self.compile_vae, bool):
+            raise ModelConfigError(f"{spec.where}: compile_vae must be true or false, got {self.compile_vae!r}")
         self.sampler = str(o.get("sampler", "pipeline"))
         if self.sampler not in SAMPLERS:
             raise ModelConfigError(f"{spec.where}: sampler must be one of {list(SAMPLERS)}, got {self.sampler!r}")
@@ -573,6 +591,7 @@ class CosmosWorldModel:
             "conditional_latent_frames": self.conditional_latent_frames,
             # added only when switched on, so the keys of videos made before this option existed stay valid
             **({"sampler": {"name": "fast", "batch_cfg": self.batch_cfg}} if self.sampler == "fast" else {}),
+            **({"compile_vae": True} if self.compile_vae else {}),
         }
 
     def describe(self) -> dict[str, Any]:
@@ -585,6 +604,7 @@ class CosmosWorldModel:
             + (" (cosmos_guardrail is NOT installed: loading will fail)" if self.safety_checker == "guardrail" and not guardrail_available() else ""),
             "dtype": self.dtype,
             "compile": self.compile or False,
+            "compile_vae": self.compile_vae,
             "sampler": self.sampler + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else ""),
         }
 
@@ -597,6 +617,7 @@ class CosmosWorldModel:
         loaded = get_loaded_base(self.base_key(), model_name=self.name)
         loaded.activate(self.adapter)
         loaded.set_compile(self.compile)
+        loaded.set_compile_vae(self.compile_vae)
         return loaded
 
     def generate(self, request: GenerationRequest) -> GeneratedVideo:
@@ -668,6 +689,7 @@ class CosmosWorldModel:
             else {"file": str(self.adapter.file), "sha256": self.adapter.sha256, "fuse": self.adapter.fuse, "lora_scale": self.adapter.scale},
             "dtype": self.dtype,
             "compile": self.compile,
+            "compile_vae": self.compile_vae,
             "sampler": self.sampler,
             **({"batch_cfg": self.batch_cfg} if self.sampler == "fast" else {}),
         }

@@ -176,3 +176,38 @@ def test_bad_cosmos_options(tmp_path: Path, options, message) -> None:
     config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", **options}}}, tmp_path / "m.yaml")
     with pytest.raises(ModelConfigError, match=message):
         build_model(config.spec("m"))
+
+
+def test_compile_vae_decodes_like_eager_and_compiles_only_for_the_first_video(tiny_zoo: Path, tmp_path: Path) -> None:
+    from torch._dynamo.utils import counters
+
+    from cosmos_bench.models.vae_compile import CompiledDecoder
+
+    config = parse_models(
+        {"models": {
+            "base": {"kind": "cosmos", "model": str(tiny_zoo.parent / "base"), "safety_checker": "none", "dtype": "float32", "device": "cpu"},
+            "base-cvae": {"extends": "base", "compile_vae": True},
+        }},
+        tmp_path / "models.yaml",
+    )
+    base, compiled = (build_model(s) for s in config.specs())
+    assert "compile_vae" not in base.identity(), "keys of models without the option must not change"
+    assert compiled.identity()["compile_vae"] is True
+    eager_videos = [base.generate(request(seed)).frames for seed in (0, 1)]
+    counters.clear()
+    first = compiled.generate(request(0)).frames
+    assert isinstance(compiled.pipeline().vae.decoder.__dict__.get("forward"), CompiledDecoder)
+    graphs_first = counters["stats"]["unique_graphs"]
+    second = compiled.generate(request(1)).frames
+    assert graphs_first > 0, "the decoder must actually run compiled"
+    assert counters["stats"]["unique_graphs"] == graphs_first, "a second video must reuse the first video's graphs"
+    for got, want in zip((first, second), eager_videos):
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # float32: rounding of the last bit at most
+    base.generate(request(0))
+    assert "forward" not in base.pipeline().vae.decoder.__dict__, "a model without compile_vae decodes eagerly again"
+
+
+def test_compile_vae_must_be_a_boolean(tmp_path: Path) -> None:
+    config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", "compile_vae": "yes"}}}, tmp_path / "m.yaml")
+    with pytest.raises(ModelConfigError, match="compile_vae must be true or false"):
+        build_model(config.spec("m"))

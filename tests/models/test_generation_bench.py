@@ -39,7 +39,7 @@ def test_small_parts_benchmark_checks_the_causal_encoding(tmp_path: Path) -> Non
     parts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(parts)
     out = tmp_path / "parts.jsonl"
-    variants = "eager:native,eager:native+share0+gelu_epilogue"
+    variants = "eager:native,eager:native+share0+gelu_epilogue+opaque_sdpa"
     argv = ["--small", "--parts", "text,vae,dit,sdpa", "--compile-parts", "", "--dit-variants", variants, "--repeats", "1", "--out", str(out)]
     assert parts.main(argv) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -47,8 +47,8 @@ def test_small_parts_benchmark_checks_the_causal_encoding(tmp_path: Path) -> Non
     assert set(records) == {"text", "vae", "dit", "sdpa"}
     assert records["vae"]["first_latent_frame_max_abs_diff"] == 0.0
     plain, experiment = [r for r in lines if r["record"] == "dit"]
-    assert plain["cfg_step_one_s"] > 0 and experiment["experiments"] == ["share0", "gelu_epilogue"]
+    assert plain["cfg_step_one_s"] > 0 and experiment["experiments"] == ["share0", "gelu_epilogue", "opaque_sdpa"]
     assert plain["rel_diff_one_vs_first"] < 1e-5, "batch-2 guidance must match two batch-1 calls"
-    # sharing block 0's self-attention between identical halves, and GELU in the matmul epilogue
-    # (exact GELU on the CPU), compute the same function
+    # sharing block 0's self-attention between identical halves, GELU in the matmul epilogue (exact
+    # GELU on the CPU) and attention behind an opaque custom op compute the same function
     assert experiment["rel_diff_one_vs_first"] < 1e-5 and experiment["rel_diff_two_vs_first"] < 1e-5
