@@ -21,7 +21,9 @@ A ``cosmos`` entry of the models YAML::
 - ``sampler: fast``: :mod:`cosmos_bench.models.cosmos_sampler`'s loop instead of the pipeline's
   ``__call__`` (cached prompt embeddings, only the conditioning frames VAE-encoded, 8-bit conversion on
   the GPU); with ``batch_cfg: true`` (its default) both guidance branches run as one batch-2 call.
-  ``sampler: pipeline`` (the default) is the plain diffusers call.
+  ``sampler: pipeline`` (the default) is the plain diffusers call. ``fast_kernels: true`` adds
+  :mod:`cosmos_bench.models.dit_rewrites` (block 0's self-attention shared by the two guidance
+  branches, GELU in the feed-forward's matrix-product epilogue).
 
 Compiled graphs and batched guidance change results by bf16 rounding only, but they do change them, so
 they are part of the generation key.
@@ -127,6 +129,7 @@ COSMOS_OPTIONS = (
     "compile_vae",
     "sampler",
     "batch_cfg",
+    "fast_kernels",
     "local_files_only",
     "max_sequence_length",
     "conditional_latent_frames",
@@ -539,6 +542,11 @@ class CosmosWorldModel:
             raise ModelConfigError(f"{spec.where}: batch_cfg must be true or false, got {self.batch_cfg!r}")
         if "batch_cfg" in o and self.sampler != "fast":
             raise ModelConfigError(f"{spec.where}: batch_cfg applies to 'sampler: fast' only")
+        self.fast_kernels = o.get("fast_kernels", False)
+        if not isinstance(self.fast_kernels, bool):
+            raise ModelConfigError(f"{spec.where}: fast_kernels must be true or false, got {self.fast_kernels!r}")
+        if self.fast_kernels and not (self.sampler == "fast" and self.batch_cfg):
+            raise ModelConfigError(f"{spec.where}: fast_kernels needs 'sampler: fast' with batch_cfg: true")
         self.local_files_only = bool(o.get("local_files_only", False))
         self.guidance = float(o.get("guidance", DEFAULT_GUIDANCE))
         self.negative_prompt = o.get("negative_prompt")
@@ -590,9 +598,13 @@ class CosmosWorldModel:
             "max_sequence_length": self.max_sequence_length,
             "conditional_latent_frames": self.conditional_latent_frames,
             # added only when switched on, so the keys of videos made before this option existed stay valid
-            **({"sampler": {"name": "fast", "batch_cfg": self.batch_cfg}} if self.sampler == "fast" else {}),
+            **({"sampler": self._sampler_identity()} if self.sampler == "fast" else {}),
             **({"compile_vae": True} if self.compile_vae else {}),
         }
+
+    def _sampler_identity(self) -> dict[str, Any]:
+        # fast_kernels only when on, so keys of earlier fast-sampler videos stay valid
+        return {"name": "fast", "batch_cfg": self.batch_cfg, **({"fast_kernels": True} if self.fast_kernels else {})}
 
     def describe(self) -> dict[str, Any]:
         """Human-facing summary (``cosmos-bench models``)."""
@@ -605,7 +617,9 @@ class CosmosWorldModel:
             "dtype": self.dtype,
             "compile": self.compile or False,
             "compile_vae": self.compile_vae,
-            "sampler": self.sampler + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else ""),
+            "sampler": self.sampler
+            + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else "")
+            + (" + fast kernels" if self.fast_kernels else ""),
         }
 
     # -- running
@@ -657,6 +671,7 @@ class CosmosWorldModel:
                 conditional_latent_frames=self.conditional_latent_frames,
                 cache=loaded.prompts,
                 batch_cfg=self.batch_cfg,
+                fast_kernels=self.fast_kernels,
                 **common,
             )
         else:
@@ -691,7 +706,7 @@ class CosmosWorldModel:
             "compile": self.compile,
             "compile_vae": self.compile_vae,
             "sampler": self.sampler,
-            **({"batch_cfg": self.batch_cfg} if self.sampler == "fast" else {}),
+            **({"batch_cfg": self.batch_cfg, "fast_kernels": self.fast_kernels} if self.sampler == "fast" else {}),
         }
         return GeneratedVideo(frames=video, fps=request.fps, info=info)
 

@@ -23,6 +23,7 @@ tiny real pipeline, so a diffusers release that changes the pipeline's maths fai
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .dit_rewrites import installed
 from .noise import TEMPORAL_FACTOR
 
 
@@ -139,10 +141,12 @@ def sample_video(
     conditional_latent_frames: int = 2,
     cache: PromptCache | None = None,
     batch_cfg: bool = True,
+    fast_kernels: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """One video as uint8 frames ``(T, H, W, 3)``; ``latents`` are the initial noise ``(1, C, T', H', W')``.
 
+    ``fast_kernels`` puts :mod:`.dit_rewrites` in place for the batched guidance calls.
     ``on_step(i)`` is called after each denoising step (benchmarks time steps with it).
     """
     import torch
@@ -189,39 +193,15 @@ def sample_video(
         gt_velocity = (latents - cond_latent) * cond_mask
         frame_timestep = float(pipeline_default(pipe, "conditional_frame_timestep"))
 
-        if use_cfg and batch_cfg:
-            text = torch.cat([prompt_embeds, negative_embeds])
-            mask_in = torch.cat([cond_mask, cond_mask])
         scheduler = pipe.scheduler
         scheduler.set_timesteps(steps, device=device)
-        for i, t in enumerate(scheduler.timesteps):
-            sigma = scheduler.sigmas[i].expand(1).to(device=device, dtype=torch.float32)
-            if frame_timestep >= 0:
-                timestep = cond_indicator * frame_timestep + (1 - cond_indicator) * sigma.view(1, 1, 1, 1, 1)
-            else:
-                timestep = sigma
-            in_latents = (cond_mask * cond_latent + keep * latents).to(dtype)
-            if use_cfg and batch_cfg:
-                both = transformer(
-                    hidden_states=torch.cat([in_latents, in_latents]),
-                    condition_mask=mask_in,
-                    timestep=torch.cat([timestep, timestep]),
-                    encoder_hidden_states=text,
-                    padding_mask=padding_mask,
-                    return_dict=False,
-                )[0]
-                velocity, velocity_neg = both[:1], both[1:]
-            else:
-                call = dict(hidden_states=in_latents, condition_mask=cond_mask, timestep=timestep, padding_mask=padding_mask, return_dict=False)
-                velocity = transformer(encoder_hidden_states=prompt_embeds, **call)[0]
-                velocity_neg = transformer(encoder_hidden_states=negative_embeds, **call)[0] if use_cfg else None
-            velocity = gt_velocity + velocity * keep
-            if use_cfg:
-                velocity_neg = gt_velocity + velocity_neg * keep
-                velocity = velocity + guidance * (velocity - velocity_neg)
-            latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
-            if on_step is not None:
-                on_step(i)
+        rewrites = installed(transformer) if (use_cfg and batch_cfg and fast_kernels) else contextlib.nullcontext()
+        with rewrites:
+            latents = _denoise(
+                transformer, scheduler, latents, cond_latent=cond_latent, cond_mask=cond_mask, cond_indicator=cond_indicator,
+                keep=keep, gt_velocity=gt_velocity, frame_timestep=frame_timestep, padding_mask=padding_mask, dtype=dtype,
+                prompt_embeds=prompt_embeds, negative_embeds=negative_embeds, guidance=guidance, batch_cfg=batch_cfg, on_step=on_step,
+            )
 
         mean = pipe.latents_mean.to(latents.device, latents.dtype)
         std = pipe.latents_std.to(latents.device, latents.dtype)
@@ -234,6 +214,47 @@ def sample_video(
     if not isinstance(checker, NoSafetyChecker):
         frames = np.asarray(checker.check_video_safety(frames), dtype=np.uint8)
     return frames
+
+
+def _denoise(transformer, scheduler, latents, *, cond_latent, cond_mask, cond_indicator, keep, gt_velocity, frame_timestep,
+             padding_mask, dtype, prompt_embeds, negative_embeds, guidance: float, batch_cfg: bool, on_step):
+    """The denoising loop: the pipeline's arithmetic, with both guidance branches in one call if ``batch_cfg``."""
+    import torch
+
+    device = latents.device
+    use_cfg = negative_embeds is not None
+    if use_cfg and batch_cfg:
+        text = torch.cat([prompt_embeds, negative_embeds])
+        mask_in = torch.cat([cond_mask, cond_mask])
+    for i, t in enumerate(scheduler.timesteps):
+        sigma = scheduler.sigmas[i].expand(1).to(device=device, dtype=torch.float32)
+        if frame_timestep >= 0:
+            timestep = cond_indicator * frame_timestep + (1 - cond_indicator) * sigma.view(1, 1, 1, 1, 1)
+        else:
+            timestep = sigma
+        in_latents = (cond_mask * cond_latent + keep * latents).to(dtype)
+        if use_cfg and batch_cfg:
+            both = transformer(
+                hidden_states=torch.cat([in_latents, in_latents]),
+                condition_mask=mask_in,
+                timestep=torch.cat([timestep, timestep]),
+                encoder_hidden_states=text,
+                padding_mask=padding_mask,
+                return_dict=False,
+            )[0]
+            velocity, velocity_neg = both[:1], both[1:]
+        else:
+            call = dict(hidden_states=in_latents, condition_mask=cond_mask, timestep=timestep, padding_mask=padding_mask, return_dict=False)
+            velocity = transformer(encoder_hidden_states=prompt_embeds, **call)[0]
+            velocity_neg = transformer(encoder_hidden_states=negative_embeds, **call)[0] if use_cfg else None
+        velocity = gt_velocity + velocity * keep
+        if use_cfg:
+            velocity_neg = gt_velocity + velocity_neg * keep
+            velocity = velocity + guidance * (velocity - velocity_neg)
+        latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
+        if on_step is not None:
+            on_step(i)
+    return latents
 
 
 __all__ = ["PromptCache", "UnsafePromptError", "check_prompt", "conditioning_video", "default_negative_prompt", "sample_video"]

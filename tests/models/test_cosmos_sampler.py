@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cosmos_bench.models import cosmos_sampler
-from cosmos_bench.models.base import GenerationRequest, ModelConfigError, build_model, parse_models
+from cosmos_bench.models.base import GenerationRequest, ModelConfigError, build_model, load_models, parse_models
 from cosmos_bench.models.cosmos import get_loaded_base
 
 from .conftest import TINY
@@ -132,4 +132,66 @@ def test_a_refused_prompt_stops_before_any_work(tiny_zoo: Path, tmp_path: Path) 
 def test_bad_speed_options(tmp_path: Path, options, message) -> None:
     config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", **options}}}, tmp_path / "m.yaml")
     with pytest.raises(ModelConfigError, match=message):
+        build_model(config.spec("m"))
+
+
+def test_fast_kernels_compute_the_batched_sampler_s_video_and_leave_the_model_as_it_was(tiny_zoo: Path, tmp_path: Path) -> None:
+    from cosmos_bench.models import dit_rewrites
+
+    base = {"kind": "cosmos", "model": str(tiny_zoo.parent / "base"), "safety_checker": "none", "dtype": "float32", "device": "cpu"}
+    config = parse_models(
+        {"models": {"fast": {**base, "sampler": "fast"}, "kernels": {**base, "sampler": "fast", "fast_kernels": True}}},
+        tmp_path / "models.yaml",
+    )
+    fast, kernels = build_model(config.spec("fast")), build_model(config.spec("kernels"))
+    assert kernels.identity()["sampler"] == {"name": "fast", "batch_cfg": True, "fast_kernels": True}
+    assert "fast_kernels" not in fast.identity()["sampler"], "earlier fast-sampler keys stay valid"
+
+    tr = kernels.pipeline().transformer
+    names = [n for n, _ in tr.named_parameters()]
+    shared_batches: list[int] = []
+    epilogue_calls: list[int] = []
+    real_call, real_gelu = dit_rewrites.SharedGuidanceSelfAttention.__call__, dit_rewrites.LinearGeluEpilogue.__call__
+
+    def spy_shared(self, hidden_states, *args, **kwargs):
+        shared_batches.append(hidden_states.shape[0])
+        return real_call(self, hidden_states, *args, **kwargs)
+
+    def spy_gelu(self, hidden_states):
+        epilogue_calls.append(1)
+        return real_gelu(self, hidden_states)
+
+    ref = fast.generate(make_request("image")).frames.astype(int)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dit_rewrites.SharedGuidanceSelfAttention, "__call__", spy_shared)
+        mp.setattr(dit_rewrites.LinearGeluEpilogue, "__call__", spy_gelu)
+        got = kernels.generate(make_request("image")).frames.astype(int)
+    steps, blocks = TINY["steps"], len(tr.transformer_blocks)
+    assert shared_batches == [2] * steps, "block 0's self-attention goes through the shared path once per batched step"
+    assert len(epilogue_calls) == steps * blocks, "every block's feed-forward uses the epilogue"
+    assert np.abs(got - ref).max() <= 1, "the rewrites compute the same video up to rounding"
+    # outside the sampler the model is untouched: no instance forwards, the same parameter names
+    assert "forward" not in tr.transformer_blocks[0].attn1.__dict__
+    assert all("forward" not in b.ff.net[0].__dict__ for b in tr.transformer_blocks)
+    assert [n for n, _ in tr.named_parameters()] == names
+
+
+def test_fast_kernels_leave_unfused_adapter_layers_alone(tiny_zoo: Path) -> None:
+    from cosmos_bench.models import dit_rewrites
+
+    [lora] = load_models("lora4", tiny_zoo)
+    tr = lora.pipeline().transformer
+    first = tr.transformer_blocks[0].ff.net[0]
+    assert not dit_rewrites._rewritable(first), "a peft LoRA projection must not be replaced by a plain matmul"
+    with dit_rewrites.installed(tr):
+        assert "forward" not in first.__dict__
+        assert isinstance(tr.transformer_blocks[0].attn1.__dict__.get("forward"), dit_rewrites.SharedGuidanceSelfAttention)
+    assert "forward" not in tr.transformer_blocks[0].attn1.__dict__
+
+
+@pytest.mark.parametrize("options", [{"fast_kernels": True}, {"sampler": "fast", "batch_cfg": False, "fast_kernels": True},
+                                     {"sampler": "fast", "fast_kernels": "yes"}])
+def test_fast_kernels_need_the_batched_fast_sampler(tmp_path: Path, options) -> None:
+    config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", **options}}}, tmp_path / "m.yaml")
+    with pytest.raises(ModelConfigError, match="fast_kernels"):
         build_model(config.spec("m"))
