@@ -195,3 +195,41 @@ def test_fast_kernels_need_the_batched_fast_sampler(tmp_path: Path, options) -> 
     config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", **options}}}, tmp_path / "m.yaml")
     with pytest.raises(ModelConfigError, match="fast_kernels"):
         build_model(config.spec("m"))
+
+
+def test_pending_frames_wait_once_then_behave_as_the_array() -> None:
+    class Event:
+        waits = 0
+
+        def synchronize(self):
+            Event.waits += 1
+
+    finished: list[int] = []
+
+    def finish(frames: np.ndarray) -> np.ndarray:
+        finished.append(1)
+        return frames.copy()
+
+    host = torch.arange(2 * 4 * 6 * 3, dtype=torch.uint8).reshape(2, 4, 6, 3)
+    pending = cosmos_sampler.PendingFrames(host, Event(), finish)
+    assert pending.shape == (2, 4, 6, 3) and pending.dtype == np.uint8 and Event.waits == 0, "nothing waits before a read"
+    a = np.asarray(pending)
+    b = pending.result()
+    assert Event.waits == 1 and finished == [1], "the decode is waited for and checked once"
+    assert a is b and np.array_equal(a, host.numpy())
+
+
+def test_background_decode_writes_the_same_video(tiny_zoo: Path, tmp_path: Path) -> None:
+    """On the CPU the decode runs at once; the option must not change a byte of what is written."""
+    from cosmos_bench.models.base import GeneratedVideo
+
+    plain, fast = models(tiny_zoo, tmp_path)
+    _, background = models(tiny_zoo, tmp_path / "bg", background_decode=True)
+    assert background.identity() == fast.identity(), "same kernels, same video: not part of the key"
+    a = fast.generate(make_request("image"))
+    b = background.generate(make_request("image"))
+    assert isinstance(b, GeneratedVideo) and b.info["background_decode"] is True
+    assert np.array_equal(np.asarray(a.frames), np.asarray(b.frames))
+    config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", "background_decode": True}}}, tmp_path / "m.yaml")
+    with pytest.raises(ModelConfigError, match="background_decode applies to 'sampler: fast' only"):
+        build_model(config.spec("m"))
