@@ -207,7 +207,7 @@ def sample_video(
                 prompt_embeds=prompt_embeds, negative_embeds=negative_embeds, guidance=guidance, batch_cfg=batch_cfg, on_step=on_step,
             )
 
-        side = torch.cuda.Stream(device) if (background_decode and latents.device.type == "cuda") else None
+        side = _decode_stream(latents.device) if (background_decode and latents.device.type == "cuda") else None
         if side is None:
             frames = decode_frames(pipe, latents, num_frames).cpu().numpy()
             return safety_checked(checker, frames)
@@ -222,6 +222,19 @@ def sample_video(
             done = torch.cuda.Event()
             done.record(side)
     return PendingFrames(host, done, partial(safety_checked, checker))
+
+
+_DECODE_STREAMS: dict[Any, Any] = {}
+
+
+def _decode_stream(device):
+    """One side stream per GPU for every background decode: the caching allocator keeps memory per
+    stream, so a new stream per video would hold a decode's worth of memory for each."""
+    import torch
+
+    if device not in _DECODE_STREAMS:
+        _DECODE_STREAMS[device] = torch.cuda.Stream(device)
+    return _DECODE_STREAMS[device]
 
 
 def decode_frames(pipe, latents, num_frames: int):
