@@ -15,7 +15,8 @@ passes per step). Candidates:
   embeddings, only the conditioning frame VAE-encoded, both guidance branches in one batch-2 call);
 
 each ``eager`` and with ``torch.compile`` of the transformer (``--compile eager,default``; any
-torch.compile mode name works; ``--compile-vae`` compiles the VAE decoder too). Adapter switching goes through cosmos_bench's ``LoadedBase``, the
+torch.compile mode name works; ``--compile-vae`` compiles the VAE decoder too, ``--fast-kernels``
+adds ``fast_kernels: true`` to the ``fast`` mode). Adapter switching goes through cosmos_bench's ``LoadedBase``, the
 code the generator uses. Every record is one JSON line (stdout, and appended to ``--out``)::
 
     {"record": "run", "mode": "fused", "compile": "default", "seconds_per_video": ..., "seconds_per_step": ...,
@@ -221,29 +222,6 @@ def run_fast_video(pipe, args, device: str, image, cache: PromptCache, steps: in
     return frames.astype(np.float32) / 255.0, step_timings(total, marks, frames)
 
 
-def run_fast_videos_queued(pipe, args, device: str, image, cache: PromptCache, count: int) -> tuple[list[np.ndarray], float]:
-    """``count`` videos back to back with ``background_decode``, each read back (as ``generate()``'s
-    writer does) after the next one is queued; returns the frames and the wall seconds per video."""
-    shape = noise.latent_shape(args.frames, args.height, args.width)
-    synchronize(device)
-    t0 = time.perf_counter()
-    done: list[np.ndarray] = []
-    previous = None
-    for _ in range(count):
-        latents = noise.initial_latents(args.seed, shape, device=device)
-        pending = sample_video(
-            pipe, prompt=PROMPT, negative_prompt=None, height=args.height, width=args.width, num_frames=args.frames,
-            steps=args.steps, guidance=args.guidance, latents=latents, max_sequence_length=512, image=image,
-            cache=cache, batch_cfg=True, fast_kernels=args.fast_kernels, background_decode=True,
-        )
-        if previous is not None:
-            done.append(np.asarray(previous))
-        previous = pending
-    done.append(np.asarray(previous))
-    synchronize(device)
-    return done, (time.perf_counter() - t0) / count
-
-
 def step_timings(total: float, marks: list[float], frames: np.ndarray) -> dict[str, Any]:
     step_times = [b - a for a, b in zip(marks, marks[1:])]
     step = statistics.median(step_times) if step_times else total
@@ -304,8 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup-videos", type=int, default=1, help="untimed videos before the timed ones")
     p.add_argument("--compile-vae", action="store_true", help="with a compile mode, also compile the VAE decoder (compile_vae: true)")
     p.add_argument("--fast-kernels", action="store_true", help="fast mode with fast_kernels: true (dit_rewrites)")
-    p.add_argument("--background-decode", type=int, default=0, metavar="N",
-                   help="fast mode: also time N videos queued back to back with background_decode (wall seconds per video)")
     p.add_argument("--repeats", type=int, default=1, help="timed videos per candidate (median reported)")
     p.add_argument("--guidance", type=float, default=7.0)
     p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 32; 4 with --small)")
@@ -420,16 +396,6 @@ def main(argv: list[str] | None = None) -> int:
                 frames = frames if frames is not None else frames_i
                 timings.append(timing)
             compiled_while_timed = compiled_graphs() - graphs_before
-            queued: dict[str, Any] = {}
-            if mode == "fast" and args.background_decode > 0:
-                videos, per_video = run_fast_videos_queued(pipe, args, device, image, prompts, args.background_decode)
-                queued = {
-                    "background_decode_videos": len(videos),
-                    "background_decode_seconds_per_video": round(per_video, 4),
-                    # same seed, same kernels: every queued video must equal the one decoded at once
-                    "background_decode_identical": bool(all(np.array_equal(v.astype(np.float32) / 255.0, frames) for v in videos)),
-                }
-                compiled_while_timed = compiled_graphs() - graphs_before
             timing = {k: (round(statistics.median(t[k] for t in timings), 4) if k != "finite" else all(t[k] for t in timings)) for k in timings[0]}
             outputs[(mode, comp)] = frames
             diffs: dict[str, Any] = {}
@@ -451,7 +417,6 @@ def main(argv: list[str] | None = None) -> int:
                 "warmup_seconds": round(warmup, 2),
                 "compile_vae": args.compile_vae and comp != "eager",
                 "fast_kernels": args.fast_kernels and mode == "fast",
-                **queued,
                 "graphs_compiled_while_timed": compiled_while_timed,  # > 0: the timing includes compilation
                 "peak_memory_gib": peak_memory_gib(device),
                 "max_abs_diff": diffs,
@@ -467,10 +432,6 @@ def main(argv: list[str] | None = None) -> int:
         summary["speedup_vs_plain"] = {
             f"{m}/{c}": round(ref["seconds_per_video_at_36"] / r["seconds_per_video_at_36"], 3) for (m, c), r in by.items()
         }
-        for (m, c), r in by.items():
-            if "background_decode_seconds_per_video" in r and args.steps == 36:
-                summary["speedup_vs_plain"][f"{m}/{c}+background_decode"] = round(
-                    ref["seconds_per_video_at_36"] / r["background_decode_seconds_per_video"], 3)
     for comp in compiles:
         if ("fused", comp) in by and ("base", comp) in by:
             summary[f"fused_over_base_{comp}"] = round(by[("fused", comp)]["seconds_per_video_at_36"] / by[("base", comp)]["seconds_per_video_at_36"], 4)

@@ -23,10 +23,7 @@ A ``cosmos`` entry of the models YAML::
   the GPU); with ``batch_cfg: true`` (its default) both guidance branches run as one batch-2 call.
   ``sampler: pipeline`` (the default) is the plain diffusers call. ``fast_kernels: true`` adds
   :mod:`cosmos_bench.models.dit_rewrites` (block 0's self-attention shared by the two guidance
-  branches, GELU in the feed-forward's matrix-product epilogue). ``background_decode: true`` (CUDA)
-  queues each video's VAE decode on a side stream and hands back
-  :class:`~cosmos_bench.models.cosmos_sampler.PendingFrames`, so the decode runs while the next video
-  denoises; the same kernels run, so it is not part of the generation key.
+  branches, GELU in the feed-forward's matrix-product epilogue).
 
 Compiled graphs and batched guidance change results by bf16 rounding only, but they do change them, so
 they are part of the generation key.
@@ -133,7 +130,6 @@ COSMOS_OPTIONS = (
     "sampler",
     "batch_cfg",
     "fast_kernels",
-    "background_decode",
     "local_files_only",
     "max_sequence_length",
     "conditional_latent_frames",
@@ -551,11 +547,6 @@ class CosmosWorldModel:
             raise ModelConfigError(f"{spec.where}: fast_kernels must be true or false, got {self.fast_kernels!r}")
         if self.fast_kernels and not (self.sampler == "fast" and self.batch_cfg):
             raise ModelConfigError(f"{spec.where}: fast_kernels needs 'sampler: fast' with batch_cfg: true")
-        self.background_decode = o.get("background_decode", False)
-        if not isinstance(self.background_decode, bool):
-            raise ModelConfigError(f"{spec.where}: background_decode must be true or false, got {self.background_decode!r}")
-        if self.background_decode and self.sampler != "fast":
-            raise ModelConfigError(f"{spec.where}: background_decode applies to 'sampler: fast' only")
         self.local_files_only = bool(o.get("local_files_only", False))
         self.guidance = float(o.get("guidance", DEFAULT_GUIDANCE))
         self.negative_prompt = o.get("negative_prompt")
@@ -626,7 +617,6 @@ class CosmosWorldModel:
             "dtype": self.dtype,
             "compile": self.compile or False,
             "compile_vae": self.compile_vae,
-            "background_decode": self.background_decode,
             "sampler": self.sampler
             + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else "")
             + (" + fast kernels" if self.fast_kernels else ""),
@@ -682,7 +672,6 @@ class CosmosWorldModel:
                 cache=loaded.prompts,
                 batch_cfg=self.batch_cfg,
                 fast_kernels=self.fast_kernels,
-                background_decode=self.background_decode,
                 **common,
             )
         else:
@@ -716,7 +705,6 @@ class CosmosWorldModel:
             "dtype": self.dtype,
             "compile": self.compile,
             "compile_vae": self.compile_vae,
-            "background_decode": self.background_decode,
             "sampler": self.sampler,
             **({"batch_cfg": self.batch_cfg, "fast_kernels": self.fast_kernels} if self.sampler == "fast" else {}),
         }

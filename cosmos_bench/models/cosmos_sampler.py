@@ -27,7 +27,6 @@ import contextlib
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -143,14 +142,11 @@ def sample_video(
     cache: PromptCache | None = None,
     batch_cfg: bool = True,
     fast_kernels: bool = False,
-    background_decode: bool = False,
     on_step: Callable[[int], None] | None = None,
-) -> np.ndarray | PendingFrames:
+) -> np.ndarray:
     """One video as uint8 frames ``(T, H, W, 3)``; ``latents`` are the initial noise ``(1, C, T', H', W')``.
 
     ``fast_kernels`` puts :mod:`.dit_rewrites` in place for the batched guidance calls.
-    ``background_decode`` (CUDA only; elsewhere the decode runs at once) returns :class:`PendingFrames`
-    while the VAE decodes on a side stream.
     ``on_step(i)`` is called after each denoising step (benchmarks time steps with it).
     """
     import torch
@@ -207,83 +203,17 @@ def sample_video(
                 prompt_embeds=prompt_embeds, negative_embeds=negative_embeds, guidance=guidance, batch_cfg=batch_cfg, on_step=on_step,
             )
 
-        side = _decode_stream(latents.device) if (background_decode and latents.device.type == "cuda") else None
-        if side is None:
-            frames = decode_frames(pipe, latents, num_frames).cpu().numpy()
-            return safety_checked(checker, frames)
-        # Queue the decode on a side stream and return at once: the GPU decodes this video while the
-        # caller queues the next one's denoising on the main stream.
-        side.wait_stream(torch.cuda.current_stream(device))
-        latents.record_stream(side)  # allocated on the main stream, read on the side one
-        with torch.cuda.stream(side):
-            frames = decode_frames(pipe, latents, num_frames)
-            host = torch.empty(frames.shape, dtype=frames.dtype, pin_memory=True)
-            host.copy_(frames, non_blocking=True)
-            done = torch.cuda.Event()
-            done.record(side)
-    return PendingFrames(host, done, partial(safety_checked, checker))
-
-
-_DECODE_STREAMS: dict[Any, Any] = {}
-
-
-def _decode_stream(device):
-    """One side stream per GPU for every background decode: the caching allocator keeps memory per
-    stream, so a new stream per video would hold a decode's worth of memory for each."""
-    import torch
-
-    if device not in _DECODE_STREAMS:
-        _DECODE_STREAMS[device] = torch.cuda.Stream(device)
-    return _DECODE_STREAMS[device]
-
-
-def decode_frames(pipe, latents, num_frames: int):
-    """Latents to uint8 frames ``(T, H, W, 3)`` on the latents' device, with the pipeline's arithmetic."""
-    import torch
-
-    mean = pipe.latents_mean.to(latents.device, latents.dtype)
-    std = pipe.latents_std.to(latents.device, latents.dtype)
-    decoded = pipe.vae.decode((latents / std + mean).to(pipe.vae.dtype), return_dict=False)[0]
-    decoded = pipe._match_num_frames(decoded, num_frames)
-    unit = pipe.video_processor.postprocess_video(decoded, output_type="pt")[0]  # (T, C, H, W) in [0, 1]
-    return (unit.float() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def safety_checked(checker, frames: np.ndarray) -> np.ndarray:
-    """The guardrail's pass over a finished video (it may blur faces); the stand-in passes it through."""
+        mean = pipe.latents_mean.to(latents.device, latents.dtype)
+        std = pipe.latents_std.to(latents.device, latents.dtype)
+        decoded = pipe.vae.decode((latents / std + mean).to(pipe.vae.dtype), return_dict=False)[0]
+        decoded = pipe._match_num_frames(decoded, num_frames)
+        unit = pipe.video_processor.postprocess_video(decoded, output_type="pt")[0]  # (T, C, H, W) in [0, 1]
+        frames = (unit.float() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     from .cosmos import NoSafetyChecker
 
-    if isinstance(checker, NoSafetyChecker):
-        return frames
-    return np.asarray(checker.check_video_safety(frames), dtype=np.uint8)
-
-
-class PendingFrames:
-    """A video still being decoded on the GPU (``background_decode``).
-
-    It turns into a plain uint8 array the first time it is read -- ``np.asarray(pending)`` or
-    :meth:`result` -- which waits for the decode and the copy to host memory. ``generate()``'s writer
-    thread does that read, so the wait overlaps the next video's denoising.
-    """
-
-    def __init__(self, host, done, finish: Callable[[np.ndarray], np.ndarray]):
-        self._host = host
-        self._done = done
-        self._finish = finish
-        self._frames: np.ndarray | None = None
-        self.shape = tuple(host.shape)
-        self.dtype = np.dtype(np.uint8)
-
-    def result(self) -> np.ndarray:
-        if self._frames is None:
-            self._done.synchronize()  # releases the GIL while it waits
-            self._frames = self._finish(self._host.numpy())
-            self._host = self._done = None
-        return self._frames
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        frames = self.result()
-        return frames if dtype is None else frames.astype(dtype)
+    if not isinstance(checker, NoSafetyChecker):
+        frames = np.asarray(checker.check_video_safety(frames), dtype=np.uint8)
+    return frames
 
 
 def _denoise(transformer, scheduler, latents, *, cond_latent, cond_mask, cond_indicator, keep, gt_velocity, frame_timestep,
@@ -327,4 +257,4 @@ def _denoise(transformer, scheduler, latents, *, cond_latent, cond_mask, cond_in
     return latents
 
 
-__all__ = ["PendingFrames", "PromptCache", "UnsafePromptError", "check_prompt", "conditioning_video", "default_negative_prompt", "sample_video"]
+__all__ = ["PromptCache", "UnsafePromptError", "check_prompt", "conditioning_video", "default_negative_prompt", "sample_video"]
