@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -118,6 +119,16 @@ def dit_inputs(pipe, args, device: str, batch: int) -> dict[str, torch.Tensor]:
     }
 
 
+def physical_gpu_index(visible_index: int, visible: str | None = None) -> str:
+    """The index nvidia-smi knows a GPU by. nvidia-smi ignores ``CUDA_VISIBLE_DEVICES``, so torch's
+    device 0 under ``CUDA_VISIBLE_DEVICES=1`` is nvidia-smi's GPU 1 (an earlier run read the wrong card)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    entries = [e.strip() for e in (visible or "").split(",") if e.strip()]
+    if visible_index < len(entries):
+        return entries[visible_index]  # an index or a GPU UUID: nvidia-smi -i takes both
+    return str(visible_index)
+
+
 class GpuMonitor:
     """SM clock and board power sampled by ``nvidia-smi`` every 100 ms while the block runs.
 
@@ -132,7 +143,7 @@ class GpuMonitor:
 
     def __enter__(self) -> "GpuMonitor":
         if self.enabled:
-            index = str(torch.cuda.current_device())
+            index = physical_gpu_index(torch.cuda.current_device())
             cmd = ["nvidia-smi", "-i", index, "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "100"]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         return self
