@@ -8,8 +8,9 @@ Compiled graphs are guarded on the strides of their inputs, cached tensors inclu
 tensors are views or permuted copies whose strides depend on what produced them, so the same call
 could see a new stride pattern and compile another graph in the middle of a timed run (seen on an
 H100 with torch 2.11). Here every cached tensor is made contiguous before each call (two frames of
-features: a negligible copy), so each call position always sees the same layout and the graphs
-compiled by the first video are the ones every later video uses.
+features: a negligible copy), so each call position always sees the same layout. Measured on an H100
+after two warm-up videos: no graph compiled while later videos were timed, and 1.41 s of fixed cost
+per video (decode included) instead of 2.07 s. On the CPU a second video compiles nothing new (tested).
 """
 
 from __future__ import annotations
