@@ -280,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, help="denoising steps of the timed videos (default 36)")
     p.add_argument("--warmup-steps", type=int, default=2, help="steps of each warm-up video (compiles the graphs)")
     p.add_argument("--warmup-videos", type=int, default=1, help="untimed videos before the timed ones")
-    p.add_argument("--compile-vae", action="store_true", help="with a compile mode, also compile the VAE decoder (compile_vae: true)")
+    p.add_argument("--compile-vae", nargs="?", const="default", default=None, metavar="MODE",
+                   help="with a compile mode, also compile the VAE decoder (compile_vae: MODE; default mode if none given)")
     p.add_argument("--fast-kernels", action="store_true", help="fast mode with fast_kernels: true (dit_rewrites)")
     p.add_argument("--repeats", type=int, default=1, help="timed videos per candidate (median reported)")
     p.add_argument("--guidance", type=float, default=7.0)
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             loaded.activate(choices[mode])
             loaded.set_compile(None if comp == "eager" else comp)  # what `compile:` in the models YAML does
-            loaded.set_compile_vae(args.compile_vae and comp != "eager")  # and `compile_vae:`
+            loaded.set_compile_vae(args.compile_vae if comp != "eager" else None)  # and `compile_vae:`
 
             def one_video(steps: int):
                 if mode == "fast":
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 **timing,
                 "repeats": len(timings),
                 "warmup_seconds": round(warmup, 2),
-                "compile_vae": args.compile_vae and comp != "eager",
+                "compile_vae": args.compile_vae if comp != "eager" else None,
                 "fast_kernels": args.fast_kernels and mode == "fast",
                 "graphs_compiled_while_timed": compiled_while_timed,  # > 0: the timing includes compilation
                 "peak_memory_gib": peak_memory_gib(device),

@@ -42,9 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.generation_bench import PROMPT, build_full_pipeline  # noqa: E402
+from benchmarks.generation_bench import PROMPT, build_full_pipeline, synchronize  # noqa: E402
 from cosmos_bench.models import noise  # noqa: E402
 from cosmos_bench.models.tiny import build_tiny_cosmos_pipeline  # noqa: E402
+from cosmos_bench.models.vae_compile import CompiledDecoder, set_decoder_compiled  # noqa: E402
 
 
 def timed(fn: Callable[[], Any], device: str, repeats: int, warmup: int = 1) -> tuple[float, Any]:
@@ -371,19 +372,33 @@ def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
             rec["decode_channels_last_s"] = round(s_cl, 4)
             rec["decode_channels_last_rel_diff"] = rel_diff(cl_dec, dec)
             conv_layout(vae, torch.contiguous_format)
-        if "vae" in args.compile_parts:
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            eager_decoder = vae.decoder.forward
-            vae.decoder.forward = torch.compile(eager_decoder, dynamic=False)
-            t0 = time.perf_counter()
-            vae.decode(latents, return_dict=False)
-            rec["decode_compile_warmup_s"] = round(time.perf_counter() - t0, 1)
-            s_cdec, cdec = timed(lambda: vae.decode(latents, return_dict=False)[0], device, args.repeats)
-            rec["decode_compiled_s"] = round(s_cdec, 4)
-            rec["decode_compiled_rel_diff"] = rel_diff(cdec, dec)
-            vae.decoder.forward = eager_decoder
+        for mode in args.vae_compile_modes:
+            rec[f"decode_compiled_{mode}"] = compiled_decodes(vae, latents, dec, mode, device, args.repeats)
     return [rec]
+
+
+def compiled_decodes(vae, latents, eager_out, mode: str, device: str, repeats: int) -> dict[str, Any]:
+    """``compile_vae: MODE`` as the generator runs it (:class:`CompiledDecoder`): each decode timed on
+    its own with the graphs it compiled, so warm-up and steady state are told apart."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    set_decoder_compiled(vae, CompiledDecoder(vae.decoder, mode))
+    seconds, graphs = [], []
+    try:
+        for _ in range(2 + max(repeats, 1)):
+            before = int(counters["stats"]["unique_graphs"])
+            synchronize(device)
+            t0 = time.perf_counter()
+            out = vae.decode(latents, return_dict=False)[0]
+            synchronize(device)
+            seconds.append(round(time.perf_counter() - t0, 4))
+            graphs.append(int(counters["stats"]["unique_graphs"]) - before)
+    finally:
+        set_decoder_compiled(vae, None)
+    steady = seconds[2:]
+    return {"seconds_each": seconds, "graphs_compiled_each": graphs, "steady_s": statistics.median(steady),
+            "rel_diff_vs_eager": rel_diff(out, eager_out)}
 
 
 def part_text(pipe, args, device: str) -> list[dict[str, Any]]:
@@ -405,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list of COMPILE:ATTENTION_BACKEND (compile: eager or a torch.compile mode; backend: a diffusers attention backend)",
     )
     p.add_argument("--cfg", default="two,one", help="two (two batch-1 calls, as the pipeline) and/or one (one batch-2 call)")
-    p.add_argument("--compile-parts", default="vae", help="'vae' to also time a compiled VAE decoder; '' for none")
+    p.add_argument("--vae-compile-modes", default="default",
+                   help="comma list of torch.compile modes to time the VAE decoder in (compile_vae: MODE); '' for none")
     p.add_argument("--no-profile", dest="profile", action="store_false")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
@@ -413,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.dit_variants = [c for c in args.dit_variants.split(",") if c]
     args.cfg = [c for c in args.cfg.split(",") if c]
-    args.compile_parts = [c for c in args.compile_parts.split(",") if c]
+    args.vae_compile_modes = [c for c in args.vae_compile_modes.split(",") if c]
     parts = [x for x in args.parts.split(",") if x]
     args.frames, args.height, args.width = (9, 32, 48) if args.small else (93, 432, 768)
     device = "cpu" if args.small or not torch.cuda.is_available() else "cuda"

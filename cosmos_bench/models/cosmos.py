@@ -17,7 +17,8 @@ A ``cosmos`` entry of the models YAML::
 **Speed options** (per model; measured on one H100 in ``benchmarks/RESULTS.md``):
 
 - ``compile: true`` (or a torch.compile mode): ``torch.compile`` of the transformer;
-- ``compile_vae: true``: ``torch.compile`` of the VAE decoder (:mod:`cosmos_bench.models.vae_compile`);
+- ``compile_vae: true`` (or a torch.compile mode): ``torch.compile`` of the VAE decoder
+  (:mod:`cosmos_bench.models.vae_compile`);
 - ``sampler: fast``: :mod:`cosmos_bench.models.cosmos_sampler`'s loop instead of the pipeline's
   ``__call__`` (cached prompt embeddings, only the conditioning frames VAE-encoded, 8-bit conversion on
   the GPU); with ``batch_cfg: true`` (its default) both guidance branches run as one batch-2 call.
@@ -112,6 +113,8 @@ TRANSFORMER_2B_CONFIG: dict[str, Any] = {
 
 # The modules the trainer adapts (DESIGN.md, peft LoraConfig target_modules).
 LORA_TARGET_MODULES = ["to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2"]
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 COSMOS_OPTIONS = (
     "model",
@@ -345,7 +348,7 @@ class LoadedBase:
         self.fused: AdapterChoice | None = None
         self._snapshot: dict[str, Any] | None = None
         self._compiled: dict[str, Any] = {}  # torch.compile mode -> compiled forward
-        self._compiled_decoder: CompiledDecoder | None = None
+        self._compiled_decoders: dict[str, CompiledDecoder] = {}  # torch.compile mode -> compiled VAE decoder
         self.prompts = PromptCache()  # text-encoder outputs of recent prompts (sampler: fast)
 
     # -- weights
@@ -419,13 +422,13 @@ class LoadedBase:
             self._compiled[mode] = tr._compiled_call_impl
         tr._compiled_call_impl = self._compiled[mode]
 
-    def set_compile_vae(self, on: bool) -> None:
-        """Decode through the compiled VAE decoder (:mod:`.vae_compile`) or the eager one; the compiled
-        one is built once per loaded base and kept, so models that differ only here share its graphs."""
-        if on and self._compiled_decoder is None:
+    def set_compile_vae(self, mode: str | None) -> None:
+        """Decode through the VAE decoder compiled in ``mode`` (:mod:`.vae_compile`), or eagerly (None).
+        Each compiled decoder is built once per loaded base and kept, so switching models reuses its graphs."""
+        if mode is not None and mode not in self._compiled_decoders:
             _raise_recompile_limit()  # the first, second and later latent frames each have their own graph
-            self._compiled_decoder = CompiledDecoder(self.pipe.vae.decoder)
-        set_decoder_compiled(self.pipe.vae, self._compiled_decoder if on else None)
+            self._compiled_decoders[mode] = CompiledDecoder(self.pipe.vae.decoder, mode)
+        set_decoder_compiled(self.pipe.vae, None if mode is None else self._compiled_decoders[mode])
 
 
 def _raise_recompile_limit(at_least: int = 64) -> None:
@@ -525,15 +528,8 @@ class CosmosWorldModel:
         if self.dtype not in DTYPES:
             raise ModelConfigError(f"{spec.where}: dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
         self.device_option = str(o.get("device", "auto"))
-        compile_opt = o.get("compile", False)
-        if compile_opt is True:
-            compile_opt = "default"
-        if compile_opt not in (False, None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
-            raise ModelConfigError(f"{spec.where}: compile must be false, true or a torch.compile mode, got {compile_opt!r}")
-        self.compile = compile_opt or None
-        self.compile_vae = o.get("compile_vae", False)
-        if not isinstance(self.compile_vae, bool):
-            raise ModelConfigError(f"{spec.where}: compile_vae must be true or false, got {self.compile_vae!r}")
+        self.compile = _compile_mode(o, "compile", spec)
+        self.compile_vae = _compile_mode(o, "compile_vae", spec)
         self.sampler = str(o.get("sampler", "pipeline"))
         if self.sampler not in SAMPLERS:
             raise ModelConfigError(f"{spec.where}: sampler must be one of {list(SAMPLERS)}, got {self.sampler!r}")
@@ -599,7 +595,7 @@ class CosmosWorldModel:
             "conditional_latent_frames": self.conditional_latent_frames,
             # added only when switched on, so the keys of videos made before this option existed stay valid
             **({"sampler": self._sampler_identity()} if self.sampler == "fast" else {}),
-            **({"compile_vae": True} if self.compile_vae else {}),
+            **({"compile_vae": self.compile_vae} if self.compile_vae else {}),
         }
 
     def _sampler_identity(self) -> dict[str, Any]:
@@ -616,7 +612,7 @@ class CosmosWorldModel:
             + (" (cosmos_guardrail is NOT installed: loading will fail)" if self.safety_checker == "guardrail" and not guardrail_available() else ""),
             "dtype": self.dtype,
             "compile": self.compile or False,
-            "compile_vae": self.compile_vae,
+            "compile_vae": self.compile_vae or False,
             "sampler": self.sampler
             + (" (batched guidance)" if self.sampler == "fast" and self.batch_cfg else "")
             + (" + fast kernels" if self.fast_kernels else ""),
@@ -709,6 +705,16 @@ class CosmosWorldModel:
             **({"batch_cfg": self.batch_cfg, "fast_kernels": self.fast_kernels} if self.sampler == "fast" else {}),
         }
         return GeneratedVideo(frames=video, fps=request.fps, info=info)
+
+
+def _compile_mode(options: dict[str, Any], name: str, spec: ModelSpec) -> str | None:
+    """A ``compile``-style option: false (None), true (``default``) or a torch.compile mode name."""
+    value = options.get(name, False)
+    if value is True:
+        value = "default"
+    if value not in (False, None, *COMPILE_MODES):
+        raise ModelConfigError(f"{spec.where}: {name} must be false, true or a torch.compile mode, got {value!r}")
+    return value or None
 
 
 def _device_name(device) -> str:

@@ -21,12 +21,13 @@ from typing import Any
 class CompiledDecoder:
     """Stands in for ``vae.decoder.forward``; one instance per loaded VAE keeps its compiled graphs."""
 
-    def __init__(self, decoder):
+    def __init__(self, decoder, mode: str | None = None):
         import torch
 
         self.decoder = decoder
+        self.mode = mode or "default"
         eager = type(decoder).forward.__get__(decoder)  # the class's forward, bound: never this wrapper
-        self.compiled = torch.compile(eager, dynamic=False)
+        self.compiled = torch.compile(eager, dynamic=False, **({} if self.mode == "default" else {"mode": self.mode}))
 
     def __call__(self, x, feat_cache: list[Any] | None = None, feat_idx: list[int] | None = None, first_chunk: bool = False):
         import torch

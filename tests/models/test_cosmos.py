@@ -192,7 +192,7 @@ def test_compile_vae_decodes_like_eager_and_compiles_only_for_the_first_video(ti
     )
     base, compiled = (build_model(s) for s in config.specs())
     assert "compile_vae" not in base.identity(), "keys of models without the option must not change"
-    assert compiled.identity()["compile_vae"] is True
+    assert compiled.identity()["compile_vae"] == "default"
     eager_videos = [base.generate(request(seed)).frames for seed in (0, 1)]
     counters.clear()
     first = compiled.generate(request(0)).frames
@@ -207,7 +207,7 @@ def test_compile_vae_decodes_like_eager_and_compiles_only_for_the_first_video(ti
     assert "forward" not in base.pipeline().vae.decoder.__dict__, "a model without compile_vae decodes eagerly again"
 
 
-def test_compile_vae_must_be_a_boolean(tmp_path: Path) -> None:
+def test_compile_vae_must_be_a_boolean_or_a_mode(tmp_path: Path) -> None:
     config = parse_models({"models": {"m": {"kind": "cosmos", "safety_checker": "none", "compile_vae": "yes"}}}, tmp_path / "m.yaml")
-    with pytest.raises(ModelConfigError, match="compile_vae must be true or false"):
+    with pytest.raises(ModelConfigError, match="compile_vae must be false, true or a torch.compile mode"):
         build_model(config.spec("m"))

@@ -40,7 +40,7 @@ def test_small_parts_benchmark_checks_the_causal_encoding(tmp_path: Path) -> Non
     spec.loader.exec_module(parts)
     out = tmp_path / "parts.jsonl"
     variants = "eager:native,eager:native+share0+gelu_epilogue+opaque_sdpa"
-    argv = ["--small", "--parts", "text,vae,dit,sdpa", "--compile-parts", "", "--dit-variants", variants, "--repeats", "1", "--out", str(out)]
+    argv = ["--small", "--parts", "text,vae,dit,sdpa", "--vae-compile-modes", "", "--dit-variants", variants, "--repeats", "1", "--out", str(out)]
     assert parts.main(argv) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     records = {r["record"]: r for r in lines}
