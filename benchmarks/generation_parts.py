@@ -373,7 +373,10 @@ def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
             rec["decode_channels_last_rel_diff"] = rel_diff(cl_dec, dec)
             conv_layout(vae, torch.contiguous_format)
         for mode in args.vae_compile_modes:
-            rec[f"decode_compiled_{mode}"] = compiled_decodes(vae, latents, dec, mode, device, args.repeats)
+            try:
+                rec[f"decode_compiled_{mode}"] = compiled_decodes(vae, latents, dec, mode, device, args.repeats)
+            except Exception as exc:  # e.g. reduce-overhead's CUDA graphs and the decoder's cached tensors
+                rec[f"decode_compiled_{mode}"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
     return [rec]
 
 
