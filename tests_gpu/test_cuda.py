@@ -31,3 +31,27 @@ def test_noise_moved_to_the_gpu_keeps_every_bit():
     for dtype in (torch.float32, torch.bfloat16):
         cpu = noise.initial_latents(1, shape, dtype=dtype)
         assert torch.equal(cpu, noise.initial_latents(1, shape, device="cuda", dtype=dtype).cpu())
+
+
+def test_fast_kernels_on_cuda_stay_within_rounding_of_the_batched_sampler():
+    """On the GPU the GELU epilogue is cuBLASLt's tanh form (exact GELU on the CPU); the video must
+    still match the batched fast sampler up to bf16 rounding (tiny real pipeline, bf16)."""
+    import numpy as np
+    from PIL import Image
+
+    from cosmos_bench.models import noise
+    from cosmos_bench.models.cosmos_sampler import PromptCache, sample_video
+    from cosmos_bench.models.tiny import build_tiny_cosmos_pipeline
+
+    pipe = build_tiny_cosmos_pipeline(0)
+    pipe.to("cuda", torch.bfloat16)
+    pipe.set_progress_bar_config(disable=True)
+    image = Image.fromarray(np.full((32, 48, 3), 90, np.uint8))
+
+    def video(fast_kernels: bool) -> np.ndarray:
+        latents = noise.initial_latents(0, noise.latent_shape(9, 32, 48), device="cuda")
+        return sample_video(pipe, prompt="A robot arm.", negative_prompt=None, height=32, width=48, num_frames=9, steps=3,
+                            guidance=7.0, latents=latents, max_sequence_length=16, image=image, cache=PromptCache(),
+                            fast_kernels=fast_kernels).astype(int)
+
+    assert np.abs(video(True) - video(False)).max() <= 2
