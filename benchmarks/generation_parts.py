@@ -13,9 +13,10 @@ is built:
 - ``dit``: one CFG denoising step as the pipeline runs it (two batch-1 transformer calls) against one
   batch-2 call, eager and compiled, with a profile of the compiled step split into attention, matrix
   products, Triton-fused element-wise kernels and the rest, and the SM clock and board power while it
-  runs. Experimental rewrites can be added to a variant: ``+share0`` (block 0's self-attention once for
-  both guidance branches) and ``+gelu_epilogue`` (the feed-forward's first matrix product with GELU in
-  its epilogue) and ``+opaque_sdpa`` (attention as an op the compiler cannot see into);
+  runs. Rewrites can be added to a variant: ``+share0`` (block 0's self-attention once for both guidance
+  branches) and ``+gelu_epilogue`` (the feed-forward's first matrix product with GELU in its epilogue),
+  the two halves of ``fast_kernels: true`` (:mod:`cosmos_bench.models.dit_rewrites`), and the experiment
+  ``+opaque_sdpa`` (attention as an op the compiler cannot see into);
 - ``sdpa``: cuDNN attention alone at the self-attention's size.
 
 Every result is one JSON line (stdout, and appended to ``--out``); a short table closes the run.
@@ -42,8 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.generation_bench import PROMPT, build_full_pipeline, synchronize  # noqa: E402
+from benchmarks.generation_bench import PROMPT, build_full_pipeline, compiled_graphs, synchronize  # noqa: E402
 from cosmos_bench.models import noise  # noqa: E402
+from cosmos_bench.models.dit_rewrites import LinearGeluEpilogue, SharedGuidanceSelfAttention  # noqa: E402
 from cosmos_bench.models.tiny import build_tiny_cosmos_pipeline  # noqa: E402
 from cosmos_bench.models.vae_compile import CompiledDecoder, set_decoder_compiled  # noqa: E402
 
@@ -169,42 +171,6 @@ class GpuMonitor:
             }
 
 
-class SharedFirstSelfAttention(torch.nn.Module):
-    """Block 0's self-attention run once for both guidance branches.
-
-    In a batch-2 CFG call both halves carry the same latents and timesteps, so everything up to the
-    first cross-attention -- block 0's self-attention included -- is the same for both; only the text
-    differs. Valid only for such calls (experiment; not used by the generator yet).
-    """
-
-    def __init__(self, inner: torch.nn.Module):
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
-        if hidden_states.shape[0] != 2:
-            return self.inner(hidden_states, **kwargs)
-        out = self.inner(hidden_states[:1], **kwargs)
-        return out.expand(2, *out.shape[1:])
-
-
-class LinearGelu(torch.nn.Module):
-    """A ``Linear`` followed by GELU as one matrix product with the GELU in the epilogue
-    (``torch._addmm_activation``: cuBLASLt on CUDA, where the GELU is the tanh approximation -- at most
-    4.7e-4 from the exact one, under a sixteenth of a bf16 step at those values). Experiment."""
-
-    def __init__(self, gelu_module: torch.nn.Module):
-        super().__init__()
-        proj = gelu_module.proj
-        self.weight = proj.weight
-        bias = proj.bias if proj.bias is not None else torch.zeros(proj.out_features, device=proj.weight.device, dtype=proj.weight.dtype)
-        self.register_buffer("bias", bias, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])
-        return torch._addmm_activation(self.bias, flat, self.weight.t(), use_gelu=True).view(*x.shape[:-1], -1)
-
-
 _EAGER_SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
@@ -230,16 +196,15 @@ def _sdpa_through_opaque_op(query, key, value, attn_mask=None, dropout_p=0.0, is
 def apply_experiments(tr, flags: set[str]) -> Callable[[], None]:
     """Switch on experimental rewrites of the transformer; returns the function that undoes them."""
     undo: list[Callable[[], None]] = []
+    # the generator's own rewrites (fast_kernels: true), one at a time
+    rewrites = []
     if "share0" in flags:
-        first_block = tr.transformer_blocks[0]
-        original = first_block.attn1
-        first_block.attn1 = SharedFirstSelfAttention(original)
-        undo.append(lambda: setattr(first_block, "attn1", original))
+        rewrites.append((tr.transformer_blocks[0].attn1, SharedGuidanceSelfAttention))
     if "gelu_epilogue" in flags:
-        for block in tr.transformer_blocks:
-            first = block.ff.net[0]
-            block.ff.net[0] = LinearGelu(first)
-            undo.append(lambda net=block.ff.net, first=first: net.__setitem__(0, first))
+        rewrites += [(block.ff.net[0], LinearGeluEpilogue) for block in tr.transformer_blocks]
+    for module, wrapper in rewrites:
+        module.forward = wrapper(module)
+        undo.append(lambda module=module: module.__dict__.pop("forward", None))
     if "opaque_sdpa" in flags:
         torch.nn.functional.scaled_dot_product_attention = _sdpa_through_opaque_op
         undo.append(lambda: setattr(torch.nn.functional, "scaled_dot_product_attention", _EAGER_SDPA))
@@ -383,20 +348,17 @@ def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
 def compiled_decodes(vae, latents, eager_out, mode: str, device: str, repeats: int) -> dict[str, Any]:
     """``compile_vae: MODE`` as the generator runs it (:class:`CompiledDecoder`): each decode timed on
     its own with the graphs it compiled, so warm-up and steady state are told apart."""
-    from torch._dynamo.utils import counters
-
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     set_decoder_compiled(vae, CompiledDecoder(vae.decoder, mode))
     seconds, graphs = [], []
     try:
         for _ in range(2 + max(repeats, 1)):
-            before = int(counters["stats"]["unique_graphs"])
+            before = compiled_graphs()
             synchronize(device)
             t0 = time.perf_counter()
             out = vae.decode(latents, return_dict=False)[0]
             synchronize(device)
             seconds.append(round(time.perf_counter() - t0, 4))
-            graphs.append(int(counters["stats"]["unique_graphs"]) - before)
+            graphs.append(compiled_graphs() - before)
     finally:
         set_decoder_compiled(vae, None)
     steady = seconds[2:]

@@ -67,6 +67,7 @@ import numpy as np
 
 from . import noise
 from .cosmos_sampler import PromptCache, sample_video
+from .dynamo_config import raise_recompile_limit
 from .vae_compile import CompiledDecoder, set_decoder_compiled
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256, folder_fingerprint
 
@@ -417,7 +418,7 @@ class LoadedBase:
             tr._compiled_call_impl = None
             return
         if mode not in self._compiled:
-            _raise_recompile_limit()  # every adapter state (base, each unfused adapter, fused) is one more guarded graph
+            raise_recompile_limit()  # every adapter state (base, each unfused adapter, fused) is one more guarded graph
             tr.compile(**({} if mode == "default" else {"mode": mode}))
             self._compiled[mode] = tr._compiled_call_impl
         tr._compiled_call_impl = self._compiled[mode]
@@ -426,18 +427,8 @@ class LoadedBase:
         """Decode through the VAE decoder compiled in ``mode`` (:mod:`.vae_compile`), or eagerly (None).
         Each compiled decoder is built once per loaded base and kept, so switching models reuses its graphs."""
         if mode is not None and mode not in self._compiled_decoders:
-            _raise_recompile_limit()  # the first, second and later latent frames each have their own graph
             self._compiled_decoders[mode] = CompiledDecoder(self.pipe.vae.decoder, mode)
         set_decoder_compiled(self.pipe.vae, None if mode is None else self._compiled_decoders[mode])
-
-
-def _raise_recompile_limit(at_least: int = 64) -> None:
-    import torch._dynamo
-
-    for name in ("recompile_limit", "cache_size_limit"):  # the name changed in torch 2.6
-        if hasattr(torch._dynamo.config, name):
-            setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), at_least))
-            return
 
 
 _LOADED: dict[BaseKey, LoadedBase] = {}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dynamo_config import raise_recompile_limit
+
 
 class CompiledDecoder:
     """Stands in for ``vae.decoder.forward``; one instance per loaded VAE keeps its compiled graphs."""
@@ -24,6 +26,7 @@ class CompiledDecoder:
     def __init__(self, decoder, mode: str | None = None):
         import torch
 
+        raise_recompile_limit()  # the first, second and later latent frames each have their own graph
         self.decoder = decoder
         self.mode = mode or "default"
         eager = type(decoder).forward.__get__(decoder)  # the class's forward, bound: never this wrapper
