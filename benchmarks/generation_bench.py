@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.gpu_monitor import GpuMonitor, card_limits  # noqa: E402
 from cosmos_bench.models import noise  # noqa: E402
 from cosmos_bench.models.cosmos_sampler import PromptCache, default_negative_prompt, sample_video  # noqa: E402
 from cosmos_bench.models.base import file_sha256  # noqa: E402
@@ -361,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     key = BaseKey(model="random-init", revision=None, dtype=dtype_name, device=device, safety_checker="none", local_files_only=True)
     loaded = LoadedBase(key, pipe)
-    emit({**common, "record": "setup", "build_seconds": round(build_seconds, 2), "lora_parameters": trainable, "device": device}, args.out)
+    emit({**common, "record": "setup", "build_seconds": round(build_seconds, 2), "lora_parameters": trainable, "device": device,
+          **card_limits(device)}, args.out)
 
     outputs: dict[tuple[str, str], np.ndarray] = {}
     results: list[dict[str, Any]] = []
@@ -392,10 +394,11 @@ def main(argv: list[str] | None = None) -> int:
             timings = []
             frames = None
             graphs_before = compiled_graphs()
-            for _ in range(max(args.repeats, 1)):
-                frames_i, timing = one_video(args.steps)
-                frames = frames if frames is not None else frames_i
-                timings.append(timing)
+            with GpuMonitor(device) as monitor:  # at the power limit the clock, not the kernels, sets the pace
+                for _ in range(max(args.repeats, 1)):
+                    frames_i, timing = one_video(args.steps)
+                    frames = frames if frames is not None else frames_i
+                    timings.append(timing)
             compiled_while_timed = compiled_graphs() - graphs_before
             timing = {k: (round(statistics.median(t[k] for t in timings), 4) if k != "finite" else all(t[k] for t in timings)) for k in timings[0]}
             outputs[(mode, comp)] = frames
@@ -420,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 "fast_kernels": args.fast_kernels and mode == "fast",
                 "graphs_compiled_while_timed": compiled_while_timed,  # > 0: the timing includes compilation
                 "peak_memory_gib": peak_memory_gib(device),
+                **({"gpu": monitor.summary} if monitor.summary else {}),
                 "max_abs_diff": diffs,
             }
             emit(record, args.out)

@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from benchmarks.generation_bench import PROMPT, build_full_pipeline, compiled_graphs, synchronize  # noqa: E402
+from benchmarks.gpu_monitor import GpuMonitor  # noqa: E402
 from cosmos_bench.models import noise  # noqa: E402
 from cosmos_bench.models.dit_rewrites import LinearGeluEpilogue, SharedGuidanceSelfAttention  # noqa: E402
 from cosmos_bench.models.tiny import build_tiny_cosmos_pipeline  # noqa: E402
@@ -122,55 +120,6 @@ def dit_inputs(pipe, args, device: str, batch: int) -> dict[str, torch.Tensor]:
     }
 
 
-def physical_gpu_index(visible_index: int, visible: str | None = None) -> str:
-    """The index nvidia-smi knows a GPU by. nvidia-smi ignores ``CUDA_VISIBLE_DEVICES``, so torch's
-    device 0 under ``CUDA_VISIBLE_DEVICES=1`` is nvidia-smi's GPU 1 (an earlier run read the wrong card)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
-    entries = [e.strip() for e in (visible or "").split(",") if e.strip()]
-    if visible_index < len(entries):
-        return entries[visible_index]  # an index or a GPU UUID: nvidia-smi -i takes both
-    return str(visible_index)
-
-
-class GpuMonitor:
-    """SM clock and board power sampled by ``nvidia-smi`` every 100 ms while the block runs.
-
-    A compute-bound kernel that runs slower compiled than eager is either fed differently or clocked
-    lower; the clock tells which.
-    """
-
-    def __init__(self, device: str):
-        self.enabled = device.startswith("cuda") and shutil.which("nvidia-smi") is not None
-        self.proc: subprocess.Popen | None = None
-        self.summary: dict[str, float] = {}
-
-    def __enter__(self) -> "GpuMonitor":
-        if self.enabled:
-            index = physical_gpu_index(torch.cuda.current_device())
-            cmd = ["nvidia-smi", "-i", index, "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "100"]
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=10)
-        samples = []
-        for line in out.splitlines():
-            try:
-                clock, power = (float(x) for x in line.split(","))
-            except ValueError:
-                continue
-            samples.append((clock, power))
-        if samples:
-            self.summary = {
-                "sm_clock_mhz_median": statistics.median(c for c, _ in samples),
-                "power_w_median": statistics.median(p for _, p in samples),
-                "samples": len(samples),
-            }
-
-
 _EAGER_SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
@@ -219,9 +168,9 @@ def apply_experiments(tr, flags: set[str]) -> Callable[[], None]:
     return restore
 
 
-def part_dit(pipe, args, device: str) -> list[dict[str, Any]]:
+def part_dit(pipe, args, device: str) -> Iterator[dict[str, Any]]:
     """CFG steps for each ``COMPILE:ATTENTION_BACKEND[+EXPERIMENT...]`` variant (e.g. ``default:_native_cudnn``,
-    ``default:native+share0+gelu_epilogue``)."""
+    ``default:native+share0+gelu_epilogue``), one record per variant as soon as it is measured."""
     tr = pipe.transformer
     one = dit_inputs(pipe, args, device, 1)
     two = {k: (v if k == "padding_mask" else torch.cat([v, v])) for k, v in one.items()}
@@ -239,7 +188,6 @@ def part_dit(pipe, args, device: str) -> list[dict[str, Any]]:
         return tr(**two, return_dict=False)[0]
 
     shapes = {"two": cfg_two_calls, "one": cfg_one_call}
-    records = []
     ref = None
     eager = tr.forward
     for variant in args.dit_variants:
@@ -264,14 +212,13 @@ def part_dit(pipe, args, device: str) -> list[dict[str, Any]]:
             rec[f"rel_diff_{cfg}_vs_first"] = rel_diff(out, ref)
         if device.startswith("cuda") and args.profile:
             rec["kernels_ms"] = kernel_breakdown(shapes[args.cfg[-1]], device)
-        records.append(rec)
         restore()
-    tr.forward = eager
-    tr.set_attention_backend("native")
-    return records
+        tr.forward = eager
+        tr.set_attention_backend("native")
+        yield rec
 
 
-def part_sdpa(pipe, args, device: str) -> list[dict[str, Any]]:
+def part_sdpa(pipe, args, device: str) -> Iterator[dict[str, Any]]:
     """cuDNN attention at the DiT's self-attention size, inputs heads-major vs tokens-major in memory."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -296,7 +243,7 @@ def part_sdpa(pipe, args, device: str) -> list[dict[str, Any]]:
         med = statistics.median(secs)
         rec[f"{name}_ms"] = round(med * 1000, 2)
         rec[f"{name}_tflops"] = round(flops / med / 1e12, 1)
-    return [rec]
+    yield rec
 
 
 def conv_layout(module: torch.nn.Module, memory_format: torch.memory_format) -> None:
@@ -305,7 +252,9 @@ def conv_layout(module: torch.nn.Module, memory_format: torch.memory_format) -> 
             m.weight.data = m.weight.data.contiguous(memory_format=memory_format)
 
 
-def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
+def part_vae(pipe, args, device: str) -> Iterator[dict[str, Any]]:
+    """The eager encode/decode record, then one record per compile mode: a mode can compile for many
+    minutes (max-autotune did not finish in 8 on an H200), and a run stopped there keeps what came before."""
     vae = pipe.vae
     g = torch.Generator().manual_seed(args.seed)
     image = torch.rand((1, 3, 1, args.height, args.width), generator=g) * 2 - 1
@@ -337,12 +286,14 @@ def part_vae(pipe, args, device: str) -> list[dict[str, Any]]:
             rec["decode_channels_last_s"] = round(s_cl, 4)
             rec["decode_channels_last_rel_diff"] = rel_diff(cl_dec, dec)
             conv_layout(vae, torch.contiguous_format)
+        yield rec
         for mode in args.vae_compile_modes:
+            compiled: dict[str, Any] = {"record": "vae_compiled", "mode": mode}
             try:
-                rec[f"decode_compiled_{mode}"] = compiled_decodes(vae, latents, dec, mode, device, args.repeats)
+                compiled.update(compiled_decodes(vae, latents, dec, mode, device, args.repeats))
             except Exception as exc:  # e.g. reduce-overhead's CUDA graphs and the decoder's cached tensors
-                rec[f"decode_compiled_{mode}"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
-    return [rec]
+                compiled["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+            yield compiled
 
 
 def compiled_decodes(vae, latents, eager_out, mode: str, device: str, repeats: int) -> dict[str, Any]:
@@ -366,13 +317,13 @@ def compiled_decodes(vae, latents, eager_out, mode: str, device: str, repeats: i
             "rel_diff_vs_eager": rel_diff(out, eager_out)}
 
 
-def part_text(pipe, args, device: str) -> list[dict[str, Any]]:
+def part_text(pipe, args, device: str) -> Iterator[dict[str, Any]]:
     def both():
         return pipe.encode_prompt(prompt=PROMPT, negative_prompt=None, do_classifier_free_guidance=True, device=device)
 
     with torch.no_grad():
         s, _ = timed(both, device, args.repeats)
-    return [{"record": "text", "encode_prompt_and_negative_s": round(s, 4)}]
+    yield {"record": "text", "encode_prompt_and_negative_s": round(s, 4)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,10 +55,10 @@ def test_small_parts_benchmark_checks_the_causal_encoding(tmp_path: Path) -> Non
 
 
 def test_gpu_monitor_reads_the_card_the_benchmark_runs_on() -> None:
-    spec = importlib.util.spec_from_file_location("generation_parts", BENCH.with_name("generation_parts.py"))
-    parts = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(parts)
-    assert parts.physical_gpu_index(0, "1") == "1", "torch's cuda:0 under CUDA_VISIBLE_DEVICES=1 is nvidia-smi's GPU 1"
-    assert parts.physical_gpu_index(1, "3,2") == "2"
-    assert parts.physical_gpu_index(0, "GPU-4b1c") == "GPU-4b1c"
-    assert parts.physical_gpu_index(2, "") == "2"
+    spec = importlib.util.spec_from_file_location("gpu_monitor", BENCH.with_name("gpu_monitor.py"))
+    gpu_monitor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_monitor)
+    assert gpu_monitor.physical_gpu_index(0, "1") == "1", "torch's cuda:0 under CUDA_VISIBLE_DEVICES=1 is nvidia-smi's GPU 1"
+    assert gpu_monitor.physical_gpu_index(1, "3,2") == "2"
+    assert gpu_monitor.physical_gpu_index(0, "GPU-4b1c") == "GPU-4b1c"
+    assert gpu_monitor.physical_gpu_index(2, "") == "2"
