@@ -67,6 +67,7 @@ import numpy as np
 
 from . import noise
 from .cosmos_sampler import PromptCache, sample_video
+from .dora_compile import make_dora_traceable
 from .dynamo_config import raise_recompile_limit
 from .vae_compile import CompiledDecoder, set_decoder_compiled
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256, folder_fingerprint
@@ -380,6 +381,7 @@ class LoadedBase:
                 self.pipe.load_lora_weights(
                     str(adapter.file.parent), weight_name=adapter.file.name, adapter_name=adapter.name
                 )
+            make_dora_traceable(self.pipe.transformer)  # one compiled graph for unfused DoRA, not one per layer
             self.loaded.add(adapter.name)
 
     def activate(self, adapter: AdapterChoice | None):

@@ -168,6 +168,8 @@ def add_adapter(transformer, recipe: Recipe, *, seed: int) -> list[str]:
     import torch
     from peft import LoraConfig
 
+    from ..models.dora_compile import make_dora_traceable
+
     a = recipe.adapter
     transformer.requires_grad_(False)
     devices = [transformer.device] if transformer.device.type == "cuda" else []
@@ -177,6 +179,7 @@ def add_adapter(transformer, recipe: Recipe, *, seed: int) -> list[str]:
             LoraConfig(r=a.rank, lora_alpha=a.lora_alpha, lora_dropout=a.dropout, target_modules=list(a.target_modules),
                        use_dora=a.use_dora, init_lora_weights=True)
         )
+    make_dora_traceable(transformer)  # else compiled DoRA blocks fall back to eager (dora_compile.py)
     names = []
     for name, p in transformer.named_parameters():
         if p.requires_grad:

@@ -67,6 +67,12 @@ def test_fused_matches_unfused_and_both_differ_from_base(tiny_zoo: Path, adapter
     b = float_video(fused)
     assert np.abs(a - b).max() < 1e-4
     assert np.abs(a - ref).max() > 1e-3, "an adapter with random non-zero weights must change the video"
+    if adapter.startswith("dora"):
+        from peft.tuners.lora.dora import DoraLinearLayer
+
+        unfused.generate(request())  # the loaded DoRA layers must be the compile-friendly ones (dora_compile.py)
+        layers = [m for m in unfused.pipeline().transformer.modules() if isinstance(m, DoraLinearLayer)]
+        assert layers and all("_cache_clear" in m.__dict__ for m in layers)
 
 
 def test_switching_keeps_one_base_and_restores_it_bit_for_bit(tiny_zoo: Path) -> None:
