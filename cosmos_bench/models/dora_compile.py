@@ -37,9 +37,10 @@ def _plain_weight_first(peft_dequantize):
     import torch
 
     def dequantize_module_weight(module):
-        weight = module.weight
-        if type(weight) is torch.nn.Parameter and not hasattr(module, "W_q"):
-            return weight
+        if not hasattr(module, "W_q"):  # HQQ modules may have no .weight at all: peft handles them
+            weight = getattr(module, "weight", None)
+            if type(weight) is torch.nn.Parameter:
+                return weight
         return peft_dequantize(module)
 
     dequantize_module_weight.peft_original = peft_dequantize
