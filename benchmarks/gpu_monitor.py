@@ -24,6 +24,13 @@ def physical_gpu_index(visible_index: int, visible: str | None = None) -> str:
     return str(visible_index)
 
 
+def nvidia_smi_index(device: str) -> str | None:
+    """The ``nvidia-smi -i`` argument for the current CUDA device, or None where nvidia-smi cannot be asked."""
+    if not device.startswith("cuda") or shutil.which("nvidia-smi") is None:
+        return None
+    return physical_gpu_index(torch.cuda.current_device())
+
+
 class GpuMonitor:
     """SM clock and board power sampled by ``nvidia-smi`` every 100 ms while the block runs.
 
@@ -32,13 +39,13 @@ class GpuMonitor:
     """
 
     def __init__(self, device: str):
-        self.enabled = device.startswith("cuda") and shutil.which("nvidia-smi") is not None
+        self.device = device
         self.proc: subprocess.Popen | None = None
         self.summary: dict[str, float] = {}
 
     def __enter__(self) -> "GpuMonitor":
-        if self.enabled:
-            index = physical_gpu_index(torch.cuda.current_device())
+        index = nvidia_smi_index(self.device)
+        if index is not None:
             cmd = ["nvidia-smi", "-i", index, "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "100"]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         return self
@@ -65,9 +72,9 @@ class GpuMonitor:
 
 def card_limits(device: str) -> dict[str, float]:
     """The board power limit and the highest SM clock: the ceiling that a power-bound step is measured against."""
-    if not device.startswith("cuda") or shutil.which("nvidia-smi") is None:
+    index = nvidia_smi_index(device)
+    if index is None:
         return {}
-    index = physical_gpu_index(torch.cuda.current_device())
     cmd = ["nvidia-smi", "-i", index, "--query-gpu=power.limit,clocks.max.sm", "--format=csv,noheader,nounits"]
     try:
         power, clock = (float(x) for x in subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.split(","))
