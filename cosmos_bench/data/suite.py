@@ -11,6 +11,7 @@ A GR1 test folder without ``suite.yaml`` is a valid single-view suite named afte
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_write_text
+from ..names import NAME_RULE, is_safe_name
 from .video import VideoError, parse_grid, read_grid_views, read_video, read_view_files
 
 SUITE_FILE = "suite.yaml"
@@ -80,8 +82,12 @@ class Suite:
         """
         d = Path(directory)
         if self.storage.kind == "files":
-            return {v: d / self.storage.pattern.format(sample=sample, view=v) for v in self.views}
-        return {v: d / f"{sample}.mp4" for v in self.views}
+            names = {v: render_pattern(self.storage.pattern, sample, v) for v in self.views}
+        else:
+            names = {v: f"{sample}.mp4" for v in self.views}
+        for name in set(names.values()):
+            _check_inside(name, f"suite {self.name!r}: sample {sample!r}")
+        return {v: d / name for v, name in names.items()}
 
     def read_views(
         self,
@@ -148,7 +154,40 @@ def parse_size(value: Any, *, where: str = "size") -> tuple[int, int]:
     return h, w
 
 
-def _parse_storage(raw: Any, n_views: int, where: str) -> Storage:
+def render_pattern(pattern: str, sample: str, view: str) -> str:
+    """A checked ``files`` pattern with its two placeholders filled in.
+
+    Plain text replacement, not ``str.format``: a pattern is data from a YAML file, and format
+    fields such as ``{sample.__class__}`` would read attributes of Python objects.
+    """
+    return pattern.replace("{sample}", sample).replace("{view}", view)
+
+
+def _check_inside(relative: str, where: str) -> None:
+    """Raise unless ``relative`` names a file strictly inside its folder (no ``..``, not absolute)."""
+    parts = relative.replace("\\", "/").split("/")
+    if os.path.isabs(relative) or relative.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
+        raise SuiteError(f"{where}: file {relative!r} must be a relative path inside the folder (no '..', no absolute path)")
+
+
+def _check_pattern(pattern: str, views: list[str], where: str) -> None:
+    """A ``files`` pattern holds only ``{sample}`` and ``{view}`` and stays inside its folder for every view."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as exc:
+        raise SuiteError(f"{where}: files pattern {pattern!r} is not a valid pattern ({exc})") from None
+    bad = [name for name, spec, conv in fields if name not in ("sample", "view") or spec or conv]
+    if bad:
+        raise SuiteError(f"{where}: files pattern {pattern!r} may hold only {{sample}} and {{view}}, got {{{bad[0]}...}}")
+    if "{sample}" not in pattern or "{view}" not in pattern:
+        raise SuiteError(f"{where}: files pattern must contain {{sample}} and {{view}}, got {pattern!r}")
+    _check_inside(render_pattern(pattern, "sample", "view"), f"{where}: files pattern {pattern!r}")
+    for view in views:
+        _check_inside(render_pattern(pattern, "sample", view), f"{where}: view {view!r} in files pattern {pattern!r}")
+
+
+def _parse_storage(raw: Any, views: list[str], where: str) -> Storage:
+    n_views = len(views)
     if raw is None:
         return Storage("single") if n_views == 1 else Storage("grid", 1, n_views)
     if isinstance(raw, str):
@@ -173,8 +212,7 @@ def _parse_storage(raw: Any, n_views: int, where: str) -> Storage:
         return Storage("grid", rows, cols)
     if kind == "files":
         pattern = str(raw.get("pattern", DEFAULT_FILE_PATTERN))
-        if "{sample}" not in pattern or "{view}" not in pattern:
-            raise SuiteError(f"{where}: files pattern must contain {{sample}} and {{view}}, got {pattern!r}")
+        _check_pattern(pattern, views, where)
         return Storage("files", pattern=pattern)
     raise SuiteError(f"{where}: storage kind must be single, grid or files; got {kind!r}")
 
@@ -202,11 +240,14 @@ def suite_from_dict(data: dict[str, Any], root: str | os.PathLike, *, where: str
     if frames is not None and (not isinstance(frames, int) or frames <= 0):
         raise SuiteError(f"{where}: frames must be a positive integer, got {frames!r}")
     size = data.get("size")
+    name = "" if data.get("name") is None else str(data["name"])
+    if name and not is_safe_name(name):
+        raise SuiteError(f"{where}: suite name {name!r} must be {NAME_RULE}")
     return Suite(
-        name=str(data.get("name") or root.resolve().name),
+        name=name or root.resolve().name,
         root=root,
         views=list(views),
-        storage=_parse_storage(data.get("storage"), len(views), where),
+        storage=_parse_storage(data.get("storage"), list(views), where),
         fps=None if fps is None else float(fps),
         frames=frames,
         size=None if size is None else parse_size(size, where=f"{where}: size"),

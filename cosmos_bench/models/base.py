@@ -44,11 +44,11 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_write_text
+from ..names import NAME_RE
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
 MODELS_ENV = "COSMOS_BENCH_MODELS"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # One stream of frames ``(T, H, W, 3)`` uint8 RGB (for a grid suite: the whole grid), or one per view.
 Frames = Union[np.ndarray, Mapping[str, np.ndarray]]

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..names import NAME_RULE, is_safe_name
 from .store import ResultRow, ResultStore
 
 # The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
@@ -399,6 +400,8 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
 
 def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
     """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric."""
+    if not is_safe_name(board.suite):  # the name becomes a file name: it must not lead elsewhere
+        raise ValueError(f"suite name {board.suite!r} in the results must be {NAME_RULE}; leaderboard not written")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {

@@ -66,3 +66,42 @@ def test_read_views_grid_and_files(tmp_path: Path) -> None:
     views, _ = files.read_views(tmp_path, "s1")
     assert np.abs(views["left"].astype(int) - left.astype(int)).mean() < 3
     assert files.sample_files(tmp_path, "s1")["right"].name == "s1_right.mp4"
+
+
+# ------------------------------------------------------------------ names and patterns stay inside (issue 15, 3)
+@pytest.mark.parametrize("name", ["../../../X", "/tmp/elsewhere", "a/b", "a\\b", "..", ".", ".hidden", "with space"])
+def test_suite_names_follow_the_model_name_rule(tmp_path: Path, name: str) -> None:
+    (tmp_path / "suite.yaml").write_text(f"name: {name!r}\n")
+    with pytest.raises(SuiteError, match=r"suite\.yaml: suite name .* must be letters, digits"):
+        load_suite(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "pattern, problem",
+    [
+        ("{sample.__class__}_{view}.mp4", "only {sample} and {view}"),
+        ("{sample}_{view!r}.mp4", "only {sample} and {view}"),
+        ("{sample:>40}_{view}.mp4", "only {sample} and {view}"),
+        ("{sample}_{view}_{0}.mp4", "only {sample} and {view}"),
+        ("{sample}_{view}_{}.mp4", "only {sample} and {view}"),
+        ("{sample}_{view.mp4", "not a valid pattern"),
+        ("../../PATTERN_{sample}_{view}.mp4", "inside the folder"),
+        ("/tmp/{sample}_{view}.mp4", "inside the folder"),
+        ("{view}/../../{sample}.mp4", "inside the folder"),
+        ("{sample}\\..\\{view}.mp4", "inside the folder"),
+    ],
+)
+def test_file_patterns_accept_only_sample_and_view_inside_the_folder(tmp_path: Path, pattern: str, problem: str) -> None:
+    (tmp_path / "suite.yaml").write_text(f"views: [a, b]\nstorage: {{kind: files, pattern: {pattern!r}}}\n")
+    with pytest.raises(SuiteError) as info:
+        load_suite(tmp_path)
+    assert str(info.value).startswith(str(tmp_path / "suite.yaml")) and problem in str(info.value), info.value
+
+
+def test_view_names_and_samples_cannot_lead_a_pattern_outside(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="view '..'.*inside the folder"):
+        suite_from_dict({"views": ["..", "b"], "storage": {"kind": "files", "pattern": "{view}/{sample}.mp4"}}, tmp_path)
+    nested = suite_from_dict({"views": ["a", "b"], "storage": {"kind": "files", "pattern": "{view}/{sample}.mp4"}}, tmp_path)
+    assert nested.sample_files(tmp_path / "d", "s0")["b"] == tmp_path / "d" / "b" / "s0.mp4"
+    with pytest.raises(SuiteError, match="inside the folder"):
+        nested.sample_files(tmp_path / "d", "../../s0")

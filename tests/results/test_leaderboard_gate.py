@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,12 @@ def test_gate_direction_and_failures() -> None:
     broken = make_rows("m", 0.0, metric="physics", direction="higher", errors=3)
     report = check_regression(base, broken, candidate="m", baseline="m")
     assert not report.passed and "3 more failed" in report.verdicts[0].why
+
+
+def test_a_suite_name_from_the_store_never_writes_outside_the_leaderboard_folder(tmp_path: Path) -> None:
+    """A store filled before suite names were checked may hold ``../x``; the leaderboard refuses it."""
+    rows = [dataclasses.replace(r, suite="../../escaped") for r in make_rows("base", 0.0, n_samples=2, seeds=1)]
+    board = build_leaderboard(rows, "../../escaped")
+    with pytest.raises(ValueError, match=r"suite name '../../escaped' .* must be letters, digits"):
+        write_leaderboard(board, tmp_path / "boards" / "deep")
+    assert not list(tmp_path.rglob("escaped*"))
