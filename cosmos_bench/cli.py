@@ -316,7 +316,7 @@ def metrics_cmd(
     """Temporal (TSE) and cross-view (CSE) Sampson error of videos, in pixels (lower is better)."""
     import json
 
-    from .data.video import VideoError, parse_grid, read_video, split_grid
+    from .data.video import VideoError, parse_grid, probe_video, read_video, split_grid
     from .metrics import sampson_metrics
 
     if mode not in ("pooled", "per_frame"):
@@ -332,6 +332,7 @@ def metrics_cmd(
     failed = 0
     for path in paths:
         try:
+            probe_video(path)  # a PNG renamed .mp4 would decode as a one-frame video
             video = read_video(path)
             if rows * cols > 1:
                 split = split_grid(video.frames, rows, cols, names, path=path)
@@ -510,7 +511,8 @@ def judge_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, check_endpoint, judge_videos_sync, load_rubric
+    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, check_endpoint, load_rubric
+    from .judge.preflight import judge_probed_videos_sync
 
     try:
         the_rubric = load_rubric(rubric)
@@ -536,7 +538,7 @@ def judge_cmd(
     requests = [JudgeRequest(v, instruction) for v in videos]
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task("judge", total=len(requests) * samples)
-        results = judge_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
+        results = judge_probed_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
 
     table = Table(title=f"{the_rubric.name} · {config.model} · judge version {results[0].judge_version if results else '-'}")
     for col, kw in (("video", {"overflow": "fold"}), ("score", {"justify": "right"}), ("spread", {"justify": "right"}),

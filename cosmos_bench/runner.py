@@ -163,6 +163,7 @@ def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str])
     """Each wanted Sampson metric of one video, plus its mean-of-means companion row."""
     from .metrics.geometry import sampson_metrics
 
+    suite.check_sample(o.directory, o.sample, (o.sidecar or {}).get("expect"))  # no score for a broken file
     views, _ = suite.read_views(o.directory, o.sample)
     results = sampson_metrics(
         views, stride=cfg.stride if "tse" in wanted else None,
@@ -259,6 +260,11 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         for o in todo:
             if o.error is not None or endpoint_error is not None:
                 rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
+                continue
+            try:
+                suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
+            except VideoError as exc:
+                rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
                 continue
             files = o.sidecar.get("files", {})
             video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"

@@ -3,6 +3,7 @@ leaderboards, the regression gate, and a corrupt video that fails alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -170,3 +171,44 @@ def test_judge_rows_outage_and_rescore(bench: Path, first_run) -> None:
     if_rows = [r for r in rows if r.metric == "if"]
     assert all(r.details.get("instruction") for r in if_rows)  # video_IF saw the prompt
     assert fixed.leaderboard.summaries[("warp3", "if")].mean == 4.0
+
+
+def test_broken_or_mismatched_videos_get_error_rows_and_never_reach_the_judge(bench: Path, first_run, tmp_path: Path) -> None:
+    """A PNG renamed .mp4, a cut faststart mp4 and a real mp4 with fewer frames than suite.yaml
+    declares (9) are error rows that say why, for the geometric metrics and the judge; only the good
+    video is uploaded (issue 15, 6)."""
+    import shutil
+
+    from cosmos_bench.data.video import read_video, write_video
+    from cosmos_bench.judge import JudgeConfig
+    from cosmos_bench.judge.fake_server import FakeJudgeServer, Reply
+    from tests.broken_videos import broken_videos
+
+    (base_dir,) = (bench / "videos_a" / "base").iterdir()
+    ext = tmp_path / "external"
+    shutil.copytree(base_dir, ext)
+    good = read_video(ext / "seed0" / "scene_000.mp4").frames
+    bad = broken_videos(tmp_path / "bad", good, ext / "seed0" / "scene_000.mp4")
+    shutil.copyfile(bad["png"], ext / "seed0" / "scene_000.mp4")
+    shutil.copyfile(bad["cut_tail"], ext / "seed0" / "scene_001.mp4")
+    write_video(ext / "seed1" / "scene_000.mp4", good[:5], fps=16)
+    models = tmp_path / "models.yaml"
+    models.write_text(f"models:\n  ext: {{kind: folder, path: {ext}}}\n")
+    with FakeJudgeServer(lambda req: Reply("<think>plausible</think>\nScore: 4"), lifetime_s=60) as server:
+        judge = JudgeConfig(base_url=server.base_url, api_key="k", timeout_s=5, retries=0)
+        run(dataclasses.replace(config(bench, "broken", models=["ext"], judge=judge, judge_cache=tmp_path / "jc.jsonl"),
+                                models_file=models, out=tmp_path / "videos"))
+        calls = server.calls
+    with ResultStore(bench / "broken.sqlite") as store:
+        rows = store.rows(model="ext")
+    by_video: dict[tuple, list] = {}
+    for r in rows:
+        by_video.setdefault((r.sample, r.seed), []).append(r)
+    expected = {("scene_000", 0): "a still image (png_pipe), not a video",
+                ("scene_001", 0): "truncated",
+                ("scene_000", 1): "has 5 frames but suite.yaml says 9"}
+    for video, problem in expected.items():
+        assert len(by_video[video]) == 5 and all(r.status == "error" for r in by_video[video]), video
+        assert all(problem in r.reason for r in by_video[video]), (video, [r.reason for r in by_video[video]])
+    assert all(r.status == "ok" for r in by_video[("scene_001", 1)])
+    assert calls == 1  # only the good video went to the judge

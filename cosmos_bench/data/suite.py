@@ -21,7 +21,7 @@ import yaml
 
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
-from .video import VideoError, parse_grid, read_grid_views, read_video, read_view_files
+from .video import VideoError, check_video_shape, parse_grid, probe_video, read_grid_views, read_video, read_view_files
 
 SUITE_FILE = "suite.yaml"
 StorageKind = Literal["single", "grid", "files"]
@@ -106,6 +106,26 @@ class Suite:
             return read_grid_views(path, self.storage.rows, self.storage.cols, self.views, stride=stride, max_frames=max_frames)
         video = read_video(path, stride=stride, max_frames=max_frames)
         return {self.views[0]: video.frames}, video.fps
+
+    def file_size(self) -> tuple[int, int] | None:
+        """(height, width) of one stored file as ``suite.yaml`` declares it: the whole grid for grids."""
+        if self.size is None:
+            return None
+        h, w = self.size
+        return (h * self.storage.rows, w * self.storage.cols) if self.storage.kind == "grid" else (h, w)
+
+    def check_sample(self, directory: str | os.PathLike, sample: str, expect: dict[str, Any] | None = None) -> None:
+        """Probe every file of a sample before it is scored or sent to the judge; raise a ``VideoError``.
+
+        ``expect`` (``{"frames", "size", "source"}``, as a generation sidecar records it) says what the
+        files must hold; without it the suite's declared ``frames`` and ``size`` do.
+        """
+        if expect is None:
+            expect = {"frames": self.frames, "size": self.file_size(), "source": "suite.yaml says"}
+        size = expect.get("size")
+        for path in sorted(set(self.sample_files(directory, sample).values())):
+            check_video_shape(probe_video(path), frames=expect.get("frames"), size=None if size is None else tuple(size),
+                              source=str(expect.get("source", "expected")))
 
     def camera_file(self, sample: str) -> Path | None:
         if not self.cameras:

@@ -297,3 +297,94 @@ def read_view_files(
             raise VideoError(paths[name], f"view {name!r} plays at {fps:g} fps but {ref_name!r} at {fps_values[ref_name]:g} fps")
     views = check_views({n: v.frames for n, v in videos.items()}, {n: str(p) for n, p in paths.items()})
     return views, fps_values[ref_name]
+
+
+# --------------------------------------------------------------------------------------- probing
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a file holds, read from its container without decoding: enough to refuse it early."""
+
+    path: str
+    container: str
+    codec: str
+    frames: int
+    height: int
+    width: int
+    fps: float
+
+
+def _is_still_image(container: av.container.InputContainer) -> bool:
+    """FFmpeg opens a PNG or JPEG through an image demuxer (``png_pipe``, ``image2``...) as one frame."""
+    name = container.format.name
+    return name.endswith("_pipe") or name in ("image2", "image2pipe")
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Container, codec, frame count and size of a video file, or a :class:`VideoError` saying why not.
+
+    Called before a video is scored or uploaded to the judge: a PNG renamed ``.mp4`` decodes as a
+    one-frame "video" and a cut file may still decode most of its frames, and either would get a
+    score. The probe demuxes every packet (no decoding, milliseconds per file), so it counts the
+    frames really present and sees a packet cut short, which the container's header alone hides.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(p, "file not found")
+    if p.is_dir():
+        raise VideoError(p, "is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(p, "empty file (0 bytes)")
+    try:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(p, f"not a readable video ({exc.__class__.__name__}: {exc})") from exc
+    with container:
+        if _is_still_image(container):
+            raise VideoError(p, f"a still image ({container.format.name}), not a video")
+        if not container.streams.video:
+            raise VideoError(p, f"contains no video stream (container {container.format.name})")
+        stream = container.streams.video[0]
+        promised = stream.frames or 0
+        packets = 0
+        try:
+            for packet in container.demux(stream):
+                if not packet.size:  # the demuxer's end-of-stream marker
+                    continue
+                packets += 1
+                if packet.is_corrupt:
+                    total = max(promised, packets)
+                    raise VideoError(p, f"truncated: frame {packets} of {total} is incomplete")
+        except av.error.FFmpegError as exc:
+            raise VideoError(p, f"truncated or corrupt after {packets} frames ({exc})") from exc
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        info = VideoInfo(
+            path=str(p), container=container.format.name, codec=stream.codec_context.name, frames=packets,
+            height=int(stream.codec_context.height), width=int(stream.codec_context.width),
+            fps=float(rate) if rate else 0.0,
+        )
+    if packets == 0:
+        raise VideoError(p, "zero frames (empty or truncated video)")
+    if promised and packets < promised:
+        raise VideoError(p, f"truncated: header says {promised} frames, only {packets} present")
+    return info
+
+
+def check_video_shape(
+    info: VideoInfo,
+    *,
+    frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    source: str = "expected",
+) -> None:
+    """Raise a :class:`VideoError` when a probed file does not have the declared frames or size.
+
+    ``size`` is the file's (height, width) (for a grid, the whole grid). Odd sizes are also met by
+    the size padded to even, which is what :func:`write_video` (H.264 yuv420p) writes. ``source``
+    says where the expectation comes from, e.g. ``"suite.yaml says"``, for the message.
+    """
+    if frames is not None and info.frames != frames:
+        raise VideoError(info.path, f"has {info.frames} frames but {source} {frames}")
+    if size is not None:
+        h, w = size
+        if (info.height, info.width) not in ((h, w), (h + h % 2, w + w % 2)):
+            raise VideoError(info.path, f"is {info.height}x{info.width} but {source} {h}x{w}")

@@ -117,6 +117,18 @@ def settings_for_suite(
     )
 
 
+def expected_output(suite: Suite, settings: GenerationSettings, *, uses_settings: bool) -> dict[str, Any]:
+    """What an output's file(s) must hold, for the probe before scoring (``Suite.check_sample``).
+
+    A model that follows the settings was asked for their frames and size (the suite's, unless the run
+    overrode them); one that does not (``folder``) must match what ``suite.yaml`` declares.
+    """
+    if uses_settings:
+        return {"frames": settings.num_frames, "size": [settings.height, settings.width], "source": "the run asked for"}
+    size = suite.file_size()
+    return {"frames": suite.frames, "size": None if size is None else list(size), "source": "suite.yaml says"}
+
+
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -466,6 +478,7 @@ def _store(context: _RunContext, o: _Output, raise_errors: bool) -> ItemResult:
             "model_info": o.video.info,
             "views": list(context.suite.views),
             "storage": context.suite.storage.to_dict(),
+            "expect": expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
             "files": {v: p.name for v, p in files.items()},
             "file_sizes": {p.name: p.stat().st_size for p in unique},
             "content_sha256": content,

@@ -176,3 +176,50 @@ def test_encoding_is_deterministic(tmp_path: Path) -> None:
     # fresh copies each time: the non-determinism seen before the fix depended on memory contents
     digests = {write_video(tmp_path / f"d{i}.mp4", frames.copy(), fps=16).read_bytes() for i in range(12)}
     assert len(digests) == 1
+
+
+# ------------------------------------------------------------------ probing before scoring (issue 15, 6)
+def _noisy(frames: int = 12, height: int = 64, width: int = 96) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (frames, height, width, 3), dtype=np.uint8)  # bytes in every frame
+
+
+def test_probe_reports_container_codec_frames_and_size(tmp_path: Path) -> None:
+    from cosmos_bench.data.video import probe_video
+
+    info = probe_video(write_video(tmp_path / "ok.mp4", _noisy(), fps=8))
+    assert (info.codec, info.frames, info.height, info.width) == ("h264", 12, 64, 96)
+    assert "mp4" in info.container and info.fps == pytest.approx(8)
+
+
+@pytest.mark.parametrize(
+    "kind, problem",
+    [
+        ("png", "a still image (png_pipe), not a video"),
+        ("jpeg", "a still image (jpeg_pipe), not a video"),
+        ("empty", "empty file (0 bytes)"),
+        ("text", "not a readable video"),
+        ("cut", "not a readable video"),
+        ("cut_tail", "truncated: frame 12 of 12 is incomplete"),
+    ],
+)
+def test_probe_rejects_files_that_are_not_whole_videos(tmp_path: Path, kind: str, problem: str) -> None:
+    from cosmos_bench.data.video import probe_video
+    from tests.broken_videos import broken_videos
+
+    frames = _noisy()
+    bad = broken_videos(tmp_path / "bad", frames, write_video(tmp_path / "ok.mp4", frames, fps=8))[kind]
+    with pytest.raises(VideoError) as info:
+        probe_video(bad)
+    assert str(info.value).startswith(f"{bad}: ") and problem in str(info.value), info.value
+
+
+def test_expectation_mismatch_names_what_was_declared(tmp_path: Path) -> None:
+    from cosmos_bench.data.video import check_video_shape, probe_video
+
+    info = probe_video(write_video(tmp_path / "ok.mp4", _noisy(), fps=8))
+    check_video_shape(info, frames=12, size=(64, 96), source="suite.yaml says")
+    check_video_shape(info, frames=12, size=(63, 95), source="suite.yaml says")  # odd sizes are padded to even on write
+    with pytest.raises(VideoError, match=r"ok\.mp4: has 12 frames but suite\.yaml says 17"):
+        check_video_shape(info, frames=17, size=(64, 96), source="suite.yaml says")
+    with pytest.raises(VideoError, match=r"ok\.mp4: is 64x96 but the run asked for 128x96"):
+        check_video_shape(info, frames=12, size=(128, 96), source="the run asked for")

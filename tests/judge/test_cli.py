@@ -22,6 +22,20 @@ def _env(monkeypatch, tmp_path):
     monkeypatch.setenv("COLUMNS", "200")
 
 
+@pytest.fixture
+def make_videos(tmp_path):
+    """Real, distinct tiny mp4s: the command probes every file and sends none that is not a video."""
+    import numpy as np
+
+    from cosmos_bench.data.video import write_video
+
+    def make(*names: str):
+        return [write_video(tmp_path / f"{n}.mp4", np.full((4, 16, 16, 3), 40 * i, np.uint8), fps=8)
+                for i, n in enumerate(names, 1)]
+
+    return make
+
+
 def _judge(*args: str):
     return runner.invoke(app, ["judge", *args])
 
@@ -76,3 +90,22 @@ def test_argument_errors_exit_2(server, make_videos, tmp_path):
     res = _judge(str(a), "--rubric", "no_such_rubric", "--base-url", server.base_url)
     assert res.exit_code == 2 and "unknown rubric" in res.output
     assert server.calls == 0
+
+
+def test_broken_files_are_never_uploaded(server, tmp_path):
+    """A PNG renamed .mp4, a 0-byte file, a text file and cut mp4s get error rows, not scores, and no request (issue 15, 6)."""
+    import numpy as np
+
+    from cosmos_bench.data.video import write_video
+    from tests.broken_videos import broken_videos
+
+    frames = np.random.default_rng(0).integers(0, 255, (6, 32, 64, 3), dtype=np.uint8)
+    good = write_video(tmp_path / "good.mp4", frames, fps=8)
+    bad = broken_videos(tmp_path / "bad", frames, good)
+    out = tmp_path / "judge.json"
+    res = _judge(*map(str, bad.values()), str(good), "--base-url", server.base_url, "--no-cache", "--json", str(out))
+    assert res.exit_code == 1, res.output
+    rows = {r["video"]: r for r in json.loads(out.read_text())}
+    assert all(rows[str(p)]["status"] == "error" and rows[str(p)]["score"] is None for p in bad.values()), rows
+    assert "still image" in rows[str(bad["png"])]["reason"] and "empty file" in rows[str(bad["empty"])]["reason"]
+    assert rows[str(good)]["status"] == "ok" and server.calls == 1  # only the real video was sent

@@ -40,3 +40,18 @@ def test_metrics_command_rejects_bad_options(tmp_path):
     assert res.exit_code == 2 and "grid 1x2" in res.output
     res = runner.invoke(app, ["metrics", str(video), "--mode", "calibrated"])
     assert res.exit_code == 2 and "cameras" in res.output
+
+
+def test_metrics_command_scores_no_broken_file(tmp_path):
+    """A PNG renamed .mp4 decodes as a one-frame 'video'; it, and every other non-video, is an error (issue 15, 6)."""
+    from tests.broken_videos import broken_videos
+
+    frames = (np.random.default_rng(0).random((4, 32, 64, 3)) * 255).astype(np.uint8)
+    good = write_video(tmp_path / "good.mp4", frames, fps=8)
+    bad = broken_videos(tmp_path / "bad", frames, good)
+    out_json = tmp_path / "m.json"
+    res = runner.invoke(app, ["metrics", *map(str, bad.values()), "--json", str(out_json)])
+    assert res.exit_code == 1, res.output
+    data = json.loads(out_json.read_text())
+    assert all(set(data[str(p)]) == {"error"} for p in bad.values()), data
+    assert "still image" in data[str(bad["png"])]["error"] and "TSE" not in res.output
