@@ -622,12 +622,25 @@ def _print_summary(summary) -> None:
     if gen:
         console.print(f"generation: {gen.get('generated', 0)} generated, {gen.get('skipped', 0)} reused, {gen.get('failed', 0)} failed")
     console.print(f"scores: {summary.rows_written} rows written, {summary.rows_skipped} already in the store; judge: {summary.judge_status}")
+    _print_shared_work(summary)
     for err in summary.errors[:10]:
         err_console.print(f"[yellow]problem:[/] {err}")
     if len(summary.errors) > 10:
         err_console.print(f"[yellow]... and {len(summary.errors) - 10} more problem(s)[/]")
     for name, path in summary.files.items():
         console.print(f"[green]wrote[/] {name}: {path}")
+
+
+def _print_shared_work(summary) -> None:
+    """What another run on the same store is doing instead of this one, and work computed in vain."""
+    left = {stage: n for stage, n in summary.left_to_others.items() if n}
+    if left:
+        what = ", ".join(f"{n} {'video(s) to generate' if stage == 'generate' else f'video(s) to score ({stage})'}"
+                         for stage, n in left.items())
+        console.print(f"left to another run on this store: {what}; their rows land in the store when it finishes "
+                      "(`cosmos-bench leaderboard` then shows them)")
+    if summary.rows_discarded:
+        console.print(f"{summary.rows_discarded} computed row(s) discarded: the store already had them (from another or an earlier run)")
 
 
 def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: str, seeds: int, limit: Optional[int],

@@ -16,6 +16,7 @@ the run completes, and the next run retries exactly those.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from .data.suite import Suite, load_suite
 from .data.video import VideoError
+from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
 
@@ -73,6 +75,7 @@ class RunConfig:
     judge: Any = None  # a cosmos_bench.judge.JudgeConfig, or None: judge columns say "not run"
     judge_cache: str | os.PathLike | None = None
     plots: bool = True
+    lease_s: float = DEFAULT_LEASE_S  # how long a claim on a work item lasts without renewal (see results.claims)
 
 
 @dataclass
@@ -81,6 +84,8 @@ class RunSummary:
     generation: dict[str, int] = field(default_factory=dict)
     rows_written: int = 0
     rows_skipped: int = 0
+    rows_discarded: int = 0  # computed, but another run had stored the same key first
+    left_to_others: dict[str, int] = field(default_factory=dict)  # stage -> items another run held a claim on
     errors: list[str] = field(default_factory=list)
     judge_status: str = "not run"
     leaderboard: Leaderboard | None = None
@@ -127,11 +132,14 @@ class _Output:
 
 
 def _outputs(report: Any, out: Path) -> list[_Output]:
+    """The outputs this run scores; those another run is generating are left to it (it scores them)."""
     from .models.generate import read_sidecar, sidecar_path
 
     outputs = []
     for res in report.results:
         item = res.item
+        if res.status == "claimed":
+            continue
         key = report.keys[item.model]
         side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
         if res.status == "failed":
@@ -156,6 +164,16 @@ def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, va
         metric_version=version, direction=direction, value=value if status == "ok" else None, status=status,
         reason=reason, details=details or {}, provenance=prov,
     )
+
+
+def _claim_item(stage: str, suite: Suite, o: _Output, *versions: str) -> str:
+    """The work item a run leases before scoring ``o`` in ``stage`` (metric versions included)."""
+    return "|".join((stage, suite.name, o.model, o.key, o.sample, str(o.seed), *versions))
+
+
+def _left_to_other_run(summary: RunSummary, stage: str, reporter: Reporter | None) -> None:
+    summary.left_to_others[stage] = summary.left_to_others.get(stage, 0) + 1
+    _emit(reporter, stage, "advance", status="left to another run")
 
 
 # ----------------------------------------------------------------------------------- metrics stage
@@ -189,7 +207,7 @@ def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions:
             for m in wanted for name in (m, m + SECONDARY_SUFFIX)]
 
 
-def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore,
+def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
                      summary: RunSummary, reporter: Reporter | None) -> None:
     from .metrics.geometry import SampsonOptions, cse_version, tse_version
 
@@ -211,25 +229,45 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
     summary.rows_skipped += sum(2 for o in outputs for m in wanted if key(o, m) in done)
     _emit(reporter, "metrics", "start", total=len(todo))
     for o in todo:
-        reason = o.error
-        if reason is None:
-            try:
-                rows = _geometric_rows(cfg, suite, o, wanted)
-            except VideoError as exc:  # names the file already
-                reason = str(exc)
-                summary.errors.append(reason)
-            except Exception as exc:  # one broken video never stops the benchmark
-                reason = f"{type(exc).__name__}: {exc}"
-                summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
-        if reason is not None:
-            rows = _geometric_error_rows(suite, o, wanted, versions, reason)
-        summary.rows_written += store.put_many(rows)
-        status = rows[0].status if rows else "ok"
-        _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
+        item = _claim_item("metrics", suite, o, *(versions[m] for m in wanted))
+        if claims.acquire(item) is not None:
+            _left_to_other_run(summary, "metrics", reporter)
+            continue
+        try:
+            _score_geometry(cfg, suite, o, wanted, versions, key, store, summary, reporter)
+        finally:
+            claims.release(item)
+
+
+def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
+                    key: Callable[[_Output, str], tuple], store: ResultStore, summary: RunSummary,
+                    reporter: Reporter | None) -> None:
+    """Score one claimed video (unless another run stored it since the stage began) and store its rows."""
+    if all(store.is_finished(key(o, m)) for m in wanted):
+        summary.rows_skipped += 2 * len(wanted)
+        _emit(reporter, "metrics", "advance", status="skipped", message=f"{o.model}/{o.sample}/seed{o.seed}")
+        return
+    reason = o.error
+    if reason is None:
+        try:
+            rows = _geometric_rows(cfg, suite, o, wanted)
+        except VideoError as exc:  # names the file already
+            reason = str(exc)
+            summary.errors.append(reason)
+        except Exception as exc:  # one broken video never stops the benchmark
+            reason = f"{type(exc).__name__}: {exc}"
+            summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
+    if reason is not None:
+        rows = _geometric_error_rows(suite, o, wanted, versions, reason)
+    written = store.put_many(rows)
+    summary.rows_written += written
+    summary.rows_discarded += len(rows) - written
+    status = rows[0].status if rows else "ok"
+    _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
 
 
 # ----------------------------------------------------------------------------------- judge stage
-def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore,
+def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
                  summary: RunSummary, reporter: Reporter | None) -> None:
     wanted = [m for m in JUDGE_METRICS if m in cfg.metrics]
     if not wanted:
@@ -238,7 +276,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         summary.judge_status = "not run (no judge endpoint: pass --judge-url or set COSMOS_BENCH_JUDGE_URL)"
         _emit(reporter, "judge", "note", message=summary.judge_status)
         return
-    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, check_endpoint, judge_version, judge_videos_sync, load_rubric
+    from .judge import JudgeEndpointError, ScoreCache, check_endpoint, judge_version, load_rubric
 
     cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
     endpoint_error: str | None = None
@@ -256,39 +294,66 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
         summary.rows_skipped += len(outputs) - len(todo)
         _emit(reporter, "judge", "start", total=len(todo), message=metric)
-        ready, rows = [], []
-        for o in todo:
-            if o.error is not None or endpoint_error is not None:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
-                continue
-            try:
-                suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
-            except VideoError as exc:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
-                continue
-            files = o.sidecar.get("files", {})
-            video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
-            instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
-            ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
-        summary.rows_written += store.put_many(rows)
-        for _ in rows:
-            _emit(reporter, "judge", "advance", status="error")
-        if not ready:
+        held: list[str] = []  # this metric's claims, released when its rows are stored
+        try:
+            _judge_metric(cfg, suite, todo, metric, rubric, version, endpoint_error, cache, store, claims, held,
+                          summary, reporter)
+        finally:
+            for item in held:
+                claims.release(item)
+
+
+def _judge_metric(cfg: RunConfig, suite: Suite, todo: list[_Output], metric: str, rubric: Any, version: str,
+                  endpoint_error: str | None, cache: Any, store: ResultStore, claims: WorkClaims, held: list[str],
+                  summary: RunSummary, reporter: Reporter | None) -> None:
+    """Judge every output of ``todo`` on one rubric; outputs another run has claimed are left to it."""
+    from .judge import JudgeRequest, judge_videos_sync
+
+    ready, rows = [], []
+    for o in todo:
+        if o.error is not None or endpoint_error is not None:
+            rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
             continue
-        by_id = {req.id: o for o, req in ready}
+        item = _claim_item("judge", suite, o, metric, version)
+        if claims.acquire(item) is not None:
+            _left_to_other_run(summary, "judge", reporter)
+            continue
+        held.append(item)
+        if store.is_finished((suite.name, o.model, o.key, o.sample, o.seed, metric, version)):  # stored meanwhile
+            summary.rows_skipped += 1
+            _emit(reporter, "judge", "advance", status="skipped")
+            continue
+        try:
+            suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
+        except VideoError as exc:
+            rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
+            continue
+        files = o.sidecar.get("files", {})
+        video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
+        instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
+        ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
+    summary.rows_written += store.put_many(rows)
+    for _ in rows:
+        _emit(reporter, "judge", "advance", status="error")
+    if not ready:
+        return
+    by_id = {req.id: o for o, req in ready}
 
-        def on_progress(event: Any) -> None:
-            _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
+    def on_progress(event: Any) -> None:
+        claims.heartbeat()  # a long judge batch keeps its claims
+        _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
 
-        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
-        for res in results:
-            o = by_id[res.id]
-            details = res.to_dict()
-            status = "ok" if res.status == "ok" else "error"
-            row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
-                       details, {"judge": details.get("judge")})
-            summary.rows_written += int(store.put(row))
-            _emit(reporter, "judge", "advance", status=status)
+    results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
+    for res in results:
+        o = by_id[res.id]
+        details = res.to_dict()
+        status = "ok" if res.status == "ok" else "error"
+        row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
+                   details, {"judge": details.get("judge")})
+        written = int(store.put(row))
+        summary.rows_written += written
+        summary.rows_discarded += 1 - written
+        _emit(reporter, "judge", "advance", status=status)
 
 
 # ----------------------------------------------------------------------------------- the run
@@ -315,20 +380,33 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         _emit(reporter, "generate", "advance", status=res.status,
               message=f"{res.item.model}/{res.item.sample}/seed{res.item.seed}")
 
-    report = generate(models, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit, shard=cfg.shard,
-                      on_start=on_start, on_item=on_item)
-    summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
-    summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
-    outputs = _outputs(report, out)
-    return _score_and_publish(cfg, suite, outputs, summary, reporter)
+    with _claims(cfg) as (store, claims):
+        report = generate(models, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit, shard=cfg.shard,
+                          on_start=on_start, on_item=on_item, claims=claims)
+        summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
+        if report.count("claimed"):
+            summary.left_to_others["generate"] = report.count("claimed")
+        summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
+        outputs = _outputs(report, out)
+        return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)
+
+
+@contextlib.contextmanager
+def _claims(cfg: RunConfig):
+    """The run's results store and its claims on work items; every claim is released at the end."""
+    with ResultStore(cfg.store) as store:
+        claims = WorkClaims(store, ttl_s=cfg.lease_s)
+        try:
+            yield store, claims
+        finally:
+            claims.close()
 
 
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], summary: RunSummary,
-                       reporter: Reporter | None) -> RunSummary:
-    with ResultStore(cfg.store) as store:
-        _geometric_stage(cfg, suite, outputs, store, summary, reporter)
-        _judge_stage(cfg, suite, outputs, store, summary, reporter)
-        board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
+                       reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
+    _geometric_stage(cfg, suite, outputs, store, claims, summary, reporter)
+    _judge_stage(cfg, suite, outputs, store, claims, summary, reporter)
+    board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
     summary.leaderboard = board
     if cfg.leaderboards is not None:
         summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
@@ -361,4 +439,5 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     summary = RunSummary(suite=suite.name)
     if not cfg.models:
         cfg = dataclasses.replace(cfg, models=sorted({o.model for o in outputs}))
-    return _score_and_publish(cfg, suite, outputs, summary, reporter)
+    with _claims(cfg) as (store, claims):
+        return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)

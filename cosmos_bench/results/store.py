@@ -19,7 +19,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from ..serialize import json_safe
 
@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (suite, model, generation_key, sample, seed, metric, metric_version)
 );
 CREATE INDEX IF NOT EXISTS results_by_metric ON results (suite, metric, metric_version);
+CREATE TABLE IF NOT EXISTS claims (
+    item TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 
@@ -147,6 +152,55 @@ class ResultStore:
 
     def put_many(self, rows: Iterable[ResultRow]) -> int:
         return sum(self.put(r) for r in rows)
+
+    # ------------------------------------------------------------------ claims (leases on work items)
+    def claim(self, item: str, owner: str, ttl_s: float, *, lapsed: Callable[[str], bool] = lambda owner: False,
+              now: float | None = None) -> str | None:
+        """Lease ``item`` to ``owner`` for ``ttl_s`` seconds; returns None when granted, else the holder.
+
+        A lease held by another owner is honoured until it expires or ``lapsed(holder)`` says its run
+        is gone (a killed process). The check and the write happen under SQLite's write lock
+        (``BEGIN IMMEDIATE``), so two processes never both get one item.
+        """
+        now = time.time() if now is None else now
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            held = self._conn.execute("SELECT owner, expires_at FROM claims WHERE item = ?", (item,)).fetchone()
+            if held is not None and held["owner"] != owner and held["expires_at"] > now and not lapsed(held["owner"]):
+                self._conn.execute("COMMIT")
+                return str(held["owner"])
+            self._conn.execute(
+                "INSERT INTO claims (item, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (item) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                (item, owner, now + ttl_s),
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return None
+
+    def release(self, owner: str, item: str | None = None) -> None:
+        """Give back ``owner``'s lease on ``item`` (every lease of ``owner`` when ``item`` is None)."""
+        if item is None:
+            self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+        else:
+            self._conn.execute("DELETE FROM claims WHERE item = ? AND owner = ?", (item, owner))
+
+    def renew(self, owner: str, ttl_s: float, *, now: float | None = None) -> None:
+        """Extend every lease ``owner`` holds to ``ttl_s`` from now (a heartbeat of long work)."""
+        now = time.time() if now is None else now
+        self._conn.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", (now + ttl_s, owner))
+
+    def claims(self) -> dict[str, tuple[str, float]]:
+        """Every lease in the store: item -> (owner, expiry time)."""
+        return {r["item"]: (r["owner"], float(r["expires_at"])) for r in self._conn.execute("SELECT * FROM claims")}
+
+    def is_finished(self, key: tuple) -> bool:
+        """True when ``key`` (in :data:`KEY_FIELDS` order) has a final (ok or degenerate) row."""
+        where = " AND ".join(f"{f} = ?" for f in KEY_FIELDS)
+        sql = f"SELECT 1 FROM results WHERE {where} AND status != 'error'"
+        return self._conn.execute(sql, key).fetchone() is not None
 
     # ------------------------------------------------------------------ reading
     def finished_keys(self, suite: str, *, metric: str | None = None, metric_version: str | None = None) -> set[tuple]:
