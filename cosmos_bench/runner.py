@@ -233,37 +233,29 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
         if claims.acquire(item) is not None:
             _left_to_other_run(summary, "metrics", reporter)
             continue
-        try:
-            _score_geometry(cfg, suite, o, wanted, versions, key, store, summary, reporter)
-        finally:
+        if all(store.is_finished(key(o, m)) for m in wanted):  # stored by another run since the stage began
             claims.release(item)
-
-
-def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
-                    key: Callable[[_Output, str], tuple], store: ResultStore, summary: RunSummary,
-                    reporter: Reporter | None) -> None:
-    """Score one claimed video (unless another run stored it since the stage began) and store its rows."""
-    if all(store.is_finished(key(o, m)) for m in wanted):
-        summary.rows_skipped += 2 * len(wanted)
-        _emit(reporter, "metrics", "advance", status="skipped", message=f"{o.model}/{o.sample}/seed{o.seed}")
-        return
-    reason = o.error
-    if reason is None:
-        try:
-            rows = _geometric_rows(cfg, suite, o, wanted)
-        except VideoError as exc:  # names the file already
-            reason = str(exc)
-            summary.errors.append(reason)
-        except Exception as exc:  # one broken video never stops the benchmark
-            reason = f"{type(exc).__name__}: {exc}"
-            summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
-    if reason is not None:
-        rows = _geometric_error_rows(suite, o, wanted, versions, reason)
-    written = store.put_many(rows)
-    summary.rows_written += written
-    summary.rows_discarded += len(rows) - written
-    status = rows[0].status if rows else "ok"
-    _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
+            summary.rows_skipped += 2 * len(wanted)
+            _emit(reporter, "metrics", "advance", status="skipped", message=f"{o.model}/{o.sample}/seed{o.seed}")
+            continue
+        reason = o.error
+        if reason is None:
+            try:
+                rows = _geometric_rows(cfg, suite, o, wanted)
+            except VideoError as exc:  # names the file already
+                reason = str(exc)
+                summary.errors.append(reason)
+            except Exception as exc:  # one broken video never stops the benchmark
+                reason = f"{type(exc).__name__}: {exc}"
+                summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
+        if reason is not None:
+            rows = _geometric_error_rows(suite, o, wanted, versions, reason)
+        written = store.put_many(rows)
+        claims.release(item)
+        summary.rows_written += written
+        summary.rows_discarded += len(rows) - written
+        status = rows[0].status if rows else "ok"
+        _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
 
 
 # ----------------------------------------------------------------------------------- judge stage
@@ -276,7 +268,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         summary.judge_status = "not run (no judge endpoint: pass --judge-url or set COSMOS_BENCH_JUDGE_URL)"
         _emit(reporter, "judge", "note", message=summary.judge_status)
         return
-    from .judge import JudgeEndpointError, ScoreCache, check_endpoint, judge_version, load_rubric
+    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, check_endpoint, judge_version, judge_videos_sync, load_rubric
 
     cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
     endpoint_error: str | None = None
@@ -294,66 +286,55 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
         summary.rows_skipped += len(outputs) - len(todo)
         _emit(reporter, "judge", "start", total=len(todo), message=metric)
-        held: list[str] = []  # this metric's claims, released when its rows are stored
-        try:
-            _judge_metric(cfg, suite, todo, metric, rubric, version, endpoint_error, cache, store, claims, held,
-                          summary, reporter)
-        finally:
+        ready, rows, held = [], [], []
+        for o in todo:
+            if o.error is not None or endpoint_error is not None:
+                rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
+                continue
+            item = _claim_item("judge", suite, o, metric, version)
+            if claims.acquire(item) is not None:
+                _left_to_other_run(summary, "judge", reporter)
+                continue
+            held.append(item)  # released once this metric's rows are stored (or when the run ends)
+            if store.is_finished((suite.name, o.model, o.key, o.sample, o.seed, metric, version)):  # stored meanwhile
+                summary.rows_skipped += 1
+                _emit(reporter, "judge", "advance", status="skipped")
+                continue
+            try:
+                suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
+            except VideoError as exc:
+                rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
+                continue
+            files = o.sidecar.get("files", {})
+            video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
+            instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
+            ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
+        summary.rows_written += store.put_many(rows)
+        for _ in rows:
+            _emit(reporter, "judge", "advance", status="error")
+        if not ready:
             for item in held:
                 claims.release(item)
-
-
-def _judge_metric(cfg: RunConfig, suite: Suite, todo: list[_Output], metric: str, rubric: Any, version: str,
-                  endpoint_error: str | None, cache: Any, store: ResultStore, claims: WorkClaims, held: list[str],
-                  summary: RunSummary, reporter: Reporter | None) -> None:
-    """Judge every output of ``todo`` on one rubric; outputs another run has claimed are left to it."""
-    from .judge import JudgeRequest, judge_videos_sync
-
-    ready, rows = [], []
-    for o in todo:
-        if o.error is not None or endpoint_error is not None:
-            rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
             continue
-        item = _claim_item("judge", suite, o, metric, version)
-        if claims.acquire(item) is not None:
-            _left_to_other_run(summary, "judge", reporter)
-            continue
-        held.append(item)
-        if store.is_finished((suite.name, o.model, o.key, o.sample, o.seed, metric, version)):  # stored meanwhile
-            summary.rows_skipped += 1
-            _emit(reporter, "judge", "advance", status="skipped")
-            continue
-        try:
-            suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
-        except VideoError as exc:
-            rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
-            continue
-        files = o.sidecar.get("files", {})
-        video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
-        instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
-        ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
-    summary.rows_written += store.put_many(rows)
-    for _ in rows:
-        _emit(reporter, "judge", "advance", status="error")
-    if not ready:
-        return
-    by_id = {req.id: o for o, req in ready}
+        by_id = {req.id: o for o, req in ready}
 
-    def on_progress(event: Any) -> None:
-        claims.heartbeat()  # a long judge batch keeps its claims
-        _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
+        def on_progress(event: Any) -> None:
+            claims.heartbeat()  # a long judge batch keeps its claims
+            _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
 
-    results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
-    for res in results:
-        o = by_id[res.id]
-        details = res.to_dict()
-        status = "ok" if res.status == "ok" else "error"
-        row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
-                   details, {"judge": details.get("judge")})
-        written = int(store.put(row))
-        summary.rows_written += written
-        summary.rows_discarded += 1 - written
-        _emit(reporter, "judge", "advance", status=status)
+        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
+        for res in results:
+            o = by_id[res.id]
+            details = res.to_dict()
+            status = "ok" if res.status == "ok" else "error"
+            row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
+                       details, {"judge": details.get("judge")})
+            written = int(store.put(row))
+            summary.rows_written += written
+            summary.rows_discarded += 1 - written
+            _emit(reporter, "judge", "advance", status=status)
+        for item in held:
+            claims.release(item)
 
 
 # ----------------------------------------------------------------------------------- the run

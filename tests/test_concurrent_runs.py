@@ -110,6 +110,11 @@ def test_concurrent_runs_split_generation(bench: Path, gate: Gate) -> None:
     assert a.generation == {"generated": 1, "skipped": N_VIDEOS - 1, "failed": 0}
     assert a.left_to_others == {} and a.rows_written == 4 and a.rows_skipped == ROWS - 4
     assert a.rows_discarded == b.rows_discarded == 0
+    from cosmos_bench import cli
+
+    with cli.console.capture() as shown:
+        cli._print_shared_work(b)
+    assert "left to another run on this store: 1 video(s) to generate" in " ".join(shown.get().split())
     rows, claims = stored(cfg)
     assert len(rows) == ROWS and all(r.status == "ok" for r in rows) and claims == {}
 
@@ -131,8 +136,7 @@ def test_concurrent_runs_split_scoring(bench: Path, gate: Gate, monkeypatch: pyt
         return real_rows(cfg_, suite, o, wanted)
 
     monkeypatch.setattr(runner, "_geometric_rows", gated_rows)
-    gate_for_scoring = scored
-    a, b = run_a_then_b(cfg, gate_for_scoring)
+    a, b = run_a_then_b(cfg, scored)
     assert dict(gate.calls) == generated  # nothing generated again
     assert scored.calls == Counter({key: 1 for key in scored.calls}) and len(scored.calls) == N_VIDEOS  # each scored once
     assert b.left_to_others == {"metrics": 1} and b.rows_written == ROWS - 4

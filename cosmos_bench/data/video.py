@@ -83,17 +83,7 @@ def read_video(
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
     p = Path(path)
-    if not p.exists():
-        raise VideoError(p, "file not found")
-    if p.is_dir():
-        raise VideoError(p, "is a directory, not a video file")
-    if p.stat().st_size == 0:
-        raise VideoError(p, "empty file (0 bytes)")
-    try:
-        container = av.open(str(p))
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:  # pragma: no branch - message only
-        raise VideoError(p, f"not a readable video ({exc.__class__.__name__}: {exc})") from exc
-    with container:
+    with open_video_file(p) as container:
         if not container.streams.video:
             raise VideoError(p, "contains no video stream")
         stream = container.streams.video[0]
@@ -313,6 +303,20 @@ class VideoInfo:
     fps: float
 
 
+def open_video_file(p: Path) -> av.container.InputContainer:
+    """Open ``p`` with FFmpeg, or raise a :class:`VideoError`: missing, a folder, 0 bytes, unreadable."""
+    if not p.exists():
+        raise VideoError(p, "file not found")
+    if p.is_dir():
+        raise VideoError(p, "is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(p, "empty file (0 bytes)")
+    try:
+        return av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(p, f"not a readable video ({exc.__class__.__name__}: {exc})") from exc
+
+
 def _is_still_image(container: av.container.InputContainer) -> bool:
     """FFmpeg opens a PNG or JPEG through an image demuxer (``png_pipe``, ``image2``...) as one frame."""
     name = container.format.name
@@ -328,17 +332,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     frames really present and sees a packet cut short, which the container's header alone hides.
     """
     p = Path(path)
-    if not p.exists():
-        raise VideoError(p, "file not found")
-    if p.is_dir():
-        raise VideoError(p, "is a directory, not a video file")
-    if p.stat().st_size == 0:
-        raise VideoError(p, "empty file (0 bytes)")
-    try:
-        container = av.open(str(p))
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise VideoError(p, f"not a readable video ({exc.__class__.__name__}: {exc})") from exc
-    with container:
+    with open_video_file(p) as container:
         if _is_still_image(container):
             raise VideoError(p, f"a still image ({container.format.name}), not a video")
         if not container.streams.video:

@@ -8,6 +8,9 @@ leaderboard is always rebuilt from this store, never from in-memory state.
 Rows are never edited once they hold a result (``ok`` or ``degenerate``: a degenerate video is a
 real, repeatable outcome). Only ``error`` rows — a judge endpoint that was down, a crash — are
 replaced by a later attempt, which is what ``rescore`` relies on.
+
+The store also holds *claims*: leases that concurrent runs take on work items so that they split
+the work instead of doing it twice (``results/claims.py`` says how they are used).
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (suite, model, generation_key, sample, seed, metric, metric_version)
 );
 CREATE INDEX IF NOT EXISTS results_by_metric ON results (suite, metric, metric_version);
+"""
+# Leases of concurrent runs on work items (see results/claims.py). Created apart from the results:
+# a store from before claims existed must still open read-only, for leaderboards.
+_CLAIMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
     item TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -114,6 +121,10 @@ class ResultStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         self._conn.executescript(_SCHEMA)
+        try:
+            self._conn.executescript(_CLAIMS_SCHEMA)
+        except sqlite3.OperationalError:  # a read-only store: only writers claim work, and they fail on writing
+            pass
 
     def close(self) -> None:
         self._conn.close()
