@@ -196,9 +196,10 @@ def _check_pattern(pattern: str, views: list[str], where: str) -> None:
         fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(pattern) if name is not None]
     except ValueError as exc:
         raise SuiteError(f"{where}: files pattern {pattern!r} is not a valid pattern ({exc})") from None
-    bad = [name for name, spec, conv in fields if name not in ("sample", "view") or spec or conv]
+    bad = [name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "")
+           for name, spec, conv in fields if name not in ("sample", "view") or spec or conv]
     if bad:
-        raise SuiteError(f"{where}: files pattern {pattern!r} may hold only {{sample}} and {{view}}, got {{{bad[0]}...}}")
+        raise SuiteError(f"{where}: files pattern {pattern!r} may hold only {{sample}} and {{view}}, got {{{bad[0]}}}")
     if "{sample}" not in pattern or "{view}" not in pattern:
         raise SuiteError(f"{where}: files pattern must contain {{sample}} and {{view}}, got {pattern!r}")
     _check_inside(render_pattern(pattern, "sample", "view"), f"{where}: files pattern {pattern!r}")
