@@ -645,6 +645,29 @@ def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: 
     )
 
 
+def _executor_options(executor: str, out: Optional[Path], ray_address: Optional[str], gpus_per_worker: float,
+                      workers: Optional[int], max_retries: int, artifacts: Optional[Path], compile_cache: Optional[Path],
+                      worker_import: list[str]) -> dict:
+    """RunConfig fields for ``--executor`` (the Ray options are checked here, before any work)."""
+    if executor not in ("local", "ray"):
+        _fail(f"--executor must be 'local' or 'ray', got {executor!r}", 2)
+    if executor == "local":
+        given = [name for name, value in (("--ray-address", ray_address), ("--workers", workers), ("--artifacts", artifacts),
+                                          ("--compile-cache", compile_cache), ("--worker-import", worker_import)) if value]
+        if given:
+            _fail(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only with --executor ray", 2)
+        return {"out": out}
+    if artifacts is not None and out is not None:
+        _fail("give --artifacts or --out, not both (with --executor ray, --artifacts is where the videos go)", 2)
+    from .ray_executor import RayOptions
+
+    out = artifacts if artifacts is not None else out
+    cache = compile_cache if compile_cache is not None else (artifacts / "compile-cache" if artifacts is not None else None)
+    opts = RayOptions(address=ray_address, gpus_per_worker=gpus_per_worker, workers=workers, max_retries=max_retries,
+                      worker_imports=tuple(worker_import), compile_cache=None if cache is None else str(cache))
+    return {"out": out, "executor": "ray", "ray": opts}
+
+
 _SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
 _METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
 
@@ -668,19 +691,32 @@ def run_cmd(
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1); without one, judge columns say 'not run'."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
     judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
+    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
+    gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: number of workers (default: the cluster's GPUs / --gpus-per-worker)."),
+    max_retries: int = typer.Option(3, "--max-retries", min=0, help="With --executor ray: retries of an item whose worker died or whose generation failed, before it becomes error rows."),
+    artifacts: Optional[Path] = typer.Option(None, "--artifacts", help="With --executor ray: shared folder (visible to every node) for the videos and the compile cache; replaces --out."),
+    compile_cache: Optional[Path] = typer.Option(None, "--compile-cache", help="With --executor ray: folder of torch.compile artifacts shared by workers (default: <artifacts>/compile-cache)."),
+    worker_import: list[str] = typer.Option([], "--worker-import", help="With --executor ray: a module each worker imports first (for world-model kinds registered in-process). Repeatable."),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from .data.suite import SuiteError
     from .models.base import ModelConfigError
+    from .ray_executor import RayExecutorError
     from .runner import run
 
-    cfg = _run_config(models, suite, models_file, metrics, seeds, limit, out, store, leaderboards, backend, device,
-                      judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard)
+    extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
+                              compile_cache, worker_import)
+    cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
+                      device, judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard, **extra)
     try:
         with _progress() as progress:
             summary = run(cfg, reporter=_RichReporter(progress))
     except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
+    except RayExecutorError as exc:  # no Ray installed, no worker could start
+        _fail(str(exc), 1)
     _print_summary(summary)
 
 
