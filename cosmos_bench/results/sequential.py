@@ -229,6 +229,12 @@ def first_decisions(low: np.ndarray, high: np.ndarray, margin: float, direction:
     return stop + 1, codes[np.arange(low.shape[0]), stop]
 
 
+def wrong_verdicts(codes: np.ndarray, truth: np.ndarray | float, margin: float, direction: str) -> np.ndarray:
+    """Where a verdict code contradicts the true mean difference (for simulations with known truth)."""
+    gain = np.asarray(truth) * (1 if direction == "higher" else -1)
+    return np.select([codes == 1, codes == 2, codes == 3], [gain <= 0, gain >= -margin, np.abs(gain) >= margin], False)
+
+
 @dataclass
 class _Stream:
     """One (candidate, metric): its clipped differences in pair order and its decision so far."""

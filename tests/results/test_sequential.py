@@ -15,6 +15,7 @@ import pytest
 from cosmos_bench.results.confseq import betting_confidence_path
 from cosmos_bench.results.sequential import (
     VERDICT_CODES, Budget, SequentialMonitor, clipped_differences, first_decisions, metric_rules, pair_order,
+    wrong_verdicts,
 )
 from cosmos_bench.results.simulation import JUDGE, Components, judge_scores, sampson_values
 from cosmos_bench.results.store import ResultRow
@@ -71,11 +72,7 @@ def test_suite_form_errs_about_the_suite_mean_in_at_most_alpha_of_runs(data, met
     """Without-replacement form: its truth is each simulated suite's own mean clipped difference."""
     base, cand = data()
     stop, code, low, high, suite_mean = _run(base, cand, metric, direction, pool_size=POOL)
-    rule = RULES[metric]
-    sign = 1 if direction == "higher" else -1
-    wrong = np.where(code == VERDICT_CODES.index("better"), sign * suite_mean <= 0,
-                     np.where(code == VERDICT_CODES.index("worse"), sign * suite_mean >= -rule.margin,
-                              np.where(code == VERDICT_CODES.index("equivalent"), np.abs(suite_mean) >= rule.margin, False)))
+    wrong = wrong_verdicts(code, suite_mean, RULES[metric].margin, direction)
     assert wrong.mean() <= MC_LIMIT
     assert ((low <= suite_mean) & (suite_mean <= high)).mean() >= 1 - MC_LIMIT
 
