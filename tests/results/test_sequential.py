@@ -218,3 +218,11 @@ def test_relative_rules_are_log_ratios_of_the_stated_percent():
     rules = metric_rules("tse=5%,if=0.25", "tse=40%")
     assert rules["tse"].margin == pytest.approx(math.log(1.05)) and rules["tse"].bound == pytest.approx(math.log(1.4))
     assert rules["if"].bound == 1.0 and not rules["if"].relative
+
+
+def test_relative_differences_of_identical_models_average_zero():
+    """Log ratios are symmetric when candidate and base do not differ; c/b - 1 would average > 0 (Jensen)."""
+    noisy = Components(between=0.6, interaction=0.3, seed_shared=0.1, seed_own=0.4, tail_df=3.0)
+    base, cand = sampson_values(np.random.default_rng(8), runs=200, pairs=500, seeds=2, components=noisy)
+    diffs, _ = clipped_differences(cand.mean(axis=2), base.mean(axis=2), RULES["tse"])
+    assert abs(diffs.mean()) < 0.003  # 100,000 pairs: the SD of this mean is about 0.001
