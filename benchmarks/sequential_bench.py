@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tail-df", type=float, default=3.0, help="Student-t degrees of freedom of the Sampson noise")
     ap.add_argument("--runs", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kinds", default="judge,sampson", help="which data to simulate")
     ap.add_argument("--json", type=Path, help="write all cells here")
     args = ap.parse_args(argv)
     sampson = sampson_components(args.store, args.candidate, args.tail_df) if args.store else \
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     header = ("kind", "effect", "seeds", "form", "alpha", "power", "error", "decided", "median videos (of 250)",
               "p10-p90", "median width", "fixed 50x5 power")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    for kind in ("judge", "sampson"):
+    for kind in args.kinds.split(","):
         for effect in EFFECTS:
             for i, (seeds, population, alpha) in enumerate(DESIGNS):
                 c = simulate(kind, effect, seeds, population, alpha, args.runs, args.seed + 7 * i, sampson)
