@@ -226,3 +226,24 @@ def test_relative_differences_of_identical_models_average_zero():
     base, cand = sampson_values(np.random.default_rng(8), runs=200, pairs=500, seeds=2, components=noisy)
     diffs, _ = clipped_differences(cand.mean(axis=2), base.mean(axis=2), RULES["tse"])
     assert abs(diffs.mean()) < 0.003  # 100,000 pairs: the SD of this mean is about 0.001
+
+
+def test_a_verdict_is_made_once_and_never_revised_by_later_pairs():
+    """'two' is decided on `if` early, stays undecided on `tse`; later pairs where its `if` collapses
+    do not touch the frozen verdict, and update() reports each decision exactly once."""
+    pairs = [f"pair_{i:02d}" for i in range(40)]
+    monitor = SequentialMonitor(candidates=["two"], pairs=pairs, seeds=[0], rules=RULES, order_seed=5)
+    made = []
+    step = 0
+    while (pair := monitor.next_pair()) is not None:
+        gain = 1.0 if step < 12 else -1.0  # better at first, far worse afterwards
+        rng = np.random.default_rng(step)
+        tse = float(np.exp(rng.normal(0, 0.3)))
+        values = {"base": {"if": {0: 3.0}, "tse": {0: 1.0}}, "two": {"if": {0: 3.0 + gain}, "tse": {0: tse}}}
+        made += [(d.candidate, d.metric, d.verdict, d.n_pairs) for d in monitor.update(pair, values)]
+        step += 1
+    if_decisions = [m for m in made if m[1] == "if"]
+    assert len(if_decisions) == 1 and if_decisions[0][2] == "better" and if_decisions[0][3] <= 12
+    final = {d.metric: d for d in monitor.decisions()}
+    assert final["if"].verdict == "better" and final["if"].n_pairs == if_decisions[0][3]
+    assert monitor.pairs_done > 12  # tse kept the candidate running past the collapse
