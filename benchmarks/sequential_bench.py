@@ -49,10 +49,10 @@ def sampson_components(store: Path, candidate: str, tail_df: float) -> Component
 
 
 def simulate(kind: str, effect: float, seeds: int, population: str, alpha: float, runs: int, rng_seed: int,
-             sampson: Components) -> dict:
+             sampson: Components, rules: dict = RULES) -> dict:
     rng = np.random.default_rng(rng_seed)
     metric, direction = ("if", "higher") if kind == "judge" else ("tse", "lower")
-    rule = RULES[metric]
+    rule = rules[metric]
     make = (lambda s, p: judge_scores(rng, runs=runs, pairs=p, seeds=s, improvement=effect)) if kind == "judge" else \
         (lambda s, p: sampson_values(rng, runs=runs, pairs=p, seeds=s, components=sampson, improvement=effect))
     base, cand = make(seeds, FIXED_PAIRS)
@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kinds", default="judge,sampson", help="which data to simulate")
+    ap.add_argument("--effects", default=",".join(f"{e:g}" for e in EFFECTS), help="true improvements (fractions)")
+    ap.add_argument("--bound", help="clipping bounds instead of the defaults, e.g. if=4 or tse=100%%")
     ap.add_argument("--json", type=Path, help="write all cells here")
     args = ap.parse_args(argv)
     sampson = sampson_components(args.store, args.candidate, args.tail_df) if args.store else \
@@ -107,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     header = ("kind", "effect", "seeds", "form", "alpha", "power", "error", "decided", "median videos (of 250)",
               "p10-p90", "median width", "fixed 50x5 power")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    rules = metric_rules("if=0.25,tse=5%", args.bound)
     for kind in args.kinds.split(","):
-        for effect in EFFECTS:
+        for effect in (float(e) for e in args.effects.split(",")):
             for i, (seeds, population, alpha) in enumerate(DESIGNS):
-                c = simulate(kind, effect, seeds, population, alpha, args.runs, args.seed + 7 * i, sampson)
+                c = simulate(kind, effect, seeds, population, alpha, args.runs, args.seed + 7 * i, sampson, rules)
                 cells.append(c)
                 print(f"| {kind} | {effect:.0%} | {seeds} | {population} | {alpha:.4g} | {c['power_better']:.1%} | "
                       f"{c['error_rate']:.1%} | {c['decided']:.1%} | {c['videos_median']:g} ({c['fraction_of_fixed']:.0%}) | "
