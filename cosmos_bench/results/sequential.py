@@ -334,6 +334,17 @@ class SequentialMonitor:
     def finished(self) -> bool:
         return not self.pending()
 
+    def provenance(self) -> dict:
+        """What to record with the run so a rerun rebuilds the same monitor (JSON-ready)."""
+        return {
+            "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
+            "alpha_each": self.alpha_each, "population": self.population, "baseline": self.baseline,
+            "candidates": list(self.candidates), "seeds": list(self.seeds),
+            "rules": {m: r.describe() for m, r in self.rules.items()},
+            "budget": {"max_pairs": self.budget.max_pairs, "max_videos": self.budget.max_videos,
+                       "gpu_hours": self.budget.gpu_hours},
+        }
+
     # ----------------------------------------------------------------- updates
     def update(self, pair: str, values: PairValues, *, gpu_seconds: float = 0.0) -> list[Decision]:
         """Add the pair :meth:`next_pair` asked for; returns the decisions it made."""

@@ -200,6 +200,8 @@ def test_pair_order_is_seeded_and_ignores_listing_order():
     assert pair_order(pairs, 1) == pair_order(list(reversed(pairs)), 1)
     assert pair_order(pairs, 1) != pair_order(pairs, 2)
     assert sorted(pair_order(pairs, 1)) == sorted(pairs)
+    recorded = _monitor(order_seed=9).provenance()
+    assert recorded["order"] == pair_order([f"pair_{i:02d}" for i in range(30)], recorded["order_seed"])
 
 
 @pytest.mark.parametrize("margins, bounds, message", [
