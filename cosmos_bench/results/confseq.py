@@ -13,7 +13,7 @@ Two sampling schemes:
 
 * ``pool_size=None`` (with replacement): values are i.i.d. draws from a population; the sequence
   covers the population mean.
-* ``pool_size=N`` (without replacement, the paper's Sec. 6): values are a uniformly random order of
+* ``pool_size=N`` (without replacement): values are a uniformly random order of
   a fixed pool of ``N`` numbers; the sequence covers the pool's mean, whatever the numbers are, and
   shrinks to that mean when the pool is exhausted. The randomness is only the order, which the
   caller draws with a seed, so the guarantee needs no model of the values at all.
@@ -104,7 +104,7 @@ def betting_confidence_path(
             mu = (pool_size * grid[None, :] - total) / (pool_size - t)
         impossible |= (mu < 0.0) | (mu > 1.0)
         mu = np.clip(mu, 1e-12, 1.0 - 1e-12)
-        # aGRAPA bet (paper Sec. 5.3): Kelly's E[Z]/E[Z^2] estimated from the values before this
+        # aGRAPA bet (the paper's approximate GRAPA): Kelly's E[Z]/E[Z^2] estimated from the values before this
         # one (predictable), capped so the wealth stays positive whatever the next value is
         lam = np.clip(z_sum / z2_sum, -TRUNCATION / (1.0 - mu), TRUNCATION / mu)
         z = y[:, t : t + 1] - mu
