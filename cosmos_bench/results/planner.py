@@ -8,7 +8,7 @@ negligible, more prompts beat more seeds for the same number of videos, and the 
 much. The pilot gives both terms (a one-way random-effects ANOVA over pairs), plus the base's own
 between-pair spread and the base–candidate correlation that makes pairing pay.
 
-The fixed design uses a normal approximation to the paired t-test on per-pair means; the
+The fixed design uses the paired t-test on per-pair means (a shifted-t power approximation); the
 sequential design is simulated with the very confidence sequence the monitor uses (``confseq.py``)
 on normal per-pair differences with the estimated variance, clipped at the rule's bound.
 """
@@ -109,19 +109,24 @@ class DesignPlan:
         return self.fixed_pairs * self.seeds
 
 
-def fixed_pairs_needed(effect: float, pair_variance: float, *, alpha: float, power: float) -> int:
-    """Smallest n with normal-approximation power >= ``power`` for a two-sided level-``alpha`` paired test."""
-    if pair_variance <= 0:
-        return 2
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    return max(2, math.ceil(z * z * pair_variance / (effect * effect)))
+def fixed_pairs_needed(effect: float, pair_variance: float, *, alpha: float, power: float, most: int = 100_000) -> int:
+    """Smallest n (>= 3) whose paired t-test (two-sided, level ``alpha``) has power >= ``power``.
+
+    t quantiles with n − 1 degrees of freedom, so a tiny pilot variance does not promise 2 pairs.
+    """
+    for n in range(3, most):
+        if fixed_power(effect, pair_variance, n, alpha=alpha) >= power:
+            return n
+    return most
 
 
 def fixed_power(effect: float, pair_variance: float, n_pairs: int, *, alpha: float) -> float:
+    """Power of the paired t-test on ``n_pairs`` per-pair means (shifted-t approximation)."""
     if pair_variance <= 0:
         return 1.0
     se = math.sqrt(pair_variance / n_pairs)
-    return float(stats.norm.sf(stats.norm.ppf(1 - alpha / 2) - abs(effect) / se))
+    df = max(n_pairs - 1, 1)
+    return float(stats.t.sf(stats.t.ppf(1 - alpha / 2, df) - abs(effect) / se, df))
 
 
 def simulate_sequential(effect: float, pair_variance: float, rule: MetricRule, *, pool: int, alpha: float,
