@@ -353,8 +353,10 @@ class SequentialMonitor:
             raise ValueError(f"pair {pair!r} out of order: the monitor expects {expected!r}")
         needed = self.pending()
         for model in [self.baseline, *needed]:
-            if model not in values:
-                raise ValueError(f"pair {pair!r}: no values for {model!r}")
+            for metric in self.rules:
+                missing = sorted(set(self.seeds) - set(values.get(model, {}).get(metric, {})))
+                if missing:  # a failed video is None; an absent one is not scored yet
+                    raise ValueError(f"pair {pair!r}: {model!r} has no {metric} result for seeds {missing}")
         made = []
         for c in needed:
             for metric, rule in self.rules.items():

@@ -163,6 +163,13 @@ def test_update_pair_by_pair_matches_replay_and_pending_drops_decided_candidates
     assert [(d.verdict, d.n_pairs) for d in live.decisions()] == [(d.verdict, d.n_pairs) for d in _monitor().replay(rows)]
     with pytest.raises(ValueError, match="out of order"):
         _monitor().update("not_the_first_pair", table["pair_00"])
+    fresh = _monitor()
+    first = fresh.next_pair()
+    incomplete = {m: {k: dict(v) for k, v in per.items()} for m, per in table[first].items()}
+    del incomplete["good"]["tse"][1]
+    with pytest.raises(ValueError, match=r"'good' has no tse result for seeds \[1\]"):
+        fresh.update(first, incomplete)
+    assert fresh.pairs_done == 0
 
 
 def test_a_partial_store_resumes_to_the_same_decisions():
