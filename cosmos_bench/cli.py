@@ -660,6 +660,29 @@ def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: 
     )
 
 
+def _executor_options(executor: str, out: Optional[Path], ray_address: Optional[str], gpus_per_worker: float,
+                      workers: Optional[int], max_retries: int, artifacts: Optional[Path], compile_cache: Optional[Path],
+                      worker_import: list[str]) -> dict:
+    """RunConfig fields for ``--executor`` (the Ray options are checked here, before any work)."""
+    if executor not in ("local", "ray"):
+        _fail(f"--executor must be 'local' or 'ray', got {executor!r}", 2)
+    if executor == "local":
+        given = [name for name, value in (("--ray-address", ray_address), ("--workers", workers), ("--artifacts", artifacts),
+                                          ("--compile-cache", compile_cache), ("--worker-import", worker_import)) if value]
+        if given:
+            _fail(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only with --executor ray", 2)
+        return {"out": out}
+    if artifacts is not None and out is not None:
+        _fail("give --artifacts or --out, not both (with --executor ray, --artifacts is where the videos go)", 2)
+    from .ray_executor import RayOptions
+
+    out = artifacts if artifacts is not None else out
+    cache = compile_cache if compile_cache is not None else (artifacts / "compile-cache" if artifacts is not None else None)
+    opts = RayOptions(address=ray_address, gpus_per_worker=gpus_per_worker, workers=workers, max_retries=max_retries,
+                      worker_imports=tuple(worker_import), compile_cache=None if cache is None else str(cache))
+    return {"out": out, "executor": "ray", "ray": opts}
+
+
 _SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
 _METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
 
@@ -683,19 +706,32 @@ def run_cmd(
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1); without one, judge columns say 'not run'."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
     judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
+    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
+    gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: number of workers (default: the cluster's GPUs / --gpus-per-worker)."),
+    max_retries: int = typer.Option(3, "--max-retries", min=0, help="With --executor ray: retries of an item whose worker died or whose generation failed, before it becomes error rows."),
+    artifacts: Optional[Path] = typer.Option(None, "--artifacts", help="With --executor ray: shared folder (visible to every node) for the videos and the compile cache; replaces --out."),
+    compile_cache: Optional[Path] = typer.Option(None, "--compile-cache", help="With --executor ray: folder of torch.compile artifacts shared by workers (default: <artifacts>/compile-cache)."),
+    worker_import: list[str] = typer.Option([], "--worker-import", help="With --executor ray: a module each worker imports first (for world-model kinds registered in-process). Repeatable."),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from .data.suite import SuiteError
     from .models.base import ModelConfigError
+    from .ray_executor import RayExecutorError
     from .runner import run
 
-    cfg = _run_config(models, suite, models_file, metrics, seeds, limit, out, store, leaderboards, backend, device,
-                      judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard)
+    extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
+                              compile_cache, worker_import)
+    cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
+                      device, judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard, **extra)
     try:
         with _progress() as progress:
             summary = run(cfg, reporter=_RichReporter(progress))
     except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
+    except RayExecutorError as exc:  # no Ray installed, no worker could start
+        _fail(str(exc), 1)
     _print_summary(summary)
 
 
@@ -849,6 +885,83 @@ def train_cmd(
     except ModelConfigError as exc:
         _fail(f"{exc}; entry not registered: {model_name}: {entry}", 2)
     console.print(f"[green]registered[/] {model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)")
+
+
+# --------------------------------------------------------------------------------------- plan
+def _pilot_rows(pilot: Path, suite: Optional[str]):
+    """Rows of one suite (current metric versions) from a results store or a samples.csv export."""
+    from .results.leaderboard import read_samples_csv
+    from .results.store import ResultStore
+
+    if not pilot.exists():
+        _fail(f"--pilot {pilot}: no such file", 2)
+    try:
+        if pilot.suffix == ".csv":  # an export holds the current metric versions only
+            rows, versions = read_samples_csv(pilot), None
+        else:
+            with ResultStore(pilot) as db:
+                rows = db.rows()
+                versions = {s: db.current_versions(s) for s in db.suites()}
+    except (ValueError, OSError) as exc:
+        _fail(f"--pilot {pilot}: {exc}", 2)
+    suites = sorted({r.suite for r in rows})
+    if suite is None:
+        if len(suites) != 1:
+            _fail(f"--pilot {pilot}: {'no rows' if not suites else f'several suites {suites}: pass --suite'}", 2)
+        suite = suites[0]
+    return [r for r in rows if r.suite == suite
+            and (versions is None or versions[suite].get(r.metric) == r.metric_version)]
+
+
+@app.command("plan")
+def plan_cmd(
+    pilot: Path = typer.Option(..., "--pilot", help="Pilot results: a results store (.sqlite) or a samples.csv export with base and a candidate."),
+    effect: str = typer.Option("10%", "--effect", help="Improvement to detect: a percentage of base (10%) or an amount in the metric's unit."),
+    margin: str = typer.Option("if=0.25,physics=0.25,tse=5%,cse=5%", "--margin", help="Per-metric margins, as for a sequential run (metric=amount or metric=percent)."),
+    bound: Optional[str] = typer.Option(None, "--bound", help="Per-metric clipping bounds (default: 1 point for judge scores, ratio 1.5 for percent margins)."),
+    baseline: str = typer.Option("base", "--baseline", help="Baseline model in the pilot."),
+    candidates: Optional[str] = typer.Option(None, "--candidates", help="Comma-separated candidates (default: every other model in the pilot)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite (default: the pilot's only suite)."),
+    alpha: float = typer.Option(0.05, "--alpha", min=1e-6, max=0.5, help="Error rate of one comparison."),
+    power: float = typer.Option(0.9, "--power", min=0.5, max=0.999, help="Wanted power."),
+    pool: int = typer.Option(50, "--pool", min=2, help="Test pairs the suite has (the most a sequential run can use)."),
+    seeds: str = typer.Option("1,2,3,5", "--seeds", help="Seeds-per-pair options to compare."),
+) -> None:
+    """Plan pairs and seeds from pilot data: fixed vs sequential design, for a given effect and power."""
+    from .results.planner import plan_from_rows
+    from .results.sequential import metric_rules
+
+    try:
+        seed_options = tuple(int(s) for s in seeds.split(",") if s.strip())
+        if not seed_options or min(seed_options) < 1:
+            raise ValueError
+    except ValueError:
+        _fail(f"--seeds {seeds!r}: give positive integers, e.g. 1,2,5", 2)
+    rows = _pilot_rows(pilot, suite)
+    try:
+        rules = metric_rules(margin, bound)
+        results = plan_from_rows(rows, rules, effect=effect, baseline=baseline,
+                                 candidates=candidates.split(",") if candidates else None, alpha=alpha,
+                                 power=power, pool=pool, seed_options=seed_options)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    for pilot_var, size, plans in results:
+        rule = rules[pilot_var.metric]
+        console.print(
+            f"[bold]{pilot_var.candidate} vs {baseline}, {pilot_var.metric}[/] ({rule.describe()}): pilot {pilot_var.n_pairs} pairs x "
+            f"{pilot_var.seeds} seeds; per-pair difference variance = {pilot_var.interaction:.3g} (prompt x model) + "
+            f"{pilot_var.within:.3g} / seeds (seed noise); base-candidate correlation {pilot_var.correlation:.2f}; "
+            f"effect {size:.3g} in the rule's unit")
+        table = Table()
+        for col in ("seeds", "fixed pairs", "fixed videos", f"fixed power@{pool}",
+                    "seq. median videos", "seq. p90 videos", f"seq. power@{pool}"):
+            table.add_column(col)
+        for p in plans:
+            table.add_row(str(p.seeds), str(p.fixed_pairs), str(p.fixed_videos), f"{p.fixed_power_at_pool:.0%}",
+                          f"{p.sequential_median_videos:g}", f"{p.sequential_p90_videos:g}", f"{p.sequential_power:.0%}")
+        console.print(table)
+    console.print(f"Videos are per candidate (base needs as many, shared by all candidates). Fixed: paired t-test, "
+                  f"two-sided alpha {alpha}, power {power:.0%}; sequential: the betting confidence sequence, simulated.")
 
 
 def main() -> None:

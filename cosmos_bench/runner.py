@@ -76,6 +76,8 @@ class RunConfig:
     judge_cache: str | os.PathLike | None = None
     plots: bool = True
     lease_s: float = DEFAULT_LEASE_S  # how long a claim on a work item lasts without renewal (see results.claims)
+    executor: str = "local"  # "local": this process (and --shard); "ray": warm GPU workers on a Ray cluster
+    ray: Any = None  # a cosmos_bench.ray_executor.RayOptions for executor="ray" (None: its defaults)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class RunSummary:
     judge_status: str = "not run"
     leaderboard: Leaderboard | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    written: set[tuple] = field(default_factory=set, repr=False)  # row keys written by an executor's workers
 
 
 def _emit(reporter: Reporter | None, *args: Any, **kwargs: Any) -> None:
@@ -131,26 +134,23 @@ class _Output:
         }
 
 
-def _outputs(report: Any, out: Path) -> list[_Output]:
-    """The outputs this run scores; those another run is generating are left to it (it scores them)."""
+def _output_of(res: Any, key: str, out: Path) -> _Output:
+    """The scoring stages' view of one generation result (an ``ItemResult``)."""
     from .models.generate import read_sidecar, sidecar_path
 
-    outputs = []
-    for res in report.results:
-        item = res.item
-        if res.status == "claimed":
-            continue
-        key = report.keys[item.model]
-        side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
-        if res.status == "failed":
-            outputs.append(_Output(item.model, key, item.sample, item.seed, None, None, f"generation failed: {res.error}"))
-            continue
-        side = read_sidecar(side_path)
-        if side is None:
-            outputs.append(_Output(item.model, key, item.sample, item.seed, None, None, f"{side_path}: sidecar missing or unreadable"))
-            continue
-        outputs.append(_Output(item.model, key, item.sample, item.seed, side_path.parent, side))
-    return outputs
+    item = res.item
+    side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
+    if res.status == "failed":
+        return _Output(item.model, key, item.sample, item.seed, None, None, f"generation failed: {res.error}")
+    side = read_sidecar(side_path)
+    if side is None:
+        return _Output(item.model, key, item.sample, item.seed, None, None, f"{side_path}: sidecar missing or unreadable")
+    return _Output(item.model, key, item.sample, item.seed, side_path.parent, side)
+
+
+def _outputs(report: Any, out: Path) -> list[_Output]:
+    """The outputs this run scores; those another run is generating are left to it (it scores them)."""
+    return [_output_of(res, report.keys[res.item.model], out) for res in report.results if res.status != "claimed"]
 
 
 def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, value: float | None,
@@ -207,26 +207,67 @@ def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions:
             for m in wanted for name in (m, m + SECONDARY_SUFFIX)]
 
 
-def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
-                     summary: RunSummary, reporter: Reporter | None) -> None:
+def _geometric_versions(cfg: RunConfig) -> dict[str, str]:
     from .metrics.geometry import SampsonOptions, cse_version, tse_version
 
+    opts = SampsonOptions.from_kwargs(backend=cfg.backend, device=cfg.device)
+    return {"tse": tse_version(opts, cfg.stride), "cse": cse_version(opts, cfg.cross_view_mode)}
+
+
+def _wanted_geometric(cfg: RunConfig, suite: Suite) -> list[str]:
     wanted = [m for m in GEOMETRIC_METRICS if m in cfg.metrics]
-    if not wanted:
-        return
     if "cse" in wanted and len(suite.views) < 2:
         wanted.remove("cse")
+    return wanted
+
+
+def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str],
+                    versions: dict[str, str]) -> tuple[list[ResultRow], str | None]:
+    """The geometric rows of one output, and the error message to report if it could not be scored."""
+    reason, message = o.error, None
+    if reason is None:
+        try:
+            return _geometric_rows(cfg, suite, o, wanted), None
+        except VideoError as exc:  # names the file already
+            reason = message = str(exc)
+        except Exception as exc:  # one broken video never stops the benchmark
+            reason = f"{type(exc).__name__}: {exc}"
+            message = f"{o.model}/{o.sample}/seed{o.seed}: {reason}"
+    return _geometric_error_rows(suite, o, wanted, versions, reason), message
+
+
+@dataclass(frozen=True)
+class GeometryScorer:
+    """Scores one finished generation where its video is: on an executor's worker, beside the GPU
+    that made it, so only rows travel back to the driver (the store's only writer). Picklable."""
+
+    cfg: RunConfig
+    suite: Suite
+
+    def __call__(self, res: Any, key: str, out: Path) -> tuple[list[ResultRow], str | None]:
+        wanted = _wanted_geometric(self.cfg, self.suite)
+        if not wanted:
+            return [], None
+        return _score_geometry(self.cfg, self.suite, _output_of(res, key, out), wanted, _geometric_versions(self.cfg))
+
+
+def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
+                     summary: RunSummary, reporter: Reporter | None) -> None:
+    wanted = _wanted_geometric(cfg, suite)
+    if "cse" in cfg.metrics and "cse" not in wanted:
         _emit(reporter, "metrics", "note", message=f"suite {suite.name!r} has one view: cross-view error (cse) is skipped")
-    opts = SampsonOptions.from_kwargs(backend=cfg.backend, device=cfg.device)
-    versions = {"tse": tse_version(opts, cfg.stride), "cse": cse_version(opts, cfg.cross_view_mode)}
+    if not wanted:
+        return
+    versions = _geometric_versions(cfg)
     done = store.finished_keys(suite.name)
 
     def key(o: _Output, metric: str) -> tuple:
         return (suite.name, o.model, o.key, o.sample, o.seed, metric, versions[metric])
 
-    todo = [o for o in outputs if any(key(o, m) not in done for m in wanted)]
+    # rows an executor's workers wrote during this run (errors too) are neither redone nor counted as skipped
+    todo = [o for o in outputs if any(key(o, m) not in done and key(o, m) not in summary.written for m in wanted)]
     # each headline row has its mean-of-means companion, written together
-    summary.rows_skipped += sum(2 for o in outputs for m in wanted if key(o, m) in done)
+    summary.rows_skipped += sum(2 for o in outputs for m in wanted if key(o, m) in done and key(o, m) not in summary.written)
     _emit(reporter, "metrics", "start", total=len(todo))
     for o in todo:
         item = _claim_item("metrics", suite, o, *(versions[m] for m in wanted))
@@ -238,18 +279,9 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
             summary.rows_skipped += 2 * len(wanted)
             _emit(reporter, "metrics", "advance", status="skipped", message=f"{o.model}/{o.sample}/seed{o.seed}")
             continue
-        reason = o.error
-        if reason is None:
-            try:
-                rows = _geometric_rows(cfg, suite, o, wanted)
-            except VideoError as exc:  # names the file already
-                reason = str(exc)
-                summary.errors.append(reason)
-            except Exception as exc:  # one broken video never stops the benchmark
-                reason = f"{type(exc).__name__}: {exc}"
-                summary.errors.append(f"{o.model}/{o.sample}/seed{o.seed}: {reason}")
-        if reason is not None:
-            rows = _geometric_error_rows(suite, o, wanted, versions, reason)
+        rows, message = _score_geometry(cfg, suite, o, wanted, versions)
+        if message is not None:
+            summary.errors.append(message)
         written = store.put_many(rows)
         claims.release(item)
         summary.rows_written += written
@@ -362,8 +394,13 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
               message=f"{res.item.model}/{res.item.sample}/seed{res.item.seed}")
 
     with _claims(cfg) as (store, claims):
-        report = generate(models, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit, shard=cfg.shard,
-                          on_start=on_start, on_item=on_item, claims=claims)
+        if cfg.executor == "local":
+            report = generate(models, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit, shard=cfg.shard,
+                              on_start=on_start, on_item=on_item, claims=claims)
+        elif cfg.executor == "ray":
+            report = _generate_on_ray(cfg, suite, out, models, settings, summary, store, on_start, on_item, reporter)
+        else:
+            raise ValueError(f"unknown executor {cfg.executor!r}; choose 'local' or 'ray'")
         summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
         if report.count("claimed"):
             summary.left_to_others["generate"] = report.count("claimed")
@@ -381,6 +418,31 @@ def _claims(cfg: RunConfig):
             yield store, claims
         finally:
             claims.close()
+
+
+def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, settings: Any, summary: RunSummary,
+                     store: ResultStore, on_start: Callable[[int], None], on_item: Callable[[Any], None],
+                     reporter: Reporter | None) -> Any:
+    """Generation and geometric scoring on Ray workers; this process writes each item's rows as they arrive.
+    The driver claims nothing: concurrent runs on one store split work only with the local executor."""
+    from .ray_executor import RayOptions, generate_on_ray
+
+    if cfg.shard:
+        raise ValueError("--shard splits work between local processes; the ray executor spreads it itself")
+    scorer = GeometryScorer(dataclasses.replace(cfg, judge=None), suite)  # no endpoint or key travels to workers
+
+    def on_rows(rows: list[ResultRow], message: str | None) -> None:
+        summary.rows_written += store.put_many(rows)
+        summary.written.update(r.key for r in rows)
+        if message is not None:
+            summary.errors.append(message)
+
+    def on_worker(event: str, info: dict[str, Any]) -> None:
+        _emit(reporter, "generate", "note", message=f"ray worker {event}: {info}")
+
+    return generate_on_ray(models, cfg.models_file, suite, out, seeds=cfg.seeds, settings=settings, limit=cfg.limit,
+                           options=cfg.ray or RayOptions(), scorer=scorer, on_start=on_start, on_item=on_item,
+                           on_rows=on_rows, on_worker=on_worker)
 
 
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], summary: RunSummary,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+# Ray in tests: loopback only. On Linux Ray binds its services to the machine's outward address;
+# this switch (read when ray is imported) makes it use 127.0.0.1, and child processes inherit it.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 def textured_clip(frames: int = 9, height: int = 64, width: int = 96, seed: int = 0) -> np.ndarray:

@@ -339,6 +339,44 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **library_versions()}
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """What a run will generate: each model's generation key, the test pairs, the work list."""
+
+    keys: dict[str, str]
+    pairs: dict[str, TestPair]
+    items: list[WorkItem]
+
+
+def plan_run(
+    models: Sequence[WorldModel],
+    suite: Suite,
+    settings: GenerationSettings,
+    *,
+    seeds: int | Iterable[int] = DEFAULT_SEEDS,
+    limit: int | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> PlannedRun:
+    """The checks and the deterministic work list that every executor starts from, so the local loop
+    and a cluster's workers produce the same items under the same generation keys."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted({int(s) for s in seeds})
+    if not seed_list:
+        raise ValueError("no seeds to generate")
+    if any(s < 0 for s in seed_list):
+        raise ValueError(f"seeds must be >= 0, got {seed_list}")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"model names repeat: {names}")
+    pairs = list_test_pairs(suite.root)
+    if not pairs:
+        raise ValueError(f"{suite.root}: no test pairs (<name>.txt + <name>.png)")
+    if limit is not None:
+        pairs = pairs[: max(int(limit), 0)]
+    by_name = {p.name: p for p in pairs}
+    keys = {m.name: generation_key(m, settings) for m in models}
+    return PlannedRun(keys, by_name, plan(names, list(by_name), seed_list, shard))
+
+
 def generate(
     models: Sequence[WorldModel],
     suite: Suite | str | os.PathLike,
@@ -354,6 +392,8 @@ def generate(
     raise_errors: bool = False,
     background_writes: bool = True,
     claims: Claims | None = None,
+    items: Sequence[WorkItem] | None = None,
+    release_models: bool = True,
 ) -> GenerationReport:
     """Generate every (model, test pair, seed) of this shard of ``suite`` into ``out``.
 
@@ -364,37 +404,31 @@ def generate(
     video is encoded and written while the next one generates (see :class:`_OutputWriter`).
     With ``claims``, each missing output is leased before it is generated and released once written;
     an output another run holds is left to it (status ``claimed``), so concurrent runs split the work.
+    ``items`` replaces the planned work list (an executor hands a worker its items one by one);
+    ``release_models=False`` keeps a model loaded after its last item here, for a worker that
+    will be handed more of its items later.
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     settings = settings or settings_for_suite(suite)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted({int(s) for s in seeds})
-    if not seed_list:
-        raise ValueError("no seeds to generate")
-    if any(s < 0 for s in seed_list):
-        raise ValueError(f"seeds must be >= 0, got {seed_list}")
     shard_t = parse_shard(shard) if not isinstance(shard, tuple) else shard
-    names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise ValueError(f"model names repeat: {names}")
-    pairs = list_test_pairs(suite.root)
-    if not pairs:
-        raise ValueError(f"{suite.root}: no test pairs (<name>.txt + <name>.png)")
-    if limit is not None:
-        pairs = pairs[: max(int(limit), 0)]
-    by_name = {p.name: p for p in pairs}
+    planned = plan_run(models, suite, settings, seeds=seeds, limit=limit, shard=shard_t)
+    by_name = planned.pairs
     by_model = {m.name: m for m in models}
     out = Path(out)
-    report = GenerationReport(out=out, shard=shard_t)
-
+    report = GenerationReport(out=out, shard=shard_t, keys=dict(planned.keys))
     for model in models:
-        definition = key_definition(model, settings)
-        key = hashlib.sha256(_canonical(definition).encode()).hexdigest()[:KEY_LENGTH]
-        report.keys[model.name] = key
+        key = report.keys[model.name]
         meta = model_dir(out, model.name, key) / "generation.json"
         if not meta.exists():
+            definition = key_definition(model, settings)
             atomic_write_text(meta, json.dumps({"model": model.name, "kind": model.kind, "generation_key": key, "definition": definition}, indent=2, sort_keys=True, default=str) + "\n")
 
-    items = plan(names, list(by_name), seed_list, shard_t)
+    if items is None:
+        items = planned.items
+    else:
+        unknown = sorted({i.sample for i in items} - set(by_name)) + sorted({i.model for i in items} - set(by_model))
+        if unknown:
+            raise ValueError(f"work items name unknown test pairs or models: {unknown}")
     if on_start:
         on_start(len(items))
     context = _RunContext(suite=suite, settings=settings, shard=shard_t)
@@ -452,7 +486,7 @@ def generate(
                 if raise_errors:
                     raise
                 writer.done(_failed(item, side, exc))
-            if last_item_of[item.model] == item.index and hasattr(model, "release"):
+            if release_models and last_item_of[item.model] == item.index and hasattr(model, "release"):
                 model.release()  # free its memory before the next model loads
     finally:
         writer.close()  # the last video is written (and reported) even when the loop is interrupted
@@ -605,6 +639,7 @@ __all__ = [
     "key_definition",
     "parse_shard",
     "plan",
+    "plan_run",
     "settings_for_suite",
     "write_output",
 ]

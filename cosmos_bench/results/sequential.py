@@ -1,0 +1,428 @@
+"""Sequential paired comparison: stop generating once a verdict is known, with a valid error bound.
+
+The unit is the test pair: for every pair, the mean over seeds of (candidate − base), because the
+seeds of one prompt are correlated. Pairs are processed in a seeded random order; after every pair a
+betting confidence sequence (``confseq.py``) for the mean paired difference is updated, and a
+(candidate, metric) is decided as soon as its interval says
+
+* ``better``: the whole interval is on the improving side of 0;
+* ``worse``: the whole interval is beyond the margin on the worsening side (the regression a gate
+  cares about);
+* ``equivalent``: the whole interval lies inside ±margin;
+
+and ``inconclusive at budget`` when the pairs, videos or GPU-hours run out first. A confidence
+sequence covers the mean at every pair count at once, so looking after every pair and stopping at
+will costs no validity. Each of the K candidates × M gated metrics gets alpha / (K·M) (Bonferroni:
+valid whatever the dependence between metrics and between candidates that share ``base``), so the
+chance that *any* verdict of the run is wrong is at most alpha.
+
+What the numbers are (pre-registered, in ``MetricRule``): a margin given in percent (``tse=5%``)
+makes the metric's difference *relative*: per pair, the log of candidate seed-mean / base
+seed-mean, so ``tse=5%`` means a ratio outside [1/1.05, 1.05]. Logs, not ``c/b − 1``, because two
+models that do not differ give a log ratio symmetric about 0, while ``E[c/b] − 1 > 0`` (Jensen)
+would make identical models look worse. A plain number (``if=0.25``) makes the difference absolute.
+Every difference is clipped to ±bound before it enters the sequence; the guarantee is about the
+mean of the *clipped* per-pair differences, which equals the plain mean whenever no pair reaches
+the bound (the decisions report how many did). Judge scores (1–5) default to a bound of 1 point,
+relative differences to a ratio of 1.5 (either way). A pair whose
+candidate produced no usable value while base did counts as the worst difference (−bound in the
+improving direction), the reverse as the best, both failing as 0: failures are part of the
+estimand instead of silently shrinking the pool.
+
+Everything is a pure function of (pair order, values): replaying a store gives the same decisions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+
+from .confseq import betting_confidence_path
+from .leaderboard import STANDARD_METRICS
+from .store import ResultRow
+
+Verdict = Literal["better", "worse", "equivalent", "inconclusive at budget", "undecided"]
+DECIDED: tuple[str, ...] = ("better", "worse", "equivalent")
+JUDGE_METRICS = {"if", "physics"}  # scored 1–5 by the VLM judge
+DEFAULT_JUDGE_BOUND = 1.0
+DEFAULT_RELATIVE_BOUND = 0.5
+DEFAULT_MARGINS = "if=0.25,physics=0.25,tse=5%,cse=5%"
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """How one metric's per-pair difference is formed, bounded and judged (fixed before any data)."""
+
+    metric: str
+    margin: float  # in difference units: points, or log ratio when relative
+    relative: bool
+    bound: float
+
+    def describe(self) -> str:
+        if self.relative:
+            return (f"{self.metric}: log ratio candidate/base, margin ratio {math.exp(self.margin):.3g}, "
+                    f"clipped at ratio {math.exp(self.bound):.3g} (either way)")
+        return f"{self.metric}: difference in points, margin ±{self.margin:g}, clipped at ±{self.bound:g}"
+
+    def as_percent(self, x: float) -> float:
+        """A difference as the user reads it: percent change of the ratio when relative, else as is."""
+        return 100 * math.expm1(x) if self.relative else x
+
+
+def _parse_amounts(spec: str, option: str) -> dict[str, tuple[float, bool]]:
+    """``"if=0.25,tse=5%"`` → ``{"if": (0.25, False), "tse": (0.05, True)}``; one clear line on bad input."""
+    out: dict[str, tuple[float, bool]] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, sep, amount = part.partition("=")
+        name, amount = name.strip(), amount.strip()
+        relative = amount.endswith("%")
+        try:
+            value = float(amount[:-1] if relative else amount)
+        except ValueError:
+            value = math.nan
+        if not sep or not name or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{option}: {part!r} is not metric=amount with a positive amount (e.g. tse=5%)")
+        if name in out:
+            raise ValueError(f"{option}: {name!r} given twice")
+        out[name] = (value / 100 if relative else value, relative)
+    if not out:
+        raise ValueError(f"{option}: no metric=amount given")
+    return out
+
+
+def metric_rules(margins: str = DEFAULT_MARGINS, bounds: str | None = None) -> dict[str, MetricRule]:
+    """Rules from ``--margin`` (and optional ``--bound``) strings; the gated metrics are the margins' keys."""
+    margin_of = _parse_amounts(margins, "--margin")
+    bound_of = _parse_amounts(bounds, "--bound") if bounds else {}
+    unknown = sorted(set(bound_of) - set(margin_of))
+    if unknown:
+        raise ValueError(f"--bound: {', '.join(unknown)} has no margin (--margin names the gated metrics)")
+    rules = {}
+    for metric, (margin, relative) in margin_of.items():
+        if metric in bound_of:
+            bound, bound_relative = bound_of[metric]
+            if bound_relative != relative:
+                raise ValueError(f"--bound: {metric} must be given in the margin's unit ({'%' if relative else 'absolute'})")
+        elif relative:
+            bound = DEFAULT_RELATIVE_BOUND
+        elif metric in JUDGE_METRICS:
+            bound = DEFAULT_JUDGE_BOUND
+        else:
+            raise ValueError(f"--margin: {metric} has an absolute margin but no known scale: "
+                             f"give it in % or pass --bound {metric}=<largest per-pair difference>")
+        if bound <= margin:
+            raise ValueError(f"--bound: {metric}'s bound {bound:g} must exceed its margin {margin:g}")
+        if relative:
+            margin, bound = math.log1p(margin), math.log1p(bound)
+        rules[metric] = MetricRule(metric, margin, relative, bound)
+    return rules
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When to stop even if undecided; ``None`` = no limit (the suite's pairs are always a limit)."""
+
+    max_pairs: int | None = None
+    max_videos: int | None = None
+    gpu_hours: float | None = None
+
+
+def pair_order(pairs: Iterable[str], seed: int) -> list[str]:
+    """The seeded random order of the test pairs (independent of the order they were listed in)."""
+    ordered = sorted(set(pairs))
+    perm = np.random.default_rng(np.random.SeedSequence([seed, 20])).permutation(len(ordered))
+    return [ordered[i] for i in perm]
+
+
+def pair_difference(candidate: Mapping[int, float | None], base: Mapping[int, float | None],
+                    rule: MetricRule, direction: str) -> tuple[float, bool]:
+    """One pair's clipped difference (candidate − base) and whether it hit the bound.
+
+    ``candidate``/``base`` map seed → value (None = error or degenerate). Seeds both scored give
+    the seed means; failures follow the module's rule (worst for the side that failed).
+    """
+    seeds = sorted(s for s in candidate if candidate[s] is not None and base.get(s) is not None)
+    worse_sign = -1.0 if direction == "higher" else 1.0  # the sign of a worsening difference
+    if not seeds:
+        cand_ok = any(v is not None for v in candidate.values())
+        base_ok = any(v is not None for v in base.values())
+        if cand_ok == base_ok:
+            return 0.0, False
+        return (worse_sign if base_ok else -worse_sign) * rule.bound, True
+    c = float(np.mean([candidate[s] for s in seeds]))
+    b = float(np.mean([base[s] for s in seeds]))
+    d, hit = clipped_differences(np.array(c), np.array(b), rule)
+    return float(d), bool(hit)
+
+
+def clipped_differences(candidate_means: np.ndarray, base_means: np.ndarray, rule: MetricRule) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair differences of seed means in the rule's unit, clipped at ±bound; and where the bound was hit."""
+    c, b = np.asarray(candidate_means, dtype=float), np.asarray(base_means, dtype=float)
+    if rule.relative:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(c == b, 0.0, np.log(np.maximum(c, 0.0) / np.maximum(b, 0.0)))
+    else:
+        d = c - b
+    return np.clip(d, -rule.bound, rule.bound), np.abs(d) >= rule.bound
+
+
+@dataclass
+class Decision:
+    """Where one (candidate, metric) stands; ``low``/``high`` are candidate − base in the rule's unit."""
+
+    candidate: str
+    metric: str
+    verdict: Verdict
+    n_pairs: int
+    videos: int
+    estimate: float
+    low: float
+    high: float
+    alpha: float
+    p_value: float
+    n_clipped: int
+    rule: MetricRule
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict in DECIDED
+
+    def interval_text(self) -> str:
+        unit = "%" if self.rule.relative else ""
+        est, low, high = (self.rule.as_percent(x) for x in (self.estimate, self.low, self.high))
+        return f"{est:+.3g}{unit} [{low:+.3g}{unit}, {high:+.3g}{unit}]"
+
+
+VERDICT_CODES: tuple[Verdict, ...] = ("undecided", "better", "worse", "equivalent")
+
+
+def verdict_codes(low: np.ndarray, high: np.ndarray, margin: float, direction: str) -> np.ndarray:
+    """Vectorised verdicts of intervals of candidate − base, as indices into ``VERDICT_CODES``.
+
+    ``worse`` is checked first, then ``better``, then ``equivalent`` (an interval inside (0, margin)
+    is reported as ``better``: a true claim, the stronger one).
+    """
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    if direction == "lower":  # improvement units: positive = better
+        low, high = -high, -low
+    codes = np.zeros(np.broadcast(low, high).shape, dtype=np.int8)
+    codes = np.where((-margin < low) & (high < margin), 3, codes)
+    codes = np.where(low > 0, 1, codes)
+    return np.where(high < -margin, 2, codes)
+
+
+def verdict_of(low: float, high: float, margin: float, direction: str) -> Verdict:
+    """The verdict an interval of candidate − base supports; 'undecided' if none yet."""
+    return VERDICT_CODES[int(verdict_codes(low, high, margin, direction))]
+
+
+def first_decisions(low: np.ndarray, high: np.ndarray, margin: float, direction: str) -> tuple[np.ndarray, np.ndarray]:
+    """For paths of shape (runs, n): the pair count at the first decision (n if none) and its verdict code."""
+    codes = verdict_codes(low, high, margin, direction)
+    decided = codes > 0
+    stop = np.where(decided.any(axis=1), decided.argmax(axis=1), low.shape[1] - 1)
+    return stop + 1, codes[np.arange(low.shape[0]), stop]
+
+
+def wrong_verdicts(codes: np.ndarray, truth: np.ndarray | float, margin: float, direction: str) -> np.ndarray:
+    """Where a verdict code contradicts the true mean difference (for simulations with known truth)."""
+    gain = np.asarray(truth) * (1 if direction == "higher" else -1)
+    return np.select([codes == 1, codes == 2, codes == 3], [gain <= 0, gain >= -margin, np.abs(gain) >= margin], False)
+
+
+@dataclass
+class _Stream:
+    """One (candidate, metric): its clipped differences in pair order and its decision so far."""
+
+    candidate: str
+    rule: MetricRule
+    direction: str | None = None
+    values: list[float] = field(default_factory=list)
+    clipped: int = 0
+    decision: Decision | None = None
+
+
+# candidate/base values of one pair: model -> metric -> seed -> value (None = failed)
+PairValues = Mapping[str, Mapping[str, Mapping[int, float | None]]]
+
+
+class SequentialMonitor:
+    """Decides candidates against ``baseline`` pair by pair, in a seeded order, within a budget.
+
+    Call :meth:`next_pair` for the pair to generate next (None = stop), generate it for
+    :meth:`pending` candidates and the baseline, then :meth:`update` with its values. Or rebuild
+    everything from stored rows with :meth:`replay`. ``population='prompts'`` (default) treats the
+    suite's pairs as draws from a population of prompts, so a verdict is about that population (as
+    the leaderboard's CIs are). ``'suite'`` uses the without-replacement sequence: the verdict is
+    about the mean over this suite's pairs only (what the full fixed protocol would measure); it
+    needs no assumption on the values beyond the bound, only the random order, and decides sooner.
+    """
+
+    def __init__(self, *, candidates: Sequence[str], pairs: Iterable[str], seeds: Sequence[int],
+                 rules: Mapping[str, MetricRule], baseline: str = "base", alpha: float = 0.05,
+                 order_seed: int = 0, budget: Budget = Budget(),
+                 directions: Mapping[str, str] | None = None,
+                 population: Literal["suite", "prompts"] = "prompts", grid_points: int = 801):
+        if not candidates:
+            raise ValueError("no candidates to compare")
+        if baseline in candidates:
+            raise ValueError(f"the baseline {baseline!r} is also a candidate")
+        if not rules:
+            raise ValueError("no gated metrics (give --margin)")
+        if population not in ("suite", "prompts"):
+            raise ValueError(f"population must be 'suite' or 'prompts', got {population!r}")
+        self.candidates = list(candidates)
+        self.baseline = baseline
+        self.seeds = sorted(int(s) for s in seeds)
+        self.rules = dict(rules)
+        self.alpha = alpha
+        self.alpha_each = alpha / (len(self.candidates) * len(self.rules))
+        self.order_seed = order_seed
+        self.order = pair_order(pairs, order_seed)
+        self.budget = budget
+        self.population = population
+        self.grid_points = grid_points
+        self._directions = {**STANDARD_METRICS, **(directions or {})}
+        self._streams = {(c, m): _Stream(c, r) for c in self.candidates for m, r in self.rules.items()}
+        self.pairs_done = 0
+        self.videos = 0
+        self.gpu_seconds = 0.0
+
+    # ----------------------------------------------------------------- queries
+    def pending(self) -> list[str]:
+        """Candidates that still need videos: at least one gated metric undecided, budget left."""
+        if self._budget_spent():
+            return []
+        return [c for c in self.candidates
+                if any(self._streams[(c, m)].decision is None for m in self.rules)]
+
+    def next_pair(self) -> str | None:
+        """The next test pair to generate, or None when every candidate is decided or the budget is spent."""
+        return self.order[self.pairs_done] if self.pending() else None
+
+    def videos_for_next_pair(self) -> int:
+        return len(self.seeds) * (1 + len(self.pending()))
+
+    def _budget_spent(self) -> bool:
+        b = self.budget
+        if self.pairs_done >= len(self.order) or (b.max_pairs is not None and self.pairs_done >= b.max_pairs):
+            return True
+        if b.gpu_hours is not None and self.gpu_seconds >= b.gpu_hours * 3600:
+            return True
+        undecided = sum(any(self._streams[(c, m)].decision is None for m in self.rules) for c in self.candidates)
+        next_videos = len(self.seeds) * (1 + undecided)
+        return b.max_videos is not None and self.videos + next_videos > b.max_videos
+
+    def decisions(self) -> list[Decision]:
+        """Every (candidate, metric), in candidate then metric order; undecided ones as of now."""
+        final = not self.pending()
+        out = []
+        for (c, m), stream in self._streams.items():
+            if stream.decision is not None:
+                out.append(stream.decision)
+            else:
+                d = self._current(stream)
+                out.append(replace(d, verdict="inconclusive at budget") if final else d)
+        return out
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending()
+
+    def provenance(self) -> dict:
+        """What to record with the run so a rerun rebuilds the same monitor (JSON-ready)."""
+        return {
+            "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
+            "alpha_each": self.alpha_each, "population": self.population, "baseline": self.baseline,
+            "candidates": list(self.candidates), "seeds": list(self.seeds),
+            "rules": {m: r.describe() for m, r in self.rules.items()},
+            "budget": {"max_pairs": self.budget.max_pairs, "max_videos": self.budget.max_videos,
+                       "gpu_hours": self.budget.gpu_hours},
+        }
+
+    # ----------------------------------------------------------------- updates
+    def update(self, pair: str, values: PairValues, *, gpu_seconds: float = 0.0) -> list[Decision]:
+        """Add the pair :meth:`next_pair` asked for; returns the decisions it made."""
+        expected = self.next_pair()
+        if pair != expected:
+            raise ValueError(f"pair {pair!r} out of order: the monitor expects {expected!r}")
+        needed = self.pending()
+        for model in [self.baseline, *needed]:
+            for metric in self.rules:
+                missing = sorted(set(self.seeds) - set(values.get(model, {}).get(metric, {})))
+                if missing:  # a failed video is None; an absent one is not scored yet
+                    raise ValueError(f"pair {pair!r}: {model!r} has no {metric} result for seeds {missing}")
+        made = []
+        for c in needed:
+            for metric, rule in self.rules.items():
+                stream = self._streams[(c, metric)]
+                if stream.decision is not None:
+                    continue
+                d, clipped = pair_difference(values[c].get(metric, {}), values[self.baseline].get(metric, {}),
+                                             rule, self._direction(metric))
+                stream.values.append(d)
+                stream.clipped += clipped
+        self.pairs_done += 1
+        self.videos += len(self.seeds) * (1 + len(needed))
+        self.gpu_seconds += gpu_seconds
+        for c in needed:
+            for metric in self.rules:
+                stream = self._streams[(c, metric)]
+                if stream.decision is None:
+                    current = self._current(stream)
+                    if current.decided:
+                        stream.decision = current
+                        made.append(current)
+        return made
+
+    def _direction(self, metric: str) -> str:
+        if metric not in self._directions:
+            raise ValueError(f"metric {metric!r}: direction unknown (pass directions= or use replay)")
+        return self._directions[metric]
+
+    def _current(self, stream: _Stream) -> Decision:
+        n = len(stream.values)
+        rule = stream.rule
+        if n == 0:
+            return Decision(stream.candidate, rule.metric, "undecided", 0, 0, math.nan, -rule.bound,
+                            rule.bound, self.alpha_each, 1.0, 0, rule)
+        path = betting_confidence_path(
+            np.asarray(stream.values), low=-rule.bound, high=rule.bound, alpha=self.alpha_each,
+            pool_size=len(self.order) if self.population == "suite" else None,
+            anchors=(rule.margin, -rule.margin), grid_points=self.grid_points)
+        low, high = float(path.low[0, -1]), float(path.high[0, -1])
+        verdict = verdict_of(low, high, rule.margin, self._direction(rule.metric))
+        return Decision(stream.candidate, rule.metric, verdict, n, n * len(self.seeds),
+                        float(np.mean(stream.values)), low, high, self.alpha_each,
+                        float(path.p_value[0, -1]), stream.clipped, rule)
+
+    # ----------------------------------------------------------------- replay
+    def replay(self, rows: Iterable[ResultRow], *,
+               gpu_seconds: Mapping[tuple[str, str, int], float] | None = None) -> list[Decision]:
+        """Feed stored rows in the monitor's order until a pair is incomplete or nothing is pending.
+
+        Rows of other models, metrics or versions are ignored (pass one version per metric: the
+        store's current one). ``gpu_seconds`` maps (model, sample, seed) → generation seconds.
+        Deterministic: the same rows give the same decisions, however often it is called.
+        """
+        table: dict[str, dict[str, dict[str, dict[int, float | None]]]] = {}
+        models = {self.baseline, *self.candidates}
+        for r in rows:
+            if r.model in models and r.metric in self.rules and r.seed in self.seeds:
+                self._directions.setdefault(r.metric, r.direction)
+                table.setdefault(r.sample, {}).setdefault(r.model, {}).setdefault(r.metric, {})[r.seed] = r.value
+        while (pair := self.next_pair()) is not None:
+            stored = table.get(pair, {})
+            needed = [self.baseline, *self.pending()]
+            complete = all(len(stored.get(m, {}).get(metric, {})) == len(self.seeds)
+                           for m in needed for metric in self.rules)
+            if not complete:
+                break
+            spent = sum((gpu_seconds or {}).get((m, pair, s), 0.0) for m in needed for s in self.seeds)
+            self.update(pair, stored, gpu_seconds=spent)
+        return self.decisions()
