@@ -76,10 +76,12 @@ def real_mp4(tmp_path: Path) -> Path:
     return write_video(tmp_path / "real.mp4", frames, fps=8)
 
 
-def fast_config(server: FakeJudgeServer | None = None, **kw) -> JudgeConfig:
-    """Tiny backoff and timeouts so failure paths take milliseconds."""
+def fast_config(fake: FakeJudgeServer | None = None, **kw) -> JudgeConfig:
+    """Tiny backoff and timeouts so failure paths take milliseconds; the generic request form
+    (what the scripted server is) unless ``server=`` says otherwise."""
     base = dict(
-        base_url=server.base_url if server is not None else None,
+        base_url=fake.base_url if fake is not None else None,
+        server="generic",
         api_key=API_KEY,
         timeout_s=5.0,
         backoff_s=0.005,
