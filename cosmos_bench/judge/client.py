@@ -645,7 +645,7 @@ class _Judge:
             seed = sample_seed(cfg, index, ask)
             attempts += 1
             try:
-                reply = await self._call(messages, seed)
+                reply = await self._call(messages, seed, errors)
             except _Transient as exc:
                 attempts += exc.extra_calls
                 reason = self.scrub(exc.reason) or "transient error"
@@ -700,7 +700,8 @@ class _Judge:
         self._emit(req, s)
         return s
 
-    async def _call(self, messages: bytes, seed: int) -> _Reply:
+    async def _call(self, messages: bytes, seed: int, errors: list[str]) -> _Reply:
+        """One answer to one sample's request; a refusal of named fields is noted in ``errors``."""
         async with self.call_slots:
             calls = 0
             while True:
@@ -712,6 +713,7 @@ class _Judge:
                         raw = await self._post(messages, fields)
                     except _Refused as exc:
                         if calls == 1:  # once: a second refusal is the server's final word
+                            errors.append(self.scrub(f"{exc.reason} (asked again without {', '.join(sorted(exc.fields))})"))
                             self._drop_fields(exc.fields, exc.reason)
                             continue
                         raise _Permanent(exc.reason) from None

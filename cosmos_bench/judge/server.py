@@ -137,8 +137,8 @@ def request_fields(config: Any, form: RequestForm, seed: int) -> dict[str, Any]:
 def request_settings(config: Any, form: RequestForm) -> dict[str, Any]:
     """The part of the judge version that says how the request was formed (no per-call seed)."""
     sent = request_fields(config, form, seed=0)
-    sent.pop("seed")
-    sent.pop("model")
+    sent.pop("seed", None)
+    sent.pop("model", None)
     return {"server": form.server, "dropped": list(form.dropped), "fields": sent}
 
 
