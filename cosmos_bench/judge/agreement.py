@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["Agreement", "DISAGREEMENT_POINTS", "judge_agreement", "agreement_of_results", "scores_of_details"]
+__all__ = ["Agreement", "DISAGREEMENT_POINTS", "judge_agreement", "agreement_of_results", "agreement_of_rows",
+           "scores_of_details"]
 
 DISAGREEMENT_POINTS = 2
 
@@ -96,3 +97,18 @@ def agreement_of_results(results: Iterable[Any], *, points: int = DISAGREEMENT_P
         d = res if isinstance(res, Mapping) else res.to_dict()
         by_rubric.setdefault(d["rubric"], {})[str(d["id"])] = scores_of_details(d)
     return {rubric: judge_agreement(scores, points=points) for rubric, scores in by_rubric.items()}
+
+
+def agreement_of_rows(rows: Iterable[Any], *, points: int = DISAGREEMENT_POINTS) -> dict[tuple[str, str], Agreement]:
+    """Agreement per (model, metric) over results-store rows (anything with ``model``, ``metric`` and
+    ``details``): the judge rows the runner writes keep every sample's score in ``details``. Rows
+    without samples (an endpoint that was down) carry nothing and are skipped; the videos are the
+    rows' ``sample``/``seed`` pairs."""
+    grouped: dict[tuple[str, str], dict[str, list[float | None]]] = {}
+    for row in rows:
+        details = getattr(row, "details", None) or {}
+        if not details.get("samples"):
+            continue
+        video = f"{getattr(row, 'sample', '')}/seed{getattr(row, 'seed', '')}"
+        grouped.setdefault((row.model, row.metric), {})[video] = scores_of_details(details)
+    return {key: judge_agreement(scores, points=points) for key, scores in grouped.items()}

@@ -65,3 +65,23 @@ def test_agreement_of_results_from_the_judge(server, script, make_videos):
     assert agreement.alpha is not None and not math.isnan(agreement.alpha)
     # the same from the stored form (JudgeResult.to_dict(), what the results store keeps)
     assert agreement_of_results([r.to_dict() for r in res]) == agreement_of_results(res)
+
+
+def test_agreement_of_store_rows_per_model_and_metric(server, script, make_videos, tmp_path):
+    """The rows the runner stores for judge metrics (details = JudgeResult.to_dict()) give the same
+    agreement per (model, metric) as the results themselves."""
+    from types import SimpleNamespace
+
+    from cosmos_bench.judge import judge_videos_sync
+    from cosmos_bench.judge.agreement import agreement_of_rows
+
+    a, b, c = make_videos("a", "b", "c")
+    script.by_seed[(b"video-b", 1)] = Reply("Score: 2")
+    res = judge_videos_sync([a, b, c], "video_physics", fast_config(server, samples=2))
+    rows = [SimpleNamespace(model="lora8", metric="physics", sample=f"s{i}", seed=0, details=r.to_dict())
+            for i, r in enumerate(res)]
+    rows.append(SimpleNamespace(model="lora8", metric="physics", sample="down", seed=0, details={}))
+    got = agreement_of_rows(rows)
+    assert list(got) == [("lora8", "physics")]
+    assert got[("lora8", "physics")].flagged == ["s1/seed0"] and got[("lora8", "physics")].n_videos == 3
+    assert got[("lora8", "physics")].alpha == judge_agreement({"x": [4, 4], "y": [4, 2], "z": [4, 4]}).alpha
