@@ -155,3 +155,16 @@ def test_reasoning_only_replies_count_only_an_explicit_final_answer(script, serv
     [res] = judge_videos_sync([v], "video_physics", fast_config(server, reasks=0))
     assert res.samples[0].score == score
     assert (res.status == "ok") == (score is not None)
+
+
+def test_auto_with_the_server_down_asks_in_the_generic_form_and_records_errors(make_videos, caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [v] = make_videos("a")
+    [res] = judge_videos_sync([v], "video_physics", fast_config(None, base_url=f"http://127.0.0.1:{port}/v1",
+                                                                server="auto", retries=0))
+    assert res.status == "error" and "connection error" in res.reason and res.score is None
+    assert res.judge["request"]["server"] == "generic" and "cannot reach the judge" in caplog.text
