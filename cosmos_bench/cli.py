@@ -483,6 +483,11 @@ def check_cmd(
 
 
 # --------------------------------------------------------------------------------------- judge
+_SERVER_HELP = ("Judge server kind, which sets the request form: vllm (Cosmos Reason2's documented form: top_k, "
+                "penalties, fps and pixel budget), openai, generic (standard fields only), or auto (ask the server; "
+                "default: $COSMOS_BENCH_JUDGE_SERVER or auto).")
+
+
 @app.command("judge")
 def judge_cmd(
     videos: List[Path] = typer.Argument(..., help="mp4 files to score."),
@@ -490,7 +495,8 @@ def judge_cmd(
     instruction: Optional[str] = typer.Option(None, "--instruction", help="The generation prompt, for rubrics that need it (video_IF); applies to every video."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, $OPENAI_BASE_URL, http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY or $OPENAI_API_KEY."),
     model: Optional[str] = typer.Option(None, "--model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
-    samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean."),
+    server: Optional[str] = typer.Option(None, "--server", help=_SERVER_HELP),
+    samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean (2+: the judge's test-retest agreement too)."),
     temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
     seed: int = typer.Option(0, "--seed", help="Seed of sample 0; sample i uses seed+i."),
     fps: float = typer.Option(4.0, "--fps", min=0.1, help="Frames per second the server samples from the video (video mode)."),
@@ -511,13 +517,14 @@ def judge_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, check_endpoint, load_rubric
+    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, load_rubric, resolve_endpoint
+    from .judge.agreement import agreement_of_results
     from .judge.preflight import judge_probed_videos_sync
 
     try:
         the_rubric = load_rubric(rubric)
         config = JudgeConfig.from_env(
-            base_url=base_url, model=model, samples=samples, temperature=temperature, seed=seed, fps=fps,
+            base_url=base_url, model=model, server=server, samples=samples, temperature=temperature, seed=seed, fps=fps,
             video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
             timeout_s=timeout,
         )
@@ -529,11 +536,14 @@ def judge_cmd(
     if missing:
         _fail(f"video file(s) not found: {', '.join(missing)}", 2)
     try:
-        asyncio.run(check_endpoint(config, timeout_s=min(timeout, 15.0)))
+        config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(timeout, 15.0)))
     except JudgeEndpointError as exc:
         _fail(f"{exc}\nStart a server first, e.g. `vllm serve nvidia/Cosmos-Reason2-8B --max-model-len 16384 "
               "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3`, "
               "or point --base-url / COSMOS_BENCH_JUDGE_URL at one.")
+    for note in endpoint.notes:
+        err_console.print(f"[yellow]warning:[/] {note}")
+    err_console.print(f"judge server: {endpoint.server} ({endpoint.why})")
     store = None if no_cache else ScoreCache(cache)
     requests = [JudgeRequest(v, instruction) for v in videos]
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as bar:
@@ -552,6 +562,12 @@ def judge_cmd(
             per_sample, str(r.calls), status,
         )
     console.print(table)
+    if samples >= 2:
+        for name, agreement in agreement_of_results(results).items():
+            console.print(f"{name}: test-retest agreement of the judge (Krippendorff's ordinal alpha over {samples} samples): "
+                          f"{agreement.summary()}")
+            if agreement.flagged:
+                console.print(f"[yellow]samples disagree by 2+ points:[/] {', '.join(agreement.flagged)}")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
@@ -597,7 +613,7 @@ def _progress():
                     TextColumn("ETA"), TimeRemainingColumn(), console=console)
 
 
-def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int):
+def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, judge_server: Optional[str] = None):
     """A judge config when an endpoint is given (flag or COSMOS_BENCH_JUDGE_URL / OPENAI_BASE_URL), else None."""
     import os
 
@@ -605,8 +621,10 @@ def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_sa
 
     if not (judge_url or any(os.environ.get(name) for name in URL_ENV_VARS)):
         return None
-
-    return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples)
+    try:
+        return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples, server=judge_server)
+    except ValueError as exc:
+        _fail(str(exc), 2)
 
 
 def _print_board(board) -> None:
@@ -645,7 +663,8 @@ def _print_shared_work(summary) -> None:
 
 def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: str, seeds: int, limit: Optional[int],
                 out: Optional[Path], store: Path, leaderboards: Path, backend: str, device: Optional[str],
-                judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, **extra):
+                judge_url: Optional[str], judge_model: Optional[str], judge_samples: int,
+                judge_server: Optional[str] = None, **extra):
     from .runner import RunConfig, parse_metrics
 
     try:
@@ -656,7 +675,7 @@ def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: 
     return RunConfig(
         models=names, suite=suite, models_file=models_file, metrics=metric_list, seeds=seeds, limit=limit, out=out,
         store=store, leaderboards=leaderboards, backend=backend, device=device,
-        judge=_judge_config(judge_url, judge_model, judge_samples), judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
+        judge=_judge_config(judge_url, judge_model, judge_samples, judge_server), judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
     )
 
 
@@ -714,6 +733,7 @@ def run_cmd(
     artifacts: Optional[Path] = typer.Option(None, "--artifacts", help="With --executor ray: shared folder (visible to every node) for the videos and the compile cache; replaces --out."),
     compile_cache: Optional[Path] = typer.Option(None, "--compile-cache", help="With --executor ray: folder of torch.compile artifacts shared by workers (default: <artifacts>/compile-cache)."),
     worker_import: list[str] = typer.Option([], "--worker-import", help="With --executor ray: a module each worker imports first (for world-model kinds registered in-process). Repeatable."),
+    judge_server: Optional[str] = typer.Option(None, "--judge-server", "--server", help=_SERVER_HELP),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from .data.suite import SuiteError
@@ -724,7 +744,8 @@ def run_cmd(
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
-                      device, judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard, **extra)
+                      device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
+                      **extra)
     try:
         with _progress() as progress:
             summary = run(cfg, reporter=_RichReporter(progress))
@@ -749,13 +770,14 @@ def rescore_cmd(
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id."),
     judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video."),
+    judge_server: Optional[str] = typer.Option(None, "--judge-server", "--server", help=_SERVER_HELP),
 ) -> None:
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from .data.suite import SuiteError
     from .runner import rescore
 
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
-                      judge_url, judge_model, judge_samples)
+                      judge_url, judge_model, judge_samples, judge_server)
     try:
         with _progress() as progress:
             summary = rescore(cfg, reporter=_RichReporter(progress))

@@ -300,12 +300,15 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         summary.judge_status = "not run (no judge endpoint: pass --judge-url or set COSMOS_BENCH_JUDGE_URL)"
         _emit(reporter, "judge", "note", message=summary.judge_status)
         return
-    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, check_endpoint, judge_version, judge_videos_sync, load_rubric
+    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, judge_version, judge_videos_sync, load_rubric, resolve_endpoint
 
     cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
     endpoint_error: str | None = None
+    judge_cfg = cfg.judge  # with the server's request form decided once, before any version is computed
     try:
-        asyncio.run(check_endpoint(cfg.judge, timeout_s=min(cfg.judge.timeout_s, 15.0)))
+        judge_cfg, endpoint = asyncio.run(resolve_endpoint(cfg.judge, timeout_s=min(cfg.judge.timeout_s, 15.0)))
+        for note in endpoint.notes:
+            _emit(reporter, "judge", "note", message=note)
     except JudgeEndpointError as exc:
         endpoint_error = f"judge endpoint unavailable: {exc}"
         summary.errors.append(endpoint_error)
@@ -314,7 +317,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
     summary.judge_status = "ran" if endpoint_error is None else endpoint_error
     for metric in wanted:
         rubric = load_rubric(JUDGE_METRICS[metric])
-        version = judge_version(rubric, cfg.judge)
+        version = judge_version(rubric, judge_cfg)
         todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
         summary.rows_skipped += len(outputs) - len(todo)
         _emit(reporter, "judge", "start", total=len(todo), message=metric)
@@ -354,7 +357,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
             claims.heartbeat()  # a long judge batch keeps its claims
             _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
 
-        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=cfg.judge, cache=cache, progress=on_progress)
+        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=judge_cfg, cache=cache, progress=on_progress)
         for res in results:
             o = by_id[res.id]
             details = res.to_dict()

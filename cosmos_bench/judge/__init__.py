@@ -29,6 +29,7 @@ from cosmos_bench.judge.client import (
     judge_version,
     judge_videos,
     judge_videos_sync,
+    resolve_endpoint,
 )
 from cosmos_bench.judge.rubric import Rubric, RubricError, available_rubrics, load_rubric
 from cosmos_bench.judge.scoring import Extraction, extract_score
@@ -55,4 +56,5 @@ __all__ = [
     "judge_videos",
     "judge_videos_sync",
     "load_rubric",
+    "resolve_endpoint",
 ]

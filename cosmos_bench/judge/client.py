@@ -36,6 +36,17 @@ import openai
 from cosmos_bench.judge.cache import ScoreCache
 from cosmos_bench.judge.rubric import Rubric, load_rubric
 from cosmos_bench.judge.scoring import extract_score
+from cosmos_bench.judge.server import (
+    SERVER_ENV,
+    SERVER_PROFILES,
+    Endpoint,
+    RequestForm,
+    probe_endpoint,
+    request_fields,
+    request_settings,
+    server_reason,
+    unknown_fields,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -46,6 +57,8 @@ __all__ = [
     "JudgeResult",
     "ProgressEvent",
     "JudgeEndpointError",
+    "SERVER_PROFILES",
+    "resolve_endpoint",
     "judge_version",
     "judge_settings",
     "judge_videos",
@@ -60,8 +73,10 @@ log = logging.getLogger("cosmos_bench.judge")
 DEFAULT_MODEL = "nvidia/Cosmos-Reason2-8B"
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 # Bump when the message layout below changes (order of parts, preamble, roles): it is in the judge version.
-MESSAGE_PROTOCOL = 1
+# 2: frames mode labels each frame with its time, the way Qwen3-VL labels the frames of a video.
+MESSAGE_PROTOCOL = 2
 FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced over {seconds:.1f} seconds."
+FRAME_LABEL = "<{seconds:.1f} seconds>"
 URL_ENV_VARS = ("COSMOS_BENCH_JUDGE_URL", "OPENAI_BASE_URL")
 _ENV_KEY = ("COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_API_KEY")
 _ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
@@ -79,8 +94,9 @@ class JudgeConfig:
     ``base_url``, ``api_key`` and ``model`` left as ``None`` are read from the environment by
     :meth:`resolved`: ``COSMOS_BENCH_JUDGE_URL`` / ``OPENAI_BASE_URL`` (default
     ``http://localhost:8000/v1``), ``COSMOS_BENCH_JUDGE_API_KEY`` / ``OPENAI_API_KEY`` (default
-    ``"EMPTY"``, what vLLM accepts without ``--api-key``) and ``COSMOS_BENCH_JUDGE_MODEL`` (default
-    ``nvidia/Cosmos-Reason2-8B``).
+    ``"EMPTY"``, what vLLM accepts without ``--api-key``), ``COSMOS_BENCH_JUDGE_MODEL`` (default
+    ``nvidia/Cosmos-Reason2-8B``) and ``server`` from ``COSMOS_BENCH_JUDGE_SERVER`` (default
+    ``auto``; see :mod:`cosmos_bench.judge.server` for what each profile sends).
 
     Settings that change scores (model, sampling, encoding, ``extra_body``) enter the judge version;
     the rest (where the server is, concurrency, timeouts, retries, backoff) do not.
@@ -89,11 +105,18 @@ class JudgeConfig:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     model: str | None = None
-    # sampling (in the judge version); Reason2 with reasoning: T=0.6, top_p=0.95, top_k=20, 4096 tokens
+    # request form (in the judge version as the fields it sends): auto | vllm | openai | generic
+    server: str | None = None
+    # tokens the server's context holds (vLLM lists it as max_model_len); sizes vLLM's pixel budget
+    context_length: int | None = None
+    # sampling (in the judge version); Reason2 with reasoning: T=0.6, top_p=0.95, top_k=20,
+    # repetition_penalty 1.0, presence_penalty 0.0, 4096 tokens
     samples: int = 1
     temperature: float = 0.6
     top_p: float | None = 0.95
     top_k: int | None = 20
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
     max_tokens: int = 4096
     seed: int = 0
     # video encoding (in the judge version)
@@ -122,10 +145,16 @@ class JudgeConfig:
             (self.video_mode in ("video", "frames"), "video_mode", self.video_mode, "'video' or 'frames'"),
             (0 < self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in 1..100"),
             (self.backoff_s >= 0 and self.backoff_max_s >= 0, "backoff_s", self.backoff_s, ">= 0"),
+            (self.server is None or self.server in SERVER_PROFILES, "server", self.server, " or ".join(SERVER_PROFILES)),
+            (self.context_length is None or self.context_length > self.max_tokens, "context_length",
+             self.context_length, f"> max_tokens ({self.max_tokens}) or None"),
         ]
         for ok, name, value, want in checks:
             if not ok:
                 raise ValueError(f"JudgeConfig.{name} must be {want}, got {value!r}")
+        if self.server == "openai" and self.video_mode == "video":
+            raise ValueError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
+                             "use video_mode='frames' (--frames-mode)")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> JudgeConfig:
@@ -143,12 +172,21 @@ class JudgeConfig:
                     return env[n]
             return default
 
+        server = self.server or first((SERVER_ENV,), "auto")
+        if server not in SERVER_PROFILES:
+            raise ValueError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
         return dataclasses.replace(
             self,
             base_url=self.base_url or first(URL_ENV_VARS, DEFAULT_BASE_URL),
             api_key=self.api_key if self.api_key is not None else first(_ENV_KEY, "EMPTY"),
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
+            server=server,
         )
+
+    @property
+    def request_form(self) -> RequestForm:
+        """The form requests are sent in; an unresolved ``auto`` counts as ``generic``, its fallback."""
+        return RequestForm(self.server if self.server not in (None, "auto") else "generic")
 
 
 @dataclass(frozen=True)
@@ -239,17 +277,24 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 
 # --------------------------------------------------------------------------------------- versioning
-def judge_settings(rubric: Rubric, config: JudgeConfig) -> dict[str, Any]:
-    """Everything that can change a score, as a JSON-able dict (no URL, no key)."""
+def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None = None) -> dict[str, Any]:
+    """Everything that can change a score, as a JSON-able dict (no URL, no key).
+
+    ``form`` is the request form actually used (default: the config's own); resolve ``auto`` first
+    (:func:`resolve_endpoint`), or it counts as ``generic``.
+    """
     config = config.resolved()
+    form = form or config.request_form
     if config.video_mode == "video":
-        encoding: dict[str, Any] = {"mode": "video", "fps": None if config.fps is None else float(config.fps)}
+        fps = float(config.fps) if config.fps is not None and form.server == "vllm" else None
+        encoding: dict[str, Any] = {"mode": "video", "fps": fps}
     else:
         encoding = {
             "mode": "frames",
             "num_frames": int(config.num_frames),
             "jpeg_quality": int(config.jpeg_quality),
             "preamble": FRAMES_PREAMBLE,
+            "frame_label": FRAME_LABEL,
         }
     return {
         "protocol": MESSAGE_PROTOCOL,
@@ -266,13 +311,14 @@ def judge_settings(rubric: Rubric, config: JudgeConfig) -> dict[str, Any]:
         },
         "encoding": encoding,
         "extra_body": config.extra_body,
+        "request": request_settings(config, form),
     }
 
 
-def judge_version(rubric: Rubric, config: JudgeConfig) -> str:
+def judge_version(rubric: Rubric, config: JudgeConfig, form: RequestForm | None = None) -> str:
     """``<rubric>-v<version>-<12 hex>``: the hex hashes :func:`judge_settings` (rubric text, model id,
-    sampling settings, video encoding). Scores under different versions never mix."""
-    blob = json.dumps(judge_settings(rubric, config), sort_keys=True, ensure_ascii=False)
+    sampling settings, video encoding, request form). Scores under different versions never mix."""
+    blob = json.dumps(judge_settings(rubric, config, form), sort_keys=True, ensure_ascii=False)
     return f"{rubric.name}-v{rubric.version}-{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:12]}"
 
 
@@ -290,11 +336,13 @@ def _sha256_file(path: Path) -> tuple[str, bytes]:
 @dataclass(frozen=True)
 class _Media:
     """One media part: ``kind`` is the content-part type (``video_url`` / ``image_url``), ``b64`` the
-    base64 bytes of the file (ASCII only, so it goes into JSON as is)."""
+    base64 bytes of the file (ASCII only, so it goes into JSON as is), ``label`` a text part sent
+    just before it (a frame's time)."""
 
     kind: str
     mime: str
     b64: bytes
+    label: str | None = None
 
 
 def _video_media(path: Path, data: bytes, config: JudgeConfig) -> tuple[list[_Media], str | None]:
@@ -315,7 +363,9 @@ def _video_media(path: Path, data: bytes, config: JudgeConfig) -> tuple[list[_Me
         ok, buf = cv2.imencode(".jpg", frames[i][:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(config.jpeg_quality)])
         if not ok:
             raise ValueError(f"{path}: JPEG encoding failed for frame {i}")
-        media.append(_Media("image_url", "image/jpeg", base64.b64encode(buf.tobytes())))
+        # the frame's time, so the model sees the timing of what it judges (it cannot see the gaps)
+        label = FRAME_LABEL.format(seconds=i / fps if fps and fps > 0 else 0.0)
+        media.append(_Media("image_url", "image/jpeg", base64.b64encode(buf.tobytes()), label))
     seconds = n_total / fps if fps and fps > 0 else 0.0
     return media, FRAMES_PREAMBLE.format(n=len(media), seconds=seconds)
 
@@ -330,7 +380,11 @@ def messages_json(rubric: Rubric, media: list[_Media], preamble: str | None, ins
     instead of going through the JSON encoder, which would scan megabytes for characters that base64
     never contains, on the event loop, for every sample and retry.
     """
-    parts = [{"type": m.kind, m.kind: {"url": f"{_MEDIA_TOKEN}:{i}"}} for i, m in enumerate(media)]
+    parts: list[dict] = []
+    for i, m in enumerate(media):
+        if m.label:
+            parts.append({"type": "text", "text": m.label})
+        parts.append({"type": m.kind, m.kind: {"url": f"{_MEDIA_TOKEN}:{i}"}})
     blob = json.dumps(build_messages(rubric, parts, preamble, instruction), ensure_ascii=False).encode("utf-8")
     for i, m in enumerate(media):
         url = b'"data:' + m.mime.encode("ascii") + b";base64," + m.b64 + b'"'
@@ -353,7 +407,12 @@ def _read_frames(path: Path):
 
 
 def build_messages(rubric: Rubric, media_parts: list[dict], preamble: str | None, instruction: str | None) -> list[dict]:
-    """System prompt, then one user message: the media parts first, then the rubric text."""
+    """System prompt, then one user message: the media parts first, then the rubric text.
+
+    Cosmos Reason2's documented layout: a plain-text system message, the media before the text, and
+    the reasoning instruction (the rubric's ``answer_format``: think inside ``<think>…</think>``,
+    answer right after ``</think>``) at the end of the user text, after a blank line.
+    """
     text = rubric.render(instruction)
     if preamble:
         text = f"{preamble}\n\n{text}"
@@ -369,6 +428,7 @@ class _Transient(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.extra_calls = 0  # calls beyond the first that this attempt made (a refused-fields retry)
 
 
 class _EncodeError(Exception):
@@ -379,6 +439,15 @@ class _Permanent(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+        self.extra_calls = 0
+
+
+class _Refused(_Permanent):
+    """A 400/422 that names fields of the request as unknown: worth one more try without them."""
+
+    def __init__(self, fields: set[str], reason: str):
+        super().__init__(reason)
+        self.fields = fields
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -416,16 +485,13 @@ def _parse_completion(raw: bytes) -> tuple[str | None, str | None, str | None]:
     return content, reasoning, finish
 
 
-def _error_message(exc: openai.APIStatusError) -> str:
-    """The server's own error text (``{"error": {"message": …}}`` or ``{"message": …}``), shortened."""
-    body = getattr(exc, "body", None)
-    msg = None
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        msg = inner.get("message") if isinstance(inner, dict) else inner
-    if not msg:
-        msg = getattr(exc, "message", None) or str(exc)
-    return str(msg)[:300]
+@dataclass(frozen=True)
+class _Reply:
+    content: str | None
+    reasoning: str | None
+    finish: str | None
+    form: RequestForm  # the form of the call that answered
+    calls: int  # HTTP calls it took (2 when the server refused fields and was asked again)
 
 
 class _Judge:
@@ -434,8 +500,9 @@ class _Judge:
         self.config = config
         self.cache = cache
         self.progress = progress
-        self.version = judge_version(rubric, config)
-        self.settings = judge_settings(rubric, config)
+        self.form = config.request_form
+        self.version = judge_version(rubric, config, self.form)
+        self.settings = judge_settings(rubric, config, self.form)
         self.call_slots = asyncio.Semaphore(config.concurrency)
         # videos being encoded or in flight; bounded so a long list does not hold every video in memory
         self.video_slots = asyncio.Semaphore(max(2 * config.concurrency, 2))
@@ -448,6 +515,18 @@ class _Judge:
             max_retries=0,  # retries are ours: counted, logged and bounded per sample
             timeout=config.timeout_s,
         )
+
+    def _drop_fields(self, refused: set[str], reason: str) -> None:
+        """The server refused ``refused`` by name: ask without them from now on, as another judge
+        version (what the model is sent changed, so its scores must not mix with the full form's)."""
+        if refused <= set(self.form.dropped):
+            return
+        self.form = self.form.without(refused)
+        self.version = judge_version(self.rubric, self.config, self.form)
+        self.settings = judge_settings(self.rubric, self.config, self.form)
+        log.warning("the judge server refused %s (%s); asking without them: request form %r, judge version %s. "
+                    "Pass --server generic (or COSMOS_BENCH_JUDGE_SERVER=generic) to ask this way from the start.",
+                    ", ".join(sorted(refused)), reason, self.form.label, self.version)
 
     def scrub(self, text: str | None) -> str | None:
         key = self.config.api_key
@@ -566,8 +645,9 @@ class _Judge:
             seed = sample_seed(cfg, index, ask)
             attempts += 1
             try:
-                content, reasoning, finish = await self._call(messages, seed)
+                reply = await self._call(messages, seed, errors)
             except _Transient as exc:
+                attempts += exc.extra_calls
                 reason = self.scrub(exc.reason) or "transient error"
                 errors.append(reason)
                 if transient_left <= 0:
@@ -581,19 +661,23 @@ class _Judge:
                 await asyncio.sleep(delay)
                 continue
             except _Permanent as exc:
+                attempts += exc.extra_calls
                 reason = self.scrub(exc.reason) or "request refused"
                 errors.append(reason)
                 return self._sample_error(req, index, seed, reason, attempts, errors, last_reply, t0)
 
-            content, reasoning = self.scrub(content), self.scrub(reasoning)
+            attempts += reply.calls - 1
+            content, reasoning, finish = self.scrub(reply.content), self.scrub(reply.reasoning), reply.finish
             last_reply = (content, reasoning)
-            got = extract_score(content, reasoning, self.rubric.score_min, self.rubric.score_max)
+            got = extract_score(content, reasoning, self.rubric.score_min, self.rubric.score_max,
+                                truncated=finish == "length")
             if got.score is not None:
                 s = JudgeSample(index, seed, "ok", got.score, None, content, reasoning, attempts, False, errors,
                                 time.perf_counter() - t0)
                 if self.cache is not None:  # at once, so an interrupted run keeps every score it got
+                    version = judge_version(self.rubric, self.config, reply.form)
                     self.cache.put(
-                        (*key, index),
+                        (key[0], version, key[2], index),
                         {"score": s.score, "seed": seed, "raw_reply": content, "reasoning": reasoning,
                          "attempts": attempts, "rubric": self.rubric.name},
                     )
@@ -616,54 +700,61 @@ class _Judge:
         self._emit(req, s)
         return s
 
-    async def _call(self, messages: bytes, seed: int) -> tuple[str | None, str | None, str | None]:
+    async def _call(self, messages: bytes, seed: int, errors: list[str]) -> _Reply:
+        """One answer to one sample's request; a refusal of named fields is noted in ``errors``."""
+        async with self.call_slots:
+            calls = 0
+            while True:
+                form = self.form
+                fields = request_fields(self.config, form, seed)
+                calls += 1
+                try:
+                    try:
+                        raw = await self._post(messages, fields)
+                    except _Refused as exc:
+                        if calls == 1:  # once: a second refusal is the server's final word
+                            errors.append(self.scrub(f"{exc.reason} (asked again without {', '.join(sorted(exc.fields))})"))
+                            self._drop_fields(exc.fields, exc.reason)
+                            continue
+                        raise _Permanent(exc.reason) from None
+                    return _Reply(*_parse_completion(raw), form=form, calls=calls)
+                except (_Transient, _Permanent) as exc:
+                    exc.extra_calls = calls - 1
+                    raise
+
+    async def _post(self, messages: bytes, fields: dict[str, Any]) -> bytes:
         cfg = self.config
-        extra = dict(cfg.extra_body)
-        if cfg.top_k is not None:
-            extra.setdefault("top_k", cfg.top_k)
-        if cfg.video_mode == "video" and cfg.fps is not None:
-            mm = dict(extra.get("mm_processor_kwargs") or {})
-            mm.setdefault("fps", cfg.fps)
-            mm.setdefault("do_sample_frames", True)
-            extra["mm_processor_kwargs"] = mm
-        fields: dict[str, Any] = {
-            "model": cfg.model,
-            "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
-            "seed": seed,
-        }
-        if cfg.top_p is not None:
-            fields["top_p"] = cfg.top_p
-        fields.update(extra)
         # {"messages": <serialized once per video>, <the small per-call fields>}
         body = b'{"messages":' + messages + b"," + json.dumps(fields).encode("utf-8")[1:]
-        async with self.call_slots:
-            try:
-                # The client's generic POST (documented for requests the typed methods do not cover),
-                # with a body serialized once per video and the reply parsed here, rather than
-                # chat.completions.create: same HTTP, retries-off, auth and error classes, without
-                # re-encoding megabytes of base64 and building typed models per call on the event loop
-                # (client CPU per call bounds throughput; see benchmarks/judge_bench.py).
-                raw = await self.client.post(
-                    "/chat/completions",
-                    cast_to=bytes,
-                    content=body,
-                    options={"timeout": cfg.timeout_s, "headers": {"Content-Type": "application/json"}},
-                )
-            except openai.APITimeoutError:
-                raise _Transient(f"timeout after {cfg.timeout_s:g}s") from None
-            except openai.APIConnectionError as exc:
-                cause = exc.__cause__ or exc
-                raise _Transient(f"connection error: {type(cause).__name__}: {cause}") from None
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                msg = _error_message(exc)
-                if status == 429 or status == 408 or status == 409 or status >= 500:
-                    raise _Transient(f"HTTP {status}: {msg}", _retry_after(exc)) from None
-                raise _Permanent(f"HTTP {status}: {msg}") from None
-            except openai.APIError as exc:  # malformed response body and the like
-                raise _Transient(f"bad response: {type(exc).__name__}: {str(exc)[:300]}") from None
-        return _parse_completion(raw)
+        try:
+            # The client's generic POST (documented for requests the typed methods do not cover),
+            # with a body serialized once per video and the reply parsed here, rather than
+            # chat.completions.create: same HTTP, retries-off, auth and error classes, without
+            # re-encoding megabytes of base64 and building typed models per call on the event loop
+            # (client CPU per call bounds throughput; see benchmarks/judge_bench.py).
+            raw = await self.client.post(
+                "/chat/completions",
+                cast_to=bytes,
+                content=body,
+                options={"timeout": cfg.timeout_s, "headers": {"Content-Type": "application/json"}},
+            )
+        except openai.APITimeoutError:
+            raise _Transient(f"timeout after {cfg.timeout_s:g}s") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise _Transient(f"connection error: {type(cause).__name__}: {cause}") from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            msg = server_reason(exc)
+            if status == 429 or status == 408 or status == 409 or status >= 500:
+                raise _Transient(f"HTTP {status}: {msg}", _retry_after(exc)) from None
+            refused = unknown_fields(status, msg, fields)
+            if refused:
+                raise _Refused(refused, f"HTTP {status}: {msg}") from None
+            raise _Permanent(f"HTTP {status}: {msg}") from None
+        except openai.APIError as exc:  # malformed response body and the like
+            raise _Transient(f"bad response: {type(exc).__name__}: {str(exc)[:300]}") from None
+        return raw
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -685,6 +776,12 @@ async def judge_videos(
     """
     rubric = load_rubric(rubric)
     config = (config or JudgeConfig()).resolved()
+    if config.server == "auto":  # ask the server once which form it takes; unreachable: generic
+        try:
+            config, _ = await resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0))
+        except JudgeEndpointError as exc:
+            log.warning("%s; asking in the generic form", exc)
+            config = dataclasses.replace(config, server="generic")
     requests = [v if isinstance(v, JudgeRequest) else JudgeRequest(video=v) for v in videos]
     judge = _Judge(rubric, config, cache, progress)
     judge.total = len(requests) * config.samples
@@ -710,29 +807,43 @@ def judge_videos_sync(
     raise RuntimeError("judge_videos_sync called inside a running event loop; use `await judge_videos(...)`")
 
 
-async def check_endpoint(config: JudgeConfig | None = None, timeout_s: float = 10.0) -> list[str] | None:
-    """Ask the server which models it serves (``GET /models``).
+async def resolve_endpoint(config: JudgeConfig | None = None, timeout_s: float = 10.0) -> tuple[JudgeConfig, Endpoint]:
+    """Look at the server once: the config with ``server`` decided (``auto`` → ``vllm`` or
+    ``generic``) and ``context_length`` taken from the server's listing when it gives one, and what
+    was found (``notes`` holds warnings for the user, e.g. a model the server does not list).
 
-    Returns the model ids, or ``None`` when the server answers but does not list models. Raises
-    :class:`JudgeEndpointError` when it cannot be reached, rejects the key, or does not serve
-    ``config.model``.
+    Raises :class:`JudgeEndpointError` when the server cannot be reached, rejects the key, or
+    answers the model listing with an error. Compute judge versions from the returned config.
     """
     config = (config or JudgeConfig()).resolved()
-    client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "EMPTY", max_retries=0,
-                                timeout=timeout_s)
     try:
-        page = await client.models.list()
-        ids = [m.id for m in page.data]
+        found = await probe_endpoint(config.base_url, config.api_key, config.model, config.server, timeout_s)
     except openai.APIConnectionError as exc:
         raise JudgeEndpointError(f"cannot reach the judge at {config.base_url}: {type(exc).__name__}") from None
     except openai.AuthenticationError:
         raise JudgeEndpointError(f"the judge at {config.base_url} rejected the API key (HTTP 401)") from None
     except openai.APIStatusError as exc:
-        if exc.status_code in (404, 405):
-            return None
-        raise JudgeEndpointError(f"the judge at {config.base_url} answered HTTP {exc.status_code}") from None
-    finally:
-        await client.close()
-    if ids and config.model not in ids:
-        raise JudgeEndpointError(f"the judge at {config.base_url} does not serve {config.model!r}; it serves {ids}")
-    return ids
+        raise JudgeEndpointError(
+            f"the judge at {config.base_url} answered HTTP {exc.status_code}: {server_reason(exc)}") from None
+    for note in found.notes:
+        log.warning("%s", note)
+    context = config.context_length
+    if context is None and config.model in found.context_lengths:
+        context = found.context_lengths[config.model]
+        if context <= config.max_tokens:
+            raise JudgeEndpointError(
+                f"the judge at {config.base_url} serves {config.model!r} with a context of {context} tokens, "
+                f"no more than max_tokens ({config.max_tokens}): restart it with a larger --max-model-len")
+    return dataclasses.replace(config, server=found.server, context_length=context), found
+
+
+async def check_endpoint(config: JudgeConfig | None = None, timeout_s: float = 10.0) -> list[str] | None:
+    """Ask the server which models it serves (``GET /models``).
+
+    Returns the model ids, or ``None`` when the server answers but does not list models. Raises
+    :class:`JudgeEndpointError` when it cannot be reached or rejects the key. A model it does not
+    list is a warning, not an error: servers that load models on demand (``transformers serve``)
+    list only the loaded ones.
+    """
+    _, found = await resolve_endpoint(config, timeout_s)
+    return found.models

@@ -133,12 +133,18 @@ class FakeJudgeServer:
         script: Callable[[FakeRequest], Action],
         *,
         models: tuple[str, ...] = ("nvidia/Cosmos-Reason2-8B",),
+        owned_by: str = "fake",
+        max_model_len: int | None = None,
+        version: str | None = None,
         lifetime_s: float = 120.0,
         keep_requests: bool = True,
         parse_body: bool = True,
     ):
         self.script = script
         self.models = models
+        self.owned_by = owned_by
+        self.max_model_len = max_model_len  # listed per model, as vLLM does
+        self.version = version  # answer GET /version with it, as vLLM does
         self.lifetime_s = lifetime_s
         self.keep_requests = keep_requests
         self.parse_body = parse_body
@@ -253,9 +259,12 @@ def _make_handler(server: FakeJudgeServer):
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
+                extra = {} if server.max_model_len is None else {"max_model_len": server.max_model_len}
                 self._send_json(200, {"object": "list", "data": [
-                    {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models
+                    {"id": m, "object": "model", "created": 0, "owned_by": server.owned_by, **extra} for m in server.models
                 ]})
+            elif self.path.rstrip("/") == "/version" and server.version is not None:
+                self._send_json(200, {"version": server.version})
             else:
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 

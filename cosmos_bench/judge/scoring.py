@@ -6,8 +6,10 @@ Replies come in three shapes (see NOTES.md, "Cosmos Reason2 as the judge"):
 * ``content`` = ``"Score: 4"`` and the thinking in ``reasoning`` / ``reasoning_content``
   (vLLM ``--reasoning-parser qwen3``);
 * ``content`` = ``None`` and everything in ``reasoning`` (the model never closed ``</think>``, or
-  answered without thinking): then only a score on the **last line** counts, because a truncated
-  chain of thought mentions candidate scores that are not answers.
+  answered without thinking): then only the **last line** counts, because a truncated chain of
+  thought mentions candidate scores that are not answers. It counts when it is an answer line
+  (``Score: 4``) or ends in an explicitly labelled final answer (``... motion is smooth. Final
+  score: 4``); a reply cut at the token limit never counts.
 
 Extraction never guesses: no score, several different bare numbers, a non-integer or an
 out-of-range number all give ``score=None`` with a reason, and the caller re-asks or records an error.
@@ -36,6 +38,13 @@ _ANSWER_LINE = re.compile(
     r"^[\s*_`'\"#>\-]*(?:(?:final\s+)?(?:score|rating|grade|answer)\s*\**\s*(?:is|[:=\-–])?\s*\**\s*)?"
     + _NUM
     + r"(?:\s*(?:/|out\s+of)\s*\d+)?[\s*_`'\".!]*$",
+    re.IGNORECASE,
+)
+# the end of a line that closes on a labelled answer: "... is smooth. Final score: 4", "... so Score = 3/5."
+_FINAL_AT_END = re.compile(
+    r"(?:^|[\s.;,!*_(\[])(?:final\s+)?(?:score|rating|grade|answer)\s*\**\s*(?:is|[:=])\s*\**\s*"
+    + _NUM
+    + r"(?:\s*(?:/|out\s+of)\s*\d+)?[\s*_`'\")\].!]*$",
     re.IGNORECASE,
 )
 _BARE = re.compile(r"^[\s*_`'\"#.:\[\]()]*" + _NUM + r"[\s*_`'\".!\[\]()]*$")
@@ -77,8 +86,13 @@ def extract_score(
     reasoning: str | None = None,
     score_min: int = 1,
     score_max: int = 5,
+    *,
+    truncated: bool = False,
 ) -> Extraction:
-    """Find the final score in a reply (see module docstring for the accepted shapes)."""
+    """Find the final score in a reply (see module docstring for the accepted shapes).
+
+    ``truncated``: the server stopped the reply at the token limit (``finish_reason`` "length").
+    """
     text, reasoning_only = answer_text(content, reasoning)
     if not text:
         if (content is None or not content.strip()) and (reasoning is None or not reasoning.strip()):
@@ -89,11 +103,14 @@ def extract_score(
         # ("maybe score 2 or") mentions scores that are not answers
         lines = [ln for ln in text.splitlines() if ln.strip()]
         text = lines[-1].strip() if lines else ""
-        line = _ANSWER_LINE.match(_ANSWER_TAG.sub(lambda m: m.group(1), text))
+        snippet = text if len(text) <= 80 else "..." + text[-77:]
+        if truncated:
+            return Extraction(None, text, f"reasoning-only reply cut at the token limit, ending {snippet!r}")
+        last = _ANSWER_TAG.sub(lambda m: m.group(1), text)
+        line = _ANSWER_LINE.match(last) or _FINAL_AT_END.search(last)
         if line is None:
-            snippet = text if len(text) <= 80 else "..." + text[-77:]
             return Extraction(None, text, f"no answer line at the end of the reasoning-only reply {snippet!r}")
-        text = line.group(0).strip()
+        text = line.group(0).strip(" \t.;,!([")
     tag = _ANSWER_TAG.findall(text)
     if tag:
         text = tag[-1]

@@ -76,10 +76,25 @@ def real_mp4(tmp_path: Path) -> Path:
     return write_video(tmp_path / "real.mp4", frames, fps=8)
 
 
-def fast_config(server: FakeJudgeServer | None = None, **kw) -> JudgeConfig:
-    """Tiny backoff and timeouts so failure paths take milliseconds."""
+@pytest.fixture(scope="session")
+def hf_serve(tmp_path_factory):
+    """A real third-party server (``transformers serve``) with tiny local Qwen3-VL checkpoints,
+    started once per test session (about 20-40 s on 2 CPU cores, most of it importing)."""
+    from tests.judge.hf_serve import start_hf_serve
+
+    server = start_hf_serve(tmp_path_factory.mktemp("hf-serve"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fast_config(fake: FakeJudgeServer | None = None, **kw) -> JudgeConfig:
+    """Tiny backoff and timeouts so failure paths take milliseconds; the generic request form
+    (what the scripted server is) unless ``server=`` says otherwise."""
     base = dict(
-        base_url=server.base_url if server is not None else None,
+        base_url=fake.base_url if fake is not None else None,
+        server="generic",
         api_key=API_KEY,
         timeout_s=5.0,
         backoff_s=0.005,

@@ -108,17 +108,25 @@ def test_concurrent_appends_never_interleave(tmp_path):
 
 def test_judge_version_covers_what_changes_scores_and_nothing_else():
     r = load_rubric("video_physics")
-    base = judge_version(r, fast_config(None))
+
+    def vllm(**kw):  # the vLLM form sends every setting, so each one must show in the version
+        return fast_config(None, server="vllm", **kw)
+
+    base = judge_version(r, vllm())
     changed = [
-        fast_config(None, model="nvidia/Cosmos-Reason2-2B"),
-        fast_config(None, temperature=0.0),
-        fast_config(None, top_p=0.9),
-        fast_config(None, top_k=None),
-        fast_config(None, max_tokens=1024),
-        fast_config(None, seed=1),
-        fast_config(None, fps=16),
-        fast_config(None, video_mode="frames"),
-        fast_config(None, extra_body={"repetition_penalty": 1.05}),
+        vllm(model="nvidia/Cosmos-Reason2-2B"),
+        vllm(temperature=0.0),
+        vllm(top_p=0.9),
+        vllm(top_k=None),
+        vllm(max_tokens=1024),
+        vllm(seed=1),
+        vllm(fps=16),
+        vllm(video_mode="frames"),
+        vllm(extra_body={"repetition_penalty": 1.05}),
+        vllm(repetition_penalty=1.05),
+        vllm(presence_penalty=0.5),
+        vllm(context_length=32768),  # the pixel budget the server is asked for
+        fast_config(None, server="generic"),  # the request form
     ]
     versions = {judge_version(r, c) for c in changed}
     assert base not in versions and len(versions) == len(changed)
@@ -126,10 +134,12 @@ def test_judge_version_covers_what_changes_scores_and_nothing_else():
         r, fast_config(None, video_mode="frames", num_frames=16)
     )
     same = [
-        fast_config(None, base_url="http://elsewhere:8000/v1", api_key="other"),
-        fast_config(None, concurrency=32, timeout_s=9, retries=0, reasks=0, samples=5),
-        fast_config(None, num_frames=32),  # frame count only matters in frames mode
+        vllm(base_url="http://elsewhere:8000/v1", api_key="other"),
+        vllm(concurrency=32, timeout_s=9, retries=0, reasks=0, samples=5),
+        vllm(num_frames=32),  # frame count only matters in frames mode
     ]
     assert {judge_version(r, c) for c in same} == {base}
     assert base.startswith("video_physics-v1-")
-    assert judge_version(load_rubric("video_IF"), fast_config(None)) != base
+    assert judge_version(load_rubric("video_IF"), vllm()) != base
+    # the generic form sends neither fps nor a pixel budget: they cannot change what the judge sees
+    assert judge_version(r, fast_config(None, server="generic", fps=16)) == judge_version(r, fast_config(None, server="generic"))

@@ -109,3 +109,41 @@ def test_broken_files_are_never_uploaded(server, tmp_path):
     assert all(rows[str(p)]["status"] == "error" and rows[str(p)]["score"] is None for p in bad.values()), rows
     assert "still image" in rows[str(bad["png"])]["reason"] and "empty file" in rows[str(bad["empty"])]["reason"]
     assert rows[str(good)]["status"] == "ok" and server.calls == 1  # only the real video was sent
+
+
+def test_server_option_and_environment_pick_the_request_form(server, make_videos, monkeypatch):
+    [a] = make_videos("a")
+    res = _judge(str(a), "--base-url", server.base_url, "--no-cache", "--server", "vllm")
+    assert res.exit_code == 0, res.output
+    assert "top_k" in server.requests[-1].body and "judge server: vllm" in res.output
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_SERVER", "generic")
+    res = _judge(str(a), "--base-url", server.base_url, "--no-cache")
+    assert res.exit_code == 0 and "top_k" not in server.requests[-1].body
+    res = _judge(str(a), "--base-url", server.base_url, "--no-cache", "--server", "sglang")
+    assert res.exit_code == 2 and "server must be auto or vllm or openai or generic" in res.output
+    res = _judge(str(a), "--base-url", server.base_url, "--server", "openai")
+    assert res.exit_code == 2 and "--frames-mode" in res.output
+
+
+def test_samples_show_the_judges_agreement_and_flag_disagreeing_videos(server, script, make_videos):
+    a, b = make_videos("a", "b")
+    script.by_seed[(a.read_bytes(), 0)] = Reply("Score: 1")
+    script.by_seed[(a.read_bytes(), 1)] = Reply("Score: 5")
+    res = _judge(str(a), str(b), "--base-url", server.base_url, "--no-cache", "--samples", "2")
+    assert res.exit_code == 0, res.output
+    assert "test-retest agreement" in res.output and "α " in res.output
+    assert "disagree by 2+ points" in res.output and str(a) in res.output.split("disagree by 2+ points")[1]
+
+
+def test_run_and_rescore_pass_the_judge_server_on(monkeypatch):
+    import typer
+
+    from cosmos_bench.cli import _judge_config
+
+    assert _judge_config("http://judge/v1", None, 1, "vllm").server == "vllm"
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_SERVER", "generic")
+    assert _judge_config("http://judge/v1", None, 1).resolved().server == "generic"
+    with pytest.raises(typer.Exit):
+        _judge_config("http://judge/v1", None, 1, "sglang")
+    for command in ("run", "rescore"):
+        assert "--judge-server" in runner.invoke(app, [command, "--help"]).output
