@@ -49,8 +49,10 @@ ALLOWED_PLACEHOLDERS = {
     "answer_format": {"score_min", "score_max"},
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# The rubrics shipped with the project live in <repo>/rubrics, next to the package.
-_PROJECT_RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
+# The shipped rubrics are package data (cosmos_bench/judge/rubrics/), so any install -- editable,
+# `pip install .`, a wheel -- finds them; nothing outside the package is needed.
+PACKAGED_RUBRICS = Path(__file__).resolve().parent / "rubrics"
+RUBRICS_ENV = "COSMOS_BENCH_RUBRICS"
 
 
 class RubricError(ValueError):
@@ -194,9 +196,9 @@ def _placeholders(text: str, source: str, key: str) -> set[str]:
 
 def rubric_dirs() -> list[Path]:
     """Where rubric names are looked up, first match wins: ``$COSMOS_BENCH_RUBRICS`` (os.pathsep list),
-    ``./rubrics``, then the project's own ``rubrics/``."""
-    dirs = [Path(p) for p in os.environ.get("COSMOS_BENCH_RUBRICS", "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "rubrics", _PROJECT_RUBRICS]
+    ``./rubrics`` (a user's own or edited copies), then the rubrics shipped inside the package."""
+    dirs = [Path(p) for p in os.environ.get(RUBRICS_ENV, "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "rubrics", PACKAGED_RUBRICS]
     out: list[Path] = []
     for d in dirs:
         if d not in out:
