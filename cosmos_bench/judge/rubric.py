@@ -21,7 +21,6 @@ Literal braces are written ``{{`` and ``}}`` (Python ``str.format`` rules).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from ..provenance import sha256_hex
 
 __all__ = ["Rubric", "RubricError", "load_rubric", "rubric_dirs", "available_rubrics"]
 
@@ -162,7 +163,7 @@ class Rubric:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return sha256_hex(self.text)
 
     def render(self, instruction: str | None = None) -> str:
         """The user message text: the prompt with ``{instruction}`` filled in, then the answer format.

@@ -6,7 +6,7 @@ A ``cosmos`` entry of the models YAML::
       kind: cosmos
       model: nvidia/Cosmos-Predict2.5-2B       # hub id, or a local folder written by save_pretrained
       revision: diffusers/base/post-trained    # hub revision holding the diffusers weights
-      safety_checker: guardrail                # guardrail | none  (see below)
+      safety_checker: guardrail                # guardrail | none  (models/safety.py)
       dtype: bfloat16
     lora8:
       extends: base

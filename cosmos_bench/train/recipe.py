@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -81,6 +80,7 @@ import yaml
 
 from ..models.cosmos_facts import DEFAULT_MODEL, LORA_TARGET_MODULES, default_revision
 from ..models.loading import DTYPES
+from ..provenance import sha256_hex
 CHECKPOINTING_RE = re.compile(r"^(none|full|selective(:\d+)?|partial:\d+)$")
 
 
@@ -202,7 +202,7 @@ class Recipe:
                   "gradient_checkpointing"):
             d["train"].pop(k, None)
         d["cache"].pop("dir", None)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return sha256_hex(json.dumps(d, sort_keys=True))[:16]
 
     def replace(self, **sections: dict[str, Any]) -> "Recipe":
         """A copy with some fields changed: ``recipe.replace(train={"epochs": 3})``."""
