@@ -140,7 +140,7 @@ app.add_typer(models_app, name="models")
 
 
 def _models_table(models_file: Optional[Path]) -> None:
-    from .models.base import ModelConfigError, available_kinds, build_model, load_models_config
+    from .models.base import AdapterNotTrainedError, ModelConfigError, available_kinds, build_model, load_models_config, train_command
 
     try:
         config = load_models_config(models_file, missing_ok=True)
@@ -158,6 +158,8 @@ def _models_table(models_file: Optional[Path]) -> None:
             details = describe() if callable(describe) else spec.options
             text = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, ""))
             table.add_row(name, spec.kind, text, "[green]ok[/]")
+        except AdapterNotTrainedError as exc:  # a note, not a failure: a fresh checkout has trained nothing
+            table.add_row(name, spec.kind, "", f"[yellow]not trained yet[/]: {train_command(spec, exc.path)}")
         except ModelConfigError as exc:
             broken += 1
             table.add_row(name, spec.kind, "", f"[red]{exc}[/]")
@@ -184,7 +186,8 @@ def models_root(
 
 @models_app.command("list")
 def models_list(models_file: Optional[Path] = typer.Option(None, "--models-file", help=MODELS_FILE_HELP)) -> None:
-    """List the configured models and the installed world-model kinds; exits 1 if an entry is broken."""
+    """List the configured models and the installed world-model kinds; exits 1 if an entry is broken
+    (an adapter not trained yet is a note with the command that trains it)."""
     _models_table(models_file)
 
 
@@ -504,7 +507,7 @@ def judge_cmd(
     num_frames: int = typer.Option(8, "--num-frames", min=1, help="Frames sent in --frames-mode."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
     timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds per request before it is retried."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default .cache/cosmos_bench/judge_scores.jsonl)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default judge_scores.jsonl under $COSMOS_BENCH_CACHE, else ~/.cache/cosmos-bench)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write every result (samples, raw replies, judge version) here."),
 ) -> None:

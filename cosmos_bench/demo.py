@@ -73,7 +73,7 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
                               samples=samples, name="demo")
     models: dict[str, Any] = {name: dict(entry) for name, entry in SYNTHETIC_MODELS.items()}
     if tiny_cosmos:
-        from .models.cosmos import ADAPTER_FILE
+        from .models.cosmos_facts import ADAPTER_FILE
         from .models.tiny import save_random_adapter, save_tiny_cosmos_pipeline
 
         # The tiny pipeline's Wan VAE dominates its CPU time, so it gets its own small suite (same scenes'

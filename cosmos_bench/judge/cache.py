@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..cachedir import user_cache_dir
+
 try:  # POSIX only; elsewhere appends are still single writes
     import fcntl
 except ImportError:  # pragma: no cover
@@ -24,15 +26,17 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["ScoreCache", "CacheKey", "default_cache_path"]
 
+CACHE_FILE = "judge_scores.jsonl"
+
 CacheKey = tuple[str, str, str, int]
 """(video sha256, judge version, instruction sha256 or "", sample index)."""
 
 
 def default_cache_path() -> Path:
-    """``$COSMOS_BENCH_CACHE_DIR/judge_scores.jsonl``, else ``./.cache/cosmos_bench/judge_scores.jsonl``."""
-    root = os.environ.get("COSMOS_BENCH_CACHE_DIR")
-    base = Path(root) if root else Path.cwd() / ".cache" / "cosmos_bench"
-    return base / "judge_scores.jsonl"
+    """``judge_scores.jsonl`` under the user cache root: ``$COSMOS_BENCH_CACHE``, else
+    ``$XDG_CACHE_HOME/cosmos-bench``, else ``~/.cache/cosmos-bench`` (:mod:`cosmos_bench.cachedir`).
+    Never the current directory, so the cache does not depend on where a command runs."""
+    return user_cache_dir() / CACHE_FILE
 
 
 class ScoreCache:

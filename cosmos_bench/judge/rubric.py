@@ -21,7 +21,6 @@ Literal braces are written ``{{`` and ``}}`` (Python ``str.format`` rules).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from ..provenance import sha256_hex
 
 __all__ = ["Rubric", "RubricError", "load_rubric", "rubric_dirs", "available_rubrics"]
 
@@ -49,8 +50,10 @@ ALLOWED_PLACEHOLDERS = {
     "answer_format": {"score_min", "score_max"},
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# The rubrics shipped with the project live in <repo>/rubrics, next to the package.
-_PROJECT_RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
+# The shipped rubrics are package data (cosmos_bench/judge/rubrics/), so any install -- editable,
+# `pip install .`, a wheel -- finds them; nothing outside the package is needed.
+PACKAGED_RUBRICS = Path(__file__).resolve().parent / "rubrics"
+RUBRICS_ENV = "COSMOS_BENCH_RUBRICS"
 
 
 class RubricError(ValueError):
@@ -160,7 +163,7 @@ class Rubric:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return sha256_hex(self.text)
 
     def render(self, instruction: str | None = None) -> str:
         """The user message text: the prompt with ``{instruction}`` filled in, then the answer format.
@@ -194,9 +197,9 @@ def _placeholders(text: str, source: str, key: str) -> set[str]:
 
 def rubric_dirs() -> list[Path]:
     """Where rubric names are looked up, first match wins: ``$COSMOS_BENCH_RUBRICS`` (os.pathsep list),
-    ``./rubrics``, then the project's own ``rubrics/``."""
-    dirs = [Path(p) for p in os.environ.get("COSMOS_BENCH_RUBRICS", "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "rubrics", _PROJECT_RUBRICS]
+    ``./rubrics`` (a user's own or edited copies), then the rubrics shipped inside the package."""
+    dirs = [Path(p) for p in os.environ.get(RUBRICS_ENV, "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "rubrics", PACKAGED_RUBRICS]
     out: list[Path] = []
     for d in dirs:
         if d not in out:

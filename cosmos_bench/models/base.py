@@ -35,7 +35,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence, Union, runtime_checkable
@@ -45,6 +44,7 @@ import yaml
 
 from ..atomic import atomic_write_text
 from ..names import NAME_RE
+from ..provenance import file_sha256, folder_fingerprint  # re-exported: imported from here by models and train
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
@@ -56,6 +56,36 @@ Frames = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 class ModelConfigError(ValueError):
     """A models YAML or model entry that cannot be used; the message names the file and entry."""
+
+
+class AdapterNotTrainedError(ModelConfigError):
+    """An entry whose adapter path does not exist yet: the adapter has not been trained.
+
+    Loading such a model still fails (it is a :class:`ModelConfigError`), but listing the models
+    YAML shows it as a note with the command that trains it (:func:`train_command`), not as a broken
+    entry: the shipped ``models.yaml`` names adapters a fresh checkout has not trained.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(f"{path}: adapter not found")
+
+
+def train_command(spec: "ModelSpec", adapter: Path) -> str:
+    """The ``cosmos-bench train`` command that writes ``spec``'s adapter at ``adapter``.
+
+    Names the project's recipe ``trainer/<name>.yaml`` when it exists beside the models YAML."""
+    recipe = spec.base_dir / "trainer" / f"{spec.name}.yaml"
+    shown_recipe = _shown_path(recipe) if recipe.is_file() else "RECIPE.yaml"
+    return f"cosmos-bench train --recipe {shown_recipe} --data TRAIN_DATA --out {_shown_path(adapter)}"
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the current directory when it lies below it (shorter to copy), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 # ------------------------------------------------------------------------------------ contract
@@ -420,72 +450,8 @@ def register_model(
     return atomic_write_text(p, text)
 
 
-# ------------------------------------------------------------------------------------ provenance
-HASH_CACHE_ENV = "COSMOS_BENCH_CACHE"
-
-
-def _hash_cache_path() -> Path:
-    root = os.environ.get(HASH_CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "cosmos_bench")
-    return Path(root) / "file_hashes.json"
-
-
-def file_sha256(path: str | os.PathLike, *, use_cache: bool = True) -> str:
-    """SHA-256 of a file's bytes.
-
-    Large files (model weights) are hashed once and remembered by (absolute path, size,
-    modification time, inode), like git's index; any rewrite of the file changes one of those.
-    """
-    import hashlib
-    import json
-
-    p = Path(path).resolve()
-    st = p.stat()
-    stamp = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-    cache_file = _hash_cache_path()
-    cache: dict[str, Any] = {}
-    small = st.st_size < (64 << 20)
-    if use_cache and not small:
-        try:
-            cache = json.loads(cache_file.read_text())
-            hit = cache.get(str(p))
-            if hit and hit.get("stamp") == stamp:
-                return str(hit["sha256"])
-        except (OSError, ValueError):
-            cache = {}
-    h = hashlib.sha256()
-    with p.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    if use_cache and not small:
-        cache[str(p)] = {"stamp": stamp, "sha256": digest}
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".file_hashes.", dir=cache_file.parent)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(cache, fh)
-            os.replace(tmp, cache_file)
-        except OSError:
-            pass
-    return digest
-
-
-def folder_fingerprint(path: str | os.PathLike) -> str:
-    """SHA-256 over the relative names and content hashes of every file under ``path``.
-
-    Identifies a local model folder by content, so moving it keeps its videos and retraining or
-    replacing any weight file gives a new generation key.
-    """
-    import hashlib
-
-    root = Path(path).resolve()
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        h.update(f"{f.relative_to(root).as_posix()}\0{file_sha256(f)}\n".encode())
-    return h.hexdigest()
-
-
 __all__ = [
+    "AdapterNotTrainedError",
     "ENTRY_POINT_GROUP",
     "Frames",
     "GeneratedVideo",
@@ -508,5 +474,6 @@ __all__ = [
     "parse_models",
     "register_kind",
     "register_model",
+    "train_command",
     "unregister_kind",
 ]

@@ -33,6 +33,7 @@ import numpy as np
 
 from .dit_rewrites import installed
 from .noise import TEMPORAL_FACTOR
+from .safety import NoSafetyChecker
 
 
 class UnsafePromptError(ValueError):
@@ -209,8 +210,6 @@ def sample_video(
         decoded = pipe._match_num_frames(decoded, num_frames)
         unit = pipe.video_processor.postprocess_video(decoded, output_type="pt")[0]  # (T, C, H, W) in [0, 1]
         frames = (unit.float() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    from .cosmos import NoSafetyChecker
-
     if not isinstance(checker, NoSafetyChecker):
         frames = np.asarray(checker.check_video_safety(frames), dtype=np.uint8)
     return frames

@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256, folder_fingerprint
+from .base import GeneratedVideo, GenerationRequest, ModelConfigError, ModelSpec, file_sha256
+from .loading import ModelSource, load_pretrained, pretrained_kwargs, resolve_device
 
 REQUEST_FIELDS = ("prompt", "image", "negative_prompt", "num_frames", "height", "width", "steps", "guidance", "fps", "generator")
 DEFAULT_ARGS: dict[str, str | None] = {
@@ -92,11 +93,8 @@ class DiffusersI2VWorldModel:
         self.spec = spec
         if not o.get("model"):
             raise ModelConfigError(f"{spec.where}: 'model' (hub id or local folder) is required")
-        model = str(o["model"])
-        local = spec.path_option("model")
-        self.local_path = local.resolve() if local is not None and local.is_dir() else None
-        self.model = str(self.local_path) if self.local_path else model
-        self.revision = o.get("revision")
+        self.source = ModelSource.from_spec(spec, str(o["model"]))
+        self.local_path, self.model, self.revision = self.source.local_path, self.source.model, self.source.revision
         self.pipeline_class = o.get("pipeline")
         self.dtype = str(o.get("dtype", "bfloat16"))
         self.device_option = str(o.get("device", "auto"))
@@ -112,7 +110,6 @@ class DiffusersI2VWorldModel:
         self.user_args = dict(user_args)
         self.call = dict(o.get("call") or {})
         self._pipe = None
-        self._fingerprint: str | None = None
 
     def arg_map(self, class_name: str | None) -> dict[str, str | None]:
         mapping = dict(DEFAULT_ARGS)
@@ -121,15 +118,9 @@ class DiffusersI2VWorldModel:
         return mapping
 
     def identity(self) -> dict[str, Any]:
-        if self.local_path is not None:
-            if self._fingerprint is None:
-                self._fingerprint = folder_fingerprint(self.local_path)
-            base: dict[str, Any] = {"local_fingerprint": self._fingerprint}
-        else:
-            base = {"hub_id": self.model, "revision": self.revision}
         return {
             "kind": self.kind,
-            "base": base,
+            "base": self.source.identity(),
             "pipeline": self.pipeline_class,
             "dtype": self.dtype,
             "args": self.user_args,
@@ -138,32 +129,21 @@ class DiffusersI2VWorldModel:
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"base": self.model + (f"@{self.revision}" if self.revision else ""), "pipeline": self.pipeline_class or "auto", "dtype": self.dtype}
+        return {"base": self.source.describe(), "pipeline": self.pipeline_class or "auto", "dtype": self.dtype}
 
     def pipeline(self):
         if self._pipe is None:
             import diffusers
-
-            from .cosmos import dtype_kwarg, quiet_loading, resolve_device, torch_dtype
 
             cls = diffusers.DiffusionPipeline
             if self.pipeline_class:
                 cls = getattr(diffusers, str(self.pipeline_class), None)
                 if cls is None:
                     raise ModelConfigError(f"{self.spec.where}: diffusers has no pipeline class {self.pipeline_class!r}")
-            kwargs: dict[str, Any] = {dtype_kwarg(): torch_dtype(self.dtype)}
-            for key in ("revision", "variant"):
-                if getattr(self, key):
-                    kwargs[key] = getattr(self, key)
-            if self.local_files_only:
-                kwargs["local_files_only"] = True
-            try:
-                with quiet_loading():
-                    pipe = cls.from_pretrained(self.model, **kwargs)
-            except (OSError, ValueError) as exc:
-                raise ModelConfigError(f"{self.spec.where}: could not load {self.model!r}: {exc}") from exc
-            pipe.to(resolve_device(self.device_option))
-            pipe.set_progress_bar_config(disable=True)
+            kwargs = pretrained_kwargs(self.dtype, revision=self.revision, local_files_only=self.local_files_only, variant=self.variant or None)
+            pipe = load_pretrained(
+                cls, self.model, device=resolve_device(self.device_option), failure=f"{self.spec.where}: could not load {self.model!r}", **kwargs
+            )
             self._pipe = pipe
         return self._pipe
 

@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from ..atomic import atomic_copy, atomic_write_text
+from ..provenance import canonical_json, runtime_versions, sha256_hex
 from ..data.layout import TestPair, list_test_pairs, read_image
 from ..data.suite import Suite, load_suite
 from ..data.video import tile_grid, write_video
@@ -129,10 +130,6 @@ def expected_output(suite: Suite, settings: GenerationSettings, *, uses_settings
     return {"frames": suite.frames, "size": None if size is None else list(size), "source": "suite.yaml says"}
 
 
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def key_definition(model: WorldModel, settings: GenerationSettings) -> dict[str, Any]:
     """What the generation key of ``model`` under ``settings`` hashes."""
     uses = getattr(model, "uses_settings", True)
@@ -146,7 +143,7 @@ def key_definition(model: WorldModel, settings: GenerationSettings) -> dict[str,
 
 def generation_key(model: WorldModel, settings: GenerationSettings) -> str:
     """16 hex digits identifying (model identity, settings, noise algorithm)."""
-    return hashlib.sha256(_canonical(key_definition(model, settings)).encode()).hexdigest()[:KEY_LENGTH]
+    return sha256_hex(canonical_json(key_definition(model, settings)))[:KEY_LENGTH]
 
 
 # ------------------------------------------------------------------------------------ sharding
@@ -243,7 +240,7 @@ def write_output(suite: Suite, directory: Path, sample: str, video: GeneratedVid
             if dst not in copied:
                 atomic_copy(Path(video.files[view]), dst)
                 copied[dst] = file_sha256(dst, use_cache=False)
-        content = hashlib.sha256("".join(sorted(copied.values())).encode()).hexdigest()
+        content = sha256_hex("".join(sorted(copied.values())))
         return targets, content
     frames = video.frames
     if frames is None:
@@ -255,7 +252,7 @@ def write_output(suite: Suite, directory: Path, sample: str, video: GeneratedVid
         if storage == "files":
             for view, dst in targets.items():
                 write_video(dst, frames[view], video.fps)
-            content = hashlib.sha256("".join(frames_sha256(frames[v]) for v in suite.views).encode()).hexdigest()
+            content = sha256_hex("".join(frames_sha256(frames[v]) for v in suite.views))
             return targets, content
         ordered = {v: frames[v] for v in suite.views}
         stream = ordered[suite.views[0]] if storage == "single" else tile_grid(ordered, suite.storage.rows, suite.storage.cols)
@@ -327,16 +324,7 @@ def _image_sha256(pair: TestPair) -> str:
 
 def _input_hash(prompt: str, image_sha: str, sample: str, seed: int, extra: Any) -> str:
     data = {"prompt": prompt, "image_sha256": image_sha, "sample": sample, "seed": int(seed), "model_inputs": extra}
-    return hashlib.sha256(_canonical(data).encode()).hexdigest()
-
-
-@functools.cache
-def _versions() -> dict[str, str]:
-    from .cosmos import library_versions
-
-    import platform
-
-    return {"python": platform.python_version(), **library_versions()}
+    return sha256_hex(canonical_json(data))
 
 
 @dataclass(frozen=True)
@@ -549,7 +537,7 @@ def _store(context: _RunContext, o: _Output, raise_errors: bool) -> ItemResult:
             "fps": o.video.fps,
             "seconds": round(o.seconds, 4),
             "shard": list(context.shard),
-            "versions": _versions(),
+            "versions": runtime_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         atomic_write_text(o.side, json.dumps(sidecar, indent=2, default=str) + "\n")

@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .cosmos import ADAPTER_FILE, LORA_TARGET_MODULES, SCHEDULER_CONFIG, NoSafetyChecker, save_adapter
+from .cosmos_facts import ADAPTER_FILE, LORA_TARGET_MODULES, SCHEDULER_CONFIG, save_adapter
+from .safety import NoSafetyChecker
 
 # Generation settings that suit the tiny pipeline (frames = 1 + 4k, sizes multiples of 16).
 TINY_FRAMES = 9
@@ -163,7 +164,7 @@ def build_scheduler():
 def build_tiny_cosmos_pipeline(seed: int = 0, *, safety_checker: Any = None):
     """The real ``Cosmos2_5_PredictBasePipeline`` assembled from tiny random components.
 
-    ``safety_checker`` defaults to :class:`~cosmos_bench.models.cosmos.NoSafetyChecker` (random
+    ``safety_checker`` defaults to :class:`~cosmos_bench.models.safety.NoSafetyChecker` (random
     weights have nothing to guard).
     """
     from diffusers import Cosmos2_5_PredictBasePipeline

@@ -27,39 +27,33 @@ diffusers version), written atomically; a stale entry can never be read for a di
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..atomic import atomic_path
+from ..cachedir import CACHE_ENV, user_cache_dir  # CACHE_ENV re-exported (older import path)
+from ..provenance import folder_fingerprint, minor_version, sha256_hex
 
-CACHE_ENV = "COSMOS_BENCH_CACHE"
 CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "cosmos_bench")
-    return Path(root) / "train"
+    """``train/`` below cosmos-bench's user cache root (:func:`cosmos_bench.cachedir.user_cache_dir`)."""
+    return user_cache_dir() / "train"
 
 
 def _digest(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_hex(json.dumps(payload, sort_keys=True, default=str))
 
 
 def _diffusers_version() -> str:
-    from importlib.metadata import version
-
-    return ".".join(version("diffusers").split(".")[:2])
+    return ".".join(str(part) for part in minor_version("diffusers") or ("unknown",))
 
 
 def component_identity(model: str, subfolders: Iterable[str], revision: str | None = None) -> str:
     """What identifies some components of a base model: content hashes for a local folder, id@revision for the hub."""
-    from ..models.base import folder_fingerprint
-
     p = Path(os.path.expanduser(model))
     if p.is_dir():
         parts = [f"{sub}={folder_fingerprint(p / sub)}" for sub in subfolders if (p / sub).is_dir()]
@@ -160,23 +154,6 @@ def encode_caption(pipe, caption: str, *, max_sequence_length: int):
             device=pipe._execution_device,
         )
     return embeds[0]
-
-
-@contextmanager
-def quiet_stand_in_warning():
-    """Hide diffusers' "Expected types for safety_checker" warning: the stand-in is deliberate."""
-
-    class _Drop(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            return "Expected types for safety_checker" not in record.getMessage()
-
-    logger = logging.getLogger("diffusers.pipelines.pipeline_utils")
-    flt = _Drop()
-    logger.addFilter(flt)
-    try:
-        yield
-    finally:
-        logger.removeFilter(flt)
 
 
 __all__ = [

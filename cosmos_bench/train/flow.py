@@ -56,7 +56,7 @@ def inference_sigmas(steps: int) -> tuple[float, ...]:
     """The flow sigmas (> 0) the generator's UniPC schedule visits in ``steps`` steps."""
     from diffusers import UniPCMultistepScheduler
 
-    from ..models.cosmos import SCHEDULER_CONFIG
+    from ..models.cosmos_facts import SCHEDULER_CONFIG
 
     scheduler = UniPCMultistepScheduler(**SCHEDULER_CONFIG)
     scheduler.set_timesteps(steps)

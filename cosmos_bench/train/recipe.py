@@ -61,7 +61,7 @@ Schema (defaults shown)::
       checkpointing_steps: null
       keep_checkpoints: 2
     cache:
-      dir: null                                 # default $COSMOS_BENCH_CACHE/train or ~/.cache/cosmos_bench/train
+      dir: null                                 # default $COSMOS_BENCH_CACHE/train, else ~/.cache/cosmos-bench/train
       max_sequence_length: 512
 """
 
@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -79,9 +78,9 @@ from typing import Any
 
 import yaml
 
-LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2"]
-DEFAULT_MODEL = "nvidia/Cosmos-Predict2.5-2B"
-DEFAULT_REVISION = "diffusers/base/post-trained"
+from ..models.cosmos_facts import DEFAULT_MODEL, LORA_TARGET_MODULES, default_revision
+from ..models.loading import DTYPES
+from ..provenance import sha256_hex
 CHECKPOINTING_RE = re.compile(r"^(none|full|selective(:\d+)?|partial:\d+)$")
 
 
@@ -99,7 +98,7 @@ class ModelConfig:
     def resolved_revision(self) -> str | None:
         if self.revision is not None:
             return self.revision
-        return DEFAULT_REVISION if self.pretrained == DEFAULT_MODEL else None
+        return default_revision(self.pretrained)
 
 
 @dataclass
@@ -108,7 +107,7 @@ class AdapterConfig:
     rank: int = 8
     alpha: float | None = None
     dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGET_MODULES))
 
     @property
     def use_dora(self) -> bool:
@@ -203,7 +202,7 @@ class Recipe:
                   "gradient_checkpointing"):
             d["train"].pop(k, None)
         d["cache"].pop("dir", None)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return sha256_hex(json.dumps(d, sort_keys=True))[:16]
 
     def replace(self, **sections: dict[str, Any]) -> "Recipe":
         """A copy with some fields changed: ``recipe.replace(train={"epochs": 3})``."""
@@ -283,7 +282,7 @@ def _need(cond: bool, where: str, message: str) -> None:
 
 def validate(r: Recipe, where: str = "recipe") -> None:
     _need(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", r.name)), where, f"name must be letters, digits, '-', '_', '.'; got {r.name!r}")
-    _need(r.model.dtype in ("bfloat16", "float16", "float32"), where, f"model.dtype must be bfloat16|float16|float32, got {r.model.dtype!r}")
+    _need(r.model.dtype in DTYPES, where, f"model.dtype must be {'|'.join(DTYPES)}, got {r.model.dtype!r}")
     a = r.adapter
     _need(a.type in ("lora", "dora"), where, f"adapter.type must be lora or dora, got {a.type!r}")
     _need(isinstance(a.rank, int) and a.rank >= 1, where, f"adapter.rank must be a positive integer, got {a.rank!r}")

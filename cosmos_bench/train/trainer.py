@@ -58,6 +58,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..models.cosmos_facts import ADAPTER_FILE, DEFAULT_MODEL, default_revision
+from ..models.loading import pretrained_kwargs, stand_in_warning_hidden, torch_dtype
+from ..provenance import file_sha256, library_versions
 from .cache import (
     TrainCache,
     component_identity,
@@ -65,18 +68,14 @@ from .cache import (
     encode_window,
     latent_key,
     normalize_latents,
-    quiet_stand_in_warning,
     text_key,
     vae_stats,
 )
 from .flow import draw_sample, per_sample_loss, sample_rng, transformer_inputs
-from .recipe import DEFAULT_MODEL as DEFAULT_HUB_MODEL
-from .recipe import DEFAULT_REVISION as DEFAULT_HUB_REVISION
 from .recipe import Recipe, load_recipe
 
 log = logging.getLogger(__name__)
 
-ADAPTER_FILE = "pytorch_lora_weights.safetensors"
 STATE_FILE = "trainer_state.pt"
 LOSS_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "seconds", "samples_per_second"]
 
@@ -114,31 +113,18 @@ class TrainResult:
 
 
 # ------------------------------------------------------------------------------------ components
-def _dtype(name: str):
-    import torch
-
-    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
-
-
 def _load_kwargs(recipe: Recipe) -> dict[str, Any]:
-    from ..models.cosmos import dtype_kwarg
-
-    kw: dict[str, Any] = {dtype_kwarg(): _dtype(recipe.model.dtype)}
-    rev = recipe.model.resolved_revision()
-    if rev:
-        kw["revision"] = rev
-    if recipe.model.local_files_only:
-        kw["local_files_only"] = True
-    return kw
+    m = recipe.model
+    return pretrained_kwargs(m.dtype, revision=m.resolved_revision(), local_files_only=m.local_files_only)
 
 
 def load_encoding_pipeline(recipe: Recipe, device):
     """``Cosmos2_5_PredictBasePipeline`` without its DiT: text encoder, tokenizer, VAE (for the cache)."""
     from diffusers import Cosmos2_5_PredictBasePipeline
 
-    from ..models.cosmos import NoSafetyChecker
+    from ..models.safety import NoSafetyChecker
 
-    with quiet_stand_in_warning():
+    with stand_in_warning_hidden():
         pipe = Cosmos2_5_PredictBasePipeline.from_pretrained(
             recipe.model.pretrained, transformer=None, safety_checker=NoSafetyChecker(), **_load_kwargs(recipe)
         )
@@ -428,8 +414,6 @@ class Trainer:
 
     def prepare_cache(self, first_step: int = 0) -> None:
         """Encode the captions and (``latents: cached``) the windows of steps ``first_step..total`` not cached yet."""
-        from ..models.base import file_sha256
-
         t0 = time.perf_counter()
         r = self.recipe
         dtype = r.model.dtype
@@ -542,7 +526,7 @@ class Trainer:
     def save_checkpoint(self, model, optimizer, scheduler, step: int) -> Path:
         import torch
 
-        from ..models.cosmos import save_adapter
+        from ..models.cosmos_facts import save_adapter
 
         final = self._ckpt_dir(step)
         if self.is_main:
@@ -617,8 +601,6 @@ class Trainer:
             on_event: Callable[[str], None] | None = None) -> TrainResult:
         import torch
 
-        from ..models.cosmos import library_versions
-
         say = on_event or (lambda msg: log.info(msg))
         r, t = self.recipe, self.recipe.train
         existing = latest_checkpoint(self.out)
@@ -661,7 +643,7 @@ class Trainer:
         n_trainable = sum(p.numel() for p in params)
         say(f"{r.adapter.type} r{r.adapter.rank}: {n_trainable:,} trainable parameters (float32), base in {r.model.dtype}")
 
-        tdtype = _dtype(r.model.dtype)
+        tdtype = torch_dtype(r.model.dtype)
         scale = self.world / self.global_batch
         losses: list[float] = []
         last_ckpt = None
@@ -714,7 +696,7 @@ class Trainer:
         return bool(t.checkpointing_epochs) and done % spe == 0 and (done // spe) % t.checkpointing_epochs == 0
 
     def _save_final(self, model) -> Path:
-        from ..models.cosmos import save_adapter
+        from ..models.cosmos_facts import save_adapter
 
         path = self.out / ADAPTER_FILE
         if self.is_main:
@@ -741,8 +723,6 @@ class Trainer:
         if adapter is None and (self.out / ADAPTER_FILE).is_file() and finished:
             adapter = self.out / ADAPTER_FILE
         if adapter is not None:
-            from ..models.base import file_sha256
-
             info["adapter_sha256"] = file_sha256(adapter)
         if self.is_main:
             (self.out / "train_info.json").write_text(json.dumps(info, indent=2, default=str))
@@ -793,13 +773,12 @@ def models_entry(result: TrainResult, recipe: Recipe, models_path: str | os.Path
             spec = config.spec(name)
             if spec.kind != "cosmos" or spec.options.get("adapter"):
                 continue
-            model = str(spec.options.get("model", DEFAULT_HUB_MODEL))
+            model = str(spec.options.get("model", DEFAULT_MODEL))
             local = spec.path_option("model", model)
             if want_local.is_dir():
                 same = local is not None and local.is_dir() and local.resolve() == want_local.resolve()
             else:
-                default_rev = DEFAULT_HUB_REVISION if model == DEFAULT_HUB_MODEL else None
-                same = model == recipe.model.pretrained and spec.options.get("revision", default_rev) == recipe.model.resolved_revision()
+                same = model == recipe.model.pretrained and spec.options.get("revision", default_revision(model)) == recipe.model.resolved_revision()
             if same:
                 base_name = name
                 break

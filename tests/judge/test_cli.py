@@ -18,7 +18,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _env(monkeypatch, tmp_path):
     monkeypatch.setenv("COSMOS_BENCH_JUDGE_API_KEY", API_KEY)
-    monkeypatch.setenv("COSMOS_BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COSMOS_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("COLUMNS", "200")
 
 

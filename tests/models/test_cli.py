@@ -59,3 +59,28 @@ def test_generate_command(tmp_path: Path, tiny_zoo: Path, tiny_suite: Path) -> N
     assert unknown.exit_code == 2 and "no model named 'lora99'" in unknown.output
     bad_size = runner.invoke(app, [*args, "--size", "big"])
     assert bad_size.exit_code == 2 and "HEIGHTxWIDTH" in bad_size.output
+
+
+def test_untrained_adapter_is_a_note_with_the_train_command(tmp_path: Path) -> None:
+    (tmp_path / "trainer").mkdir()
+    (tmp_path / "trainer" / "lora8.yaml").write_text("name: lora8\n")
+    models_file = tmp_path / "models.yaml"
+    models_file.write_text(
+        "models:\n"
+        "  base: {kind: cosmos, safety_checker: none}\n"
+        "  lora8: {extends: base, adapter: runs/train/lora8, fuse: true}\n"
+    )
+    result = runner.invoke(app, ["models", "--models-file", str(models_file)])
+    out = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 0, result.output
+    assert "not trained yet" in out
+    assert f"--recipe {tmp_path / 'trainer' / 'lora8.yaml'}" in out and f"--out {tmp_path / 'runs' / 'train' / 'lora8'}" in out
+    # a malformed entry or an unknown kind beside it is still an error
+    models_file.write_text(models_file.read_text() + "  odd: {kind: no-such-kind}\n")
+    assert runner.invoke(app, ["models", "--models-file", str(models_file)]).exit_code == 1
+
+
+def test_the_shipped_models_yaml_lists_without_failing() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "models.yaml"
+    result = runner.invoke(app, ["models", "--models-file", str(shipped)])
+    assert result.exit_code == 0, result.output
