@@ -125,6 +125,48 @@ def read_video(
     return Video(frames=np.stack(frames), fps=fps / stride if fps else 0.0, path=str(p))
 
 
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a player needs to know about a file's first video stream, read from its header only."""
+
+    codec: str
+    pix_fmt: str | None
+    frames: int
+    fps: float
+    duration_s: float | None
+    width: int
+    height: int
+
+    @property
+    def browser_playable(self) -> bool:
+        """H.264 in yuv420p: what every browser's <video> decodes (yuv444p or 10-bit H.264 is not)."""
+        return self.codec == "h264" and self.pix_fmt == "yuv420p"
+
+
+def probe_video(path: str | os.PathLike) -> StreamInfo:
+    """Codec, pixel format, frame count and duration of ``path`` without decoding it."""
+    p = Path(path)
+    if not p.is_file():
+        raise VideoError(p, "file not found")
+    try:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(p, f"not a readable video ({exc.__class__.__name__}: {exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise VideoError(p, "contains no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        return StreamInfo(codec=ctx.name, pix_fmt=ctx.format.name if ctx.format else None, frames=int(stream.frames or 0),
+                          fps=float(rate) if rate else 0.0, duration_s=duration, width=int(ctx.width), height=int(ctx.height))
+
+
 def write_video(
     path: str | os.PathLike,
     frames: np.ndarray,
