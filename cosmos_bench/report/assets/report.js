@@ -28,12 +28,17 @@ window.cosmosReport = {
 };
 
 // ------------------------------------------------------------------------------ state <-> URL hash
-function readHash() {
+function defaultValue(el) {
+  if (el.tagName === "SELECT") return ([...el.options].find((o) => o.defaultSelected) || el.options[0]).value;
+  return el.defaultValue;
+}
+
+function readHash() { // a link fixes the whole view: what it does not name is back to its default
   const params = new URLSearchParams(location.hash.slice(1));
   for (const el of controls.elements) {
-    if (!el.name || !params.has(el.name)) continue;
+    if (!el.name) continue;
     if (el.type === "checkbox") el.checked = params.get(el.name) === "1";
-    else el.value = params.get(el.name);
+    else el.value = params.has(el.name) ? params.get(el.name) : defaultValue(el);
   }
   page = Number(params.get("page") || 0);
   target = params.get("row");
