@@ -388,6 +388,19 @@ DEFAULT_STORE = Path("runs/results.sqlite")
 DEFAULT_BOARDS = Path("leaderboards")
 
 
+def _store_suites(store: Path, suite: Optional[str]) -> list[str]:
+    """The suites a results command works on: ``suite`` if the store has it, else every suite there."""
+    from .results.store import ResultStore
+
+    if not store.exists():
+        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    with ResultStore(store) as db:
+        found = db.suites()
+    if suite and suite not in found:
+        _fail(f"suite {suite!r} has no results in {store}; suites there: {found}", 2)
+    return [suite] if suite else found
+
+
 @app.command("leaderboard")
 def leaderboard_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite name (default: every suite in the store)."),
@@ -402,12 +415,8 @@ def leaderboard_cmd(
     from .results.leaderboard import leaderboard_from_store, write_leaderboard
     from .results.store import ResultStore
 
-    if not store.exists():
-        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    suites = _store_suites(store, suite)
     with ResultStore(store) as db:
-        suites = [suite] if suite else db.suites()
-        if suite and suite not in db.suites():
-            _fail(f"suite {suite!r} has no results in {store}; suites there: {db.suites()}", 2)
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
@@ -425,14 +434,8 @@ def report_cmd(
 ) -> None:
     """Write a static HTML report from the results store: leaderboard, charts, every candidate's videos side by side."""
     from .report import build_report, default_report_dir
-    from .results.store import ResultStore
 
-    if not store.exists():
-        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
-    with ResultStore(store) as db:
-        suites = [suite] if suite else db.suites()
-        if suite and suite not in db.suites():
-            _fail(f"suite {suite!r} has no results in {store}; suites there: {db.suites()}", 2)
+    suites = _store_suites(store, suite)
     if out is not None and len(suites) > 1:
         _fail(f"--out names one folder but {store} holds {len(suites)} suites; pass --suite", 2)
     for name in suites:

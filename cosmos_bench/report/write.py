@@ -17,7 +17,6 @@ import math
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -99,7 +98,7 @@ def _row_view(row: ComparisonRow, metrics: list[str], media: Media) -> dict:
 
 
 def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool = False, store: str | None = None,
-                 plots: bool = True, on_row: Callable[[int], None] | None = None) -> Path:
+                 plots: bool = True) -> Path:
     """Write the report folder for ``model``; returns the path of its ``index.html``."""
     out = Path(out_dir)
     (out / ROWS_DIR).mkdir(parents=True, exist_ok=True)
@@ -133,8 +132,6 @@ def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool
         name = f"{i:05d}.js"
         atomic_write_text(out / ROWS_DIR / name, f"cosmosReport.addRow({i}, {json.dumps(html)});\n")
         written.add(name)
-        if on_row:
-            on_row(i)
     for stale in (out / ROWS_DIR).glob("*.js"):
         if stale.name not in written:
             stale.unlink()
