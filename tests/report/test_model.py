@@ -174,8 +174,11 @@ def test_training_log_is_found_beside_the_adapter_and_flagged_when_retrained(tmp
     (adapter_dir / "train_info.json").write_text(json.dumps({"adapter_sha256": "abc"}))
     side = _sidecar(tmp_path / "v", "lora8", "a", 0, {"left": "a.mp4"}, adapter=adapter_dir / "pytorch_lora_weights.safetensors")
     rs = [dataclasses.replace(row("lora8", "a", 0, "tse", 1.0), provenance={"video": str(side)})]
-    (log,) = training_logs(collect_outputs(rs), ["lora8"])
+    outputs = collect_outputs(rs)
+    (log,) = training_logs(outputs, ["lora8"])
     assert (log.steps, log.losses, log.note) == ((1, 2), (0.5, 0.25), None)
+    html = write_report(report_model(build_leaderboard(rs, "s", n_boot=200), outputs, [log]), tmp_path / "r", plots=False).read_text()
+    assert '<svg class="loss"' in html and "polyline" in html.split('<svg class="loss"')[1]
     (adapter_dir / "train_info.json").write_text(json.dumps({"adapter_sha256": "retrained"}))
     (log,) = training_logs(collect_outputs(rs), ["lora8"])
     assert "retrained since" in log.note
