@@ -23,8 +23,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..atomic import atomic_copy, atomic_write_text
 from ..results.leaderboard import plot_metric
-from .model import (BOARD_FIELDS, COMPARISON_FIELDS, SUMMARY_FIELDS, ComparisonRow, Curve, ReportModel, extra_fields,
-                    format_value)
+from .model import (BOARD_FIELDS, COMPARISON_FIELDS, SUMMARY_FIELDS, ComparisonRow, Curve, ReportModel, VideoFile,
+                    extra_fields, format_value)
 from .svg import legend, line_chart, value_range
 
 ASSETS = ("report.css", "report.js")
@@ -86,7 +86,7 @@ def _row_view(row: ComparisonRow, metrics: list[str], media: Media) -> dict:
             if mc is not None and mc.curves:
                 charts[(cell.model, metric)] = line_chart(mc.curves, x_range=x_range, y_range=y_range, y_label="frame") + \
                     f'<div class="legend">{legend(mc.curves)}</div>'
-    videos: dict[str, list[tuple[str, object]]] = {}
+    videos: dict[str, list[tuple[str, VideoFile]]] = {}
     for cell in row.cells:
         if cell.output is None:
             continue
