@@ -93,8 +93,12 @@ class CandidateCell:
 
     @property
     def reasons(self) -> list[str]:
-        """Why this video is not ``ok``, one line per metric that says so."""
-        return [f"{c.metric}: {c.reason}" for c in self.metrics.values() if c.status != "ok" and c.reason]
+        """Why this video is not ``ok``: one line per distinct reason, naming the metrics that give it."""
+        by_reason: dict[str, list[str]] = {}
+        for c in self.metrics.values():
+            if c.status != "ok" and c.reason:
+                by_reason.setdefault(c.reason, []).append(c.metric)
+        return [f"{', '.join(metrics)}: {reason}" for reason, metrics in by_reason.items()]
 
 
 @dataclass(frozen=True)

@@ -77,12 +77,12 @@ def test_loss_is_positive_where_the_candidate_did_worse_for_either_direction() -
 
 
 def test_status_is_the_worst_of_the_videos_metrics_and_says_why() -> None:
-    rs = rows() + [row("cand", "a", 1, "cse", None, status="error", reason="x.mp4: truncated after 3 frames")]
+    rs = rows() + [row("cand", "a", 1, m, None, status="error", reason="x.mp4: truncated after 3 frames") for m in ("cse", "cse_mean")]
     got = {(r.sample, r.seed): r for r in comparison_rows(board_of(rs))}
     assert got[("b", 1)].cell("cand").status == "degenerate"
     assert got[("b", 1)].cell("cand").reasons == ["tse: all 8 pairs degenerate (too few matches)"]
     assert got[("a", 1)].cell("cand").status == "error"
-    assert "cse: x.mp4: truncated after 3 frames" in got[("a", 1)].cell("cand").reasons
+    assert got[("a", 1)].cell("cand").reasons == ["cse, cse_mean: x.mp4: truncated after 3 frames"]
     assert got[("a", 0)].cell("cand").status == "ok" and got[("a", 0)].cell("cand").reasons == []
     board = board_of(rs)
     assert row_index(comparison_rows(board), board)[1]["status"] == {"base": "ok", "cand": "error"}
