@@ -392,6 +392,19 @@ DEFAULT_STORE = Path("runs/results.sqlite")
 DEFAULT_BOARDS = Path("leaderboards")
 
 
+def _store_suites(store: Path, suite: Optional[str]) -> list[str]:
+    """The suites a results command works on: ``suite`` if the store has it, else every suite there."""
+    from .results.store import ResultStore
+
+    if not store.exists():
+        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    with ResultStore(store) as db:
+        found = db.suites()
+    if suite and suite not in found:
+        _fail(f"suite {suite!r} has no results in {store}; suites there: {found}", 2)
+    return [suite] if suite else found
+
+
 @app.command("leaderboard")
 def leaderboard_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite name (default: every suite in the store)."),
@@ -406,17 +419,32 @@ def leaderboard_cmd(
     from .results.leaderboard import leaderboard_from_store, write_leaderboard
     from .results.store import ResultStore
 
-    if not store.exists():
-        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    suites = _store_suites(store, suite)
     with ResultStore(store) as db:
-        suites = [suite] if suite else db.suites()
-        if suite and suite not in db.suites():
-            _fail(f"suite {suite!r} has no results in {store}; suites there: {db.suites()}", 2)
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
             _print_board(board)
             console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths.values())}")
+
+
+@app.command("report")
+def report_cmd(
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite name (default: every suite in the store)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite) written by `run`."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: leaderboards/<suite>.report/)."),
+    baseline: str = typer.Option("base", "--baseline", help="Model every candidate is compared against (paired)."),
+    bundle: bool = typer.Option(False, "--bundle", help="Copy the videos and images into the report folder (for publishing it alone)."),
+) -> None:
+    """Write a static HTML report from the results store: leaderboard, charts, every candidate's videos side by side."""
+    from .report import build_report, default_report_dir
+
+    suites = _store_suites(store, suite)
+    if out is not None and len(suites) > 1:
+        _fail(f"--out names one folder but {store} holds {len(suites)} suites; pass --suite", 2)
+    for name in suites:
+        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle)
+        console.print(f"[green]wrote[/] report {index}")
 
 
 @app.command("check")
@@ -827,6 +855,8 @@ def demo_cmd(
     for c in result.checks:
         table.add_row(c.metric, " < ".join(c.expected), " < ".join(c.observed), "[green]ok[/]" if c.holds else "[red]WRONG[/]")
     console.print(table)
+    if "report" in result.summary.files:
+        console.print(f"[green]HTML report:[/] {result.summary.files['report']} (open it in a browser)")
     if not result.order_holds:
         _fail("the demo's leaderboard does not reproduce the known order: a metric or the statistics is broken", 1)
     console.print(f"[green]demo passed:[/] everything is in {out}/ (leaderboards/, results.sqlite, videos/, suite/)")

@@ -78,6 +78,7 @@ class RunConfig:
     lease_s: float = DEFAULT_LEASE_S  # how long a claim on a work item lasts without renewal (see results.claims)
     executor: str = "local"  # "local": this process (and --shard); "ray": warm GPU workers on a Ray cluster
     ray: Any = None  # a cosmos_bench.ray_executor.RayOptions for executor="ray" (None: its defaults)
+    report: bool = True  # also write leaderboards/<suite>.report/ (the HTML report)
 
 
 @dataclass
@@ -456,6 +457,14 @@ def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], sum
     summary.leaderboard = board
     if cfg.leaderboards is not None:
         summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
+        if cfg.report:
+            from .report import default_report_dir, report_for_board
+
+            try:
+                summary.files["report"] = report_for_board(board, default_report_dir(cfg.leaderboards, suite.name),
+                                                           store=str(cfg.store), plots=cfg.plots)
+            except OSError as exc:  # the scores are stored; a report that cannot be written must not hide that
+                summary.errors.append(f"HTML report not written: {exc}")
     return summary
 
 

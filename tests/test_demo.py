@@ -15,6 +15,8 @@ def test_demo_reproduces_the_known_order_and_runs_the_tiny_cosmos_path(tmp_path:
     board = result.summary.leaderboard
     assert board.summaries[("base", "tse")].n == 2 and board.summaries[("warp3", "cse")].n == 2
     assert (tmp_path / "demo" / "leaderboards" / "demo.md").exists()
+    report = result.summary.files["report"]
+    assert report == tmp_path / "demo" / "leaderboards" / "demo.report" / "index.html" and report.is_file()
 
     cosmos = result.cosmos_summary
     assert cosmos is not None and cosmos.generation["failed"] == 0 and not cosmos.errors

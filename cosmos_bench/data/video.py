@@ -301,6 +301,13 @@ class VideoInfo:
     height: int
     width: int
     fps: float
+    pix_fmt: str | None = None
+    duration_s: float | None = None
+
+    @property
+    def browser_playable(self) -> bool:
+        """H.264 in yuv420p: what every browser's <video> decodes (yuv444p or 10-bit H.264 is not)."""
+        return self.codec == "h264" and self.pix_fmt == "yuv420p"
 
 
 def open_video_file(p: Path) -> av.container.InputContainer:
@@ -351,10 +358,16 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         except av.error.FFmpegError as exc:
             raise VideoError(p, f"truncated or corrupt after {packets} frames ({exc})") from exc
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        ctx = stream.codec_context
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
         info = VideoInfo(
-            path=str(p), container=container.format.name, codec=stream.codec_context.name, frames=packets,
-            height=int(stream.codec_context.height), width=int(stream.codec_context.width),
-            fps=float(rate) if rate else 0.0,
+            path=str(p), container=container.format.name, codec=ctx.name, frames=packets,
+            height=int(ctx.height), width=int(ctx.width), fps=float(rate) if rate else 0.0,
+            pix_fmt=ctx.format.name if ctx.format else None, duration_s=duration,
         )
     if packets == 0:
         raise VideoError(p, "zero frames (empty or truncated video)")
