@@ -60,8 +60,8 @@ def prepare(root: Path, videos: int, small: bool) -> None:
             save_pipeline(pipe, pipe_dir)
             del pipe
     size = (64, 96, 9) if small else (432, 768, 93)
-    write_synthetic_suite(root / "suite", SceneConfig(frames=size[2], height=size[0], width=size[1], seed=11),
-                          samples=videos, storage="single", name="raybench")
+    write_synthetic_suite(root / "suite", SceneConfig(frames=size[2], height=size[0], width=size[1], views=1, seed=11),
+                          samples=videos, storage="grid", name="raybench")
     dtype = "float32" if small else "bfloat16"
     (root / "models.yaml").write_text(
         "models:\n"

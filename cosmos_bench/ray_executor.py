@@ -33,6 +33,7 @@ import collections
 import importlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from .results.store import ResultRow
 
 log = logging.getLogger(__name__)
 
-ITEMS_IN_FLIGHT = 2  # per worker: one generating, one waiting, so the GPU never idles between videos
+ITEMS_IN_FLIGHT = 2  # per worker: one generating while the other is written and scored, so the GPU never waits
 
 # A scorer turns one generation result into store rows on the worker: (result, key, out) -> (rows, error message)
 Scorer = Callable[[ItemResult, str, Path], "tuple[list[ResultRow], str | None]"]
@@ -97,7 +98,8 @@ class GenerationWorker:
 
     Loaded bases live for the life of the process (``models.cosmos``'s shared bases), so every video
     after the first reuses the loaded and compiled pipeline; the compile cache, if given, is loaded
-    before the first compile and saved after each model's first video.
+    before the first compile and saved after each model's first video. Calls run in
+    ``ITEMS_IN_FLIGHT`` threads (a threaded actor); the GPU lock keeps generation one at a time.
     """
 
     def __init__(self, model_names: Sequence[str], models_file: str | None, suite: Suite, out: str,
@@ -105,6 +107,10 @@ class GenerationWorker:
                  worker_imports: Sequence[str] = (), compile_cache: str | None = None):
         for module in worker_imports:
             importlib.import_module(module)
+        # the actor runs its two in-flight calls in two threads, so one video is written and scored while
+        # the next is generated (what the local runner's background writer does); the lock keeps model
+        # calls one at a time, and generate() times each call inside it (a sidecar's seconds are GPU time)
+        self._gpu = threading.Lock()
         self.models: dict[str, WorldModel] = {m.name: m for m in load_models(list(model_names), models_file)}
         self.suite, self.out, self.settings = suite, Path(out), settings
         self.seeds, self.limit, self.scorer = seeds, limit, scorer
@@ -125,11 +131,12 @@ class GenerationWorker:
     def run(self, item: WorkItem) -> tuple[ItemResult, list[ResultRow], str | None]:
         model = self.models[item.model]
         report = generate([model], self.suite, self.out, seeds=self.seeds, settings=self.settings, limit=self.limit,
-                          items=[item], release_models=False, background_writes=False)
+                          items=[item], release_models=False, background_writes=False, model_lock=self._gpu)
         result = report.results[0]
         if self.cache is not None and result.status == "generated" and item.model not in self._warm:
-            self._warm.add(item.model)
-            self.cache.save()  # whatever this model's first video compiled, for the next worker
+            with self._gpu:  # not while the other thread compiles
+                self._warm.add(item.model)
+                self.cache.save()  # whatever this model's first video compiled, for the next worker
         rows, message = ([], None)
         if self.scorer is not None and result.status != "failed":
             rows, message = self.scorer(result, report.keys[item.model], self.out)
@@ -229,7 +236,7 @@ def generate_on_ray(
     if not ray.is_initialized():
         ray.init(address=opts.address, include_dashboard=False, log_to_driver=False, **opts.init_kwargs)
     count, resources = _worker_resources(opts, ray)
-    worker_cls = ray.remote(max_restarts=0, max_task_retries=0, **resources)(GenerationWorker)
+    worker_cls = ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=ITEMS_IN_FLIGHT, **resources)(GenerationWorker)
     names = [m.name for m in models]
     mfile = None if models_file is None else str(models_file)
     ctor = (names, mfile, suite, str(out), settings, seed_list, limit, scorer, tuple(opts.worker_imports), opts.compile_cache)

@@ -32,6 +32,7 @@ one kind of device write what one process would (bit-identical on the CPU, as th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -382,6 +383,7 @@ def generate(
     claims: Claims | None = None,
     items: Sequence[WorkItem] | None = None,
     release_models: bool = True,
+    model_lock: contextlib.AbstractContextManager | None = None,
 ) -> GenerationReport:
     """Generate every (model, test pair, seed) of this shard of ``suite`` into ``out``.
 
@@ -394,7 +396,8 @@ def generate(
     an output another run holds is left to it (status ``claimed``), so concurrent runs split the work.
     ``items`` replaces the planned work list (an executor hands a worker its items one by one);
     ``release_models=False`` keeps a model loaded after its last item here, for a worker that
-    will be handed more of its items later.
+    will be handed more of its items later. ``model_lock`` is held around each model call (and its
+    timing), for a worker that runs several ``generate`` calls at once on one GPU.
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     settings = settings or settings_for_suite(suite)
@@ -462,9 +465,11 @@ def generate(
                     claims.release(claim_id(out, item, key))  # finished by another run since the first look
                     writer.done(ItemResult(item, "skipped", side))
                 else:
-                    t0 = time.perf_counter()
-                    video = model.generate(request)
-                    output = _Output(item, model, key, side, pair, request, input_hash, image_sha, video, time.perf_counter() - t0)
+                    with model_lock or contextlib.nullcontext():
+                        t0 = time.perf_counter()
+                        video = model.generate(request)
+                        seconds = time.perf_counter() - t0
+                    output = _Output(item, model, key, side, pair, request, input_hash, image_sha, video, seconds)
                     writer.submit(functools.partial(_store, context, output, raise_errors))
             except ModelConfigError:
                 raise

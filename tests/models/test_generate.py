@@ -275,3 +275,38 @@ def test_an_interrupt_still_finishes_the_video_being_written(tmp_path: Path, tin
     with pytest.raises(KeyboardInterrupt):
         generate([model], tiny_suite, out, seeds=2, settings=SMALL)
     assert len(find_outputs(out, "pat")) == 1, "the first video, generated before the interrupt, is kept"
+
+
+def test_a_model_lock_is_held_around_each_call_and_its_wait_is_not_generation_time(tmp_path: Path, tiny_suite: Path,
+                                                                                   pattern_kind, monkeypatch) -> None:
+    """A Ray worker runs two generate() calls at once and serialises model calls with a lock; a sidecar's
+    ``seconds`` (GPU time, summed for cost reports) must not include the wait for that lock."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(gen.time, "perf_counter", lambda: clock["now"])
+    inside: list[bool] = []
+
+    class SlowToGet:
+        held = False
+
+        def __enter__(self):
+            clock["now"] += 100.0  # waiting for the other thread's video
+            self.held = True
+
+        def __exit__(self, *exc):
+            self.held = False
+
+    lock = SlowToGet()
+    model = pattern(tmp_path)
+    inner = model.generate
+
+    def generate_and_look(request):
+        inside.append(lock.held)
+        clock["now"] += 2.0  # the model call itself
+        return inner(request)
+
+    model.generate = generate_and_look
+    report = generate([model], tiny_suite, tmp_path / "out", seeds=1, settings=SMALL, model_lock=lock)
+    assert inside and all(inside)  # every model call ran with the lock held
+    assert [r.seconds for r in report.results] == [2.0] * len(report.results)
+    sides = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("pat/*/seed0/*.json")]
+    assert sides and {s["seconds"] for s in sides} == {2.0}
