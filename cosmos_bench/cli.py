@@ -7,6 +7,7 @@ cv2) happen inside commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import List, Optional
 
@@ -65,7 +66,7 @@ def _root(
 
 def _fail(message: str, code: int = 1) -> None:
     """Print one error line (``message`` is plain text: user-supplied names are escaped) and exit."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, even in a log
     raise typer.Exit(code)
 
 
@@ -82,6 +83,8 @@ def data_check(
     """
     from .data.layout import check_layout, detect_layout
 
+    if path.is_file():
+        _fail(f"{path}: is a file; `data check` takes a folder (a GR1 train or test folder, or a root holding both)", 2)
     if not path.is_dir():
         _fail(f"{path}: folder not found", 2)
     kind = detect_layout(path)
@@ -467,10 +470,13 @@ def check_cmd(
     base_source = file_rows if file_rows is not None else current_rows
     base_rows = [r for r in base_source if r.suite == suite and r.model == base_name]
     cand_rows = [r for r in current_rows if r.suite == suite and r.model == candidate]
-    if not base_rows:
-        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r}", 2)
     if not cand_rows:
-        _fail(f"no rows for candidate {candidate!r} in suite {suite!r}", 2)
+        where = current_file if current_file is not None else store
+        models_there = sorted({r.model for r in current_rows if r.suite == suite})
+        _fail(f"no rows for candidate {candidate!r} in suite {suite!r} of {where}; models there: {models_there}", 2)
+    if not base_rows:
+        where = baseline_file if file_rows is not None else store
+        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r} of {where}", 2)
     try:
         report = check_regression(
             base_rows, cand_rows, candidate=candidate, baseline=base_name,
@@ -604,6 +610,41 @@ class _RichReporter:
             self.progress.update(self.tasks[event.stage], advance=1, description=f"{event.stage} [{text}]")
 
 
+class _PlainReporter:
+    """Progress as plain lines, for output that is not a terminal (a CI log, a pipe), where rich's live
+    bars print nothing until the end: a line per stage start, about every tenth item, and the last."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, dict[str, int]] = {}
+
+    def __call__(self, event) -> None:
+        if event.kind == "note":
+            self.out.print(f"{event.stage}: {escape(event.message)}", highlight=False)
+        elif event.kind == "start":
+            self.totals[event.stage], self.done[event.stage] = event.total, {}
+            self.out.print(f"{event.stage}{f' ({escape(event.message)})' if event.message else ''}: {event.total} to do",
+                           highlight=False)
+        elif event.kind == "advance" and event.stage in self.totals:
+            counts = self.done[event.stage]
+            counts[event.status] = counts.get(event.status, 0) + 1
+            n, total = sum(counts.values()), self.totals[event.stage]
+            if n == total or n % max(1, total // 10) == 0:
+                text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                self.out.print(f"{event.stage}: {n}/{total} ({text})", highlight=False)
+
+
+@contextlib.contextmanager
+def _stage_reporter():
+    """Rich bars on a terminal, plain progress lines anywhere else."""
+    if console.is_terminal:
+        with _progress() as progress:
+            yield _RichReporter(progress)
+    else:
+        yield _PlainReporter(console)
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -703,8 +744,8 @@ def run_cmd(
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, out, store, leaderboards, backend, device,
                       judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard)
     try:
-        with _progress() as progress:
-            summary = run(cfg, reporter=_RichReporter(progress))
+        with _stage_reporter() as reporter:
+            summary = run(cfg, reporter=reporter)
     except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
     _print_summary(summary)
@@ -733,8 +774,8 @@ def rescore_cmd(
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
                       judge_url, judge_model, judge_samples)
     try:
-        with _progress() as progress:
-            summary = rescore(cfg, reporter=_RichReporter(progress))
+        with _stage_reporter() as reporter:
+            summary = rescore(cfg, reporter=reporter)
     except (SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
     _print_summary(summary)
@@ -765,9 +806,9 @@ def demo_cmd(
         height, width = parse_size(size, where="--size")
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _progress() as progress:
+    with _stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
-                          judge=_judge_config(judge_url, None, 1), reporter=_RichReporter(progress))
+                          judge=_judge_config(judge_url, None, 1), reporter=reporter)
     if result.cosmos_summary is not None:
         console.rule("tiny Cosmos Predict 2.5, RANDOM weights: shows the diffusers/peft path runs; numbers mean nothing")
         _print_summary(result.cosmos_summary)

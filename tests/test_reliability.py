@@ -253,3 +253,64 @@ def test_atomic_files_get_the_umask_permissions(tmp_path, umask, mode):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == mode
+
+
+# ------------------------------------------------------------------------------ 9: progress off a terminal
+def test_progress_is_printed_as_plain_lines_when_not_a_terminal(bench, suite):
+    res = run_cli(bench, suite, "--metrics", "tse")  # CliRunner's output is not a terminal
+    assert res.exit_code == 0, res.output
+    assert "generate: 1 to do" in res.output and "generate: 1/1 (generated 1)" in res.output
+    assert "metrics: 1/1 (ok 1)" in res.output
+
+
+# ------------------------------------------------------------------------------ 9: messages that name the right thing
+def test_non_utf8_samples_csv_names_the_file(tmp_path):
+    bad = tmp_path / "base.samples.csv"
+    bad.write_bytes(b"suite,model\n\xff\xfe broken\n")
+    res = CliRunner().invoke(app, ["check", "--baseline", str(bad), "--candidate", "base"])
+    assert res.exit_code == 2, res.output
+    assert str(bad) in " ".join(res.output.split()) and "not UTF-8" in res.output
+
+
+def test_check_with_an_unknown_candidate_talks_about_the_candidate(bench, suite):
+    assert run_cli(bench, suite, "--metrics", "tse").exit_code == 0
+    res = CliRunner().invoke(app, ["check", "--baseline", str(bench / "boards" / "rel.samples.csv"), "--candidate", "nosuch",
+                                   "--store", str(bench / "s.sqlite")])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "no rows for candidate 'nosuch'" in text and "models there: ['base']" in text and "baseline" not in text
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ("{kind: cosmoss}", "unknown world-model kind 'cosmoss'"),
+    ("{kind: cosmos, model: nvidia/x, adapter: no_such_adapter}", "adapter not found"),
+])
+def test_model_errors_name_the_yaml_and_the_model(bench, suite, entry, problem):
+    (bench / "models.yaml").write_text(f"models:\n  mine: {entry}\n")
+    res = run_cli(bench, suite, "--metrics", "tse", models="mine")
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert f"{bench / 'models.yaml'}: model 'mine'" in text and problem in text
+
+
+def test_data_check_of_a_file_says_it_is_a_file(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_text("prompt")
+    res = CliRunner().invoke(app, ["data", "check", str(f)])
+    assert res.exit_code == 2 and "is a file" in res.output and "not found" not in res.output
+
+
+def test_metrics_plot_prints_the_path_it_wrote(bench, suite, monkeypatch):
+    monkeypatch.chdir(bench)
+    assert run_cli(bench, suite, "--metrics", "tse").exit_code == 0
+    (video,) = (bench / "videos" / "base").glob("*/seed0/*.mp4")
+    res = CliRunner().invoke(app, ["metrics", str(video), "--grid", "1x2", "--plot", "perframe"])
+    assert res.exit_code == 0, res.output
+    assert (bench / "perframe.png").is_file() and "wrote perframe.png" in res.output
+
+
+def test_no_chart_for_a_metric_nothing_was_scored_on(bench, suite):
+    res = run_cli(bench, suite, "--metrics", "tse,physics", "--judge-url", "http://127.0.0.1:9/v1")
+    assert res.exit_code == 1  # the judge is down: every physics row is an error
+    assert (bench / "boards" / "rel.tse.png").is_file()
+    assert not (bench / "boards" / "rel.physics.png").exists()
