@@ -416,9 +416,9 @@ def leaderboard_cmd(
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
     from .results.leaderboard import leaderboard_from_store, write_leaderboard
     from .results.store import ResultStore
+    from .results.store_check import check_store
 
-    if not store.exists():
-        _fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    check_store(store, write=False)  # a directory or another file: one line, exit 2
     with ResultStore(store) as db:
         suites = [suite] if suite else db.suites()
         if suite and suite not in db.suites():
@@ -447,6 +447,7 @@ def check_cmd(
     from .results.gate import check_regression
     from .results.leaderboard import read_samples_csv
     from .results.store import ResultStore
+    from .results.store_check import check_store
 
     if baseline_file is None and baseline_model is None:
         _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
@@ -455,6 +456,7 @@ def check_cmd(
         if current_file is not None:
             current_rows = read_samples_csv(current_file)
         elif store.exists():
+            check_store(store, write=False)
             with ResultStore(store) as db:
                 current_rows = db.rows()
         else:

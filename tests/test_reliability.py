@@ -314,3 +314,23 @@ def test_no_chart_for_a_metric_nothing_was_scored_on(bench, suite):
     assert res.exit_code == 1  # the judge is down: every physics row is an error
     assert (bench / "boards" / "rel.tse.png").is_file()
     assert not (bench / "boards" / "rel.physics.png").exists()
+
+
+def test_leaderboard_refuses_a_store_that_is_not_one(tmp_path):
+    (tmp_path / "notes.sqlite").write_text("hello")
+    res = CliRunner().invoke(app, ["leaderboard", "--store", str(tmp_path / "notes.sqlite"), "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2, res.output
+    assert "not a SQLite file" in res.output and not (tmp_path / "b").exists()
+    res = CliRunner().invoke(app, ["leaderboard", "--store", str(tmp_path / "none.sqlite")])
+    assert res.exit_code == 2 and "results store not found" in res.output
+
+
+def test_saving_the_tiny_pipeline_prints_no_progress_bar(tmp_path, capfd, one_torch_thread):
+    from transformers.utils import logging as transformers_logging
+
+    from cosmos_bench.models.tiny import save_tiny_cosmos_pipeline
+
+    save_tiny_cosmos_pipeline(tmp_path / "tiny")
+    captured = capfd.readouterr()
+    assert "Writing model shards" not in captured.err + captured.out
+    assert transformers_logging.is_progress_bar_enabled()  # the caller's setting is restored
