@@ -4,8 +4,8 @@ On the CPU, torch splits long reductions (sums over tens of thousands of matches
 (N, 7)`` normal equations of the F refinement) across its intra-op threads, so the last bits of
 a pooled CSE changed with the thread count (0.09530446980474004 with 2 threads against
 0.09530446980473951 with 1): a store's rows depended on where they were computed. Running the
-estimation and error statistics (``geometry._evaluate_pairs``, ``refine_fundamental``,
-``ransac_fundamental``) on one intra-op thread fixes every reduction's order. Feature detection and
+estimation and error statistics (``geometry._evaluate_pairs``, and ``refine_fundamental``, which
+both backends' estimates end with) on one intra-op thread fixes every reduction's order. Feature detection and
 matching keep all threads (their results do not depend on the count), and so do OpenCV's SIFT and
 RANSAC. The pinned stage is cheap: on the shared 2-core machine it took 0.9-1.1 s on one thread
 against 5.9-9.1 s on two (a 33-frame 256x448 two-view clip, CSE pooled); CUDA tensors are left alone.

@@ -319,7 +319,6 @@ def refine_fundamental(
     return F, inl
 
 
-@deterministic_on_cpu
 def ransac_fundamental(
     x1: torch.Tensor,
     x2: torch.Tensor,
