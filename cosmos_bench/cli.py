@@ -18,7 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .cli_errors import ErrorReportingGroup, check_backend, check_output_file, check_positive, one_of, set_debug
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK
+from .errors import EXIT_FAILED_WORK
 
 console = Console()
 err_console = Console(stderr=True)
