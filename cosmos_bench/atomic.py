@@ -3,7 +3,8 @@
 Resuming an interrupted benchmark is only safe if a file that exists under its final name is
 complete. So every writer here produces a temporary file in the destination folder (same file
 system, so the rename is atomic) and renames it over the target only once it is fully written; on
-any failure — including KeyboardInterrupt — the temporary file is removed.
+any failure — including KeyboardInterrupt — the temporary file is removed. The finished file gets the
+permissions the umask gives any new file (``mkstemp`` alone would leave it 0600).
 """
 
 from __future__ import annotations
@@ -11,9 +12,27 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # elsewhere the only way to read it is to set it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -25,6 +44,7 @@ def atomic_path(target: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a finished file gets what open() would give
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):

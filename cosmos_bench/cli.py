@@ -7,19 +7,24 @@ cv2) happen inside commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from .cli_errors import ErrorReportingGroup, check_backend, check_output_file, check_positive, one_of, set_debug
+from .errors import EXIT_FAILED_WORK
 
 console = Console()
 err_console = Console(stderr=True)
 
 app = typer.Typer(
+    cls=ErrorReportingGroup,
     name="cosmos-bench",
     help=(
         "Benchmark robot-video world models (Cosmos Predict 2.5 and its LoRA/DoRA adapters): "
@@ -48,12 +53,20 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
+    debug: bool = typer.Option(False, "--debug", envvar="COSMOS_BENCH_DEBUG",
+                               help="Show full tracebacks and debug logs instead of one-line errors."),
 ) -> None:
-    """cosmos-bench: is the adapter really better than the base model, and by how much?"""
+    """cosmos-bench: is the adapter really better than the base model, and by how much?
+
+    Exit codes: 0 done; 1 the work ran but some of it failed (error rows, failed videos, a regression);
+    2 bad input (option, file, store), found before any work; 3 an unexpected error (--debug shows it).
+    """
+    set_debug(debug)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print one error line (``message`` is plain text: user-supplied names are escaped) and exit."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, even in a log
     raise typer.Exit(code)
 
 
@@ -70,22 +83,24 @@ def data_check(
     """
     from .data.layout import check_layout, detect_layout
 
+    if path.is_file():
+        _fail(f"{path}: is a file; `data check` takes a folder (a GR1 train or test folder, or a root holding both)", 2)
     if not path.is_dir():
         _fail(f"{path}: folder not found", 2)
     kind = detect_layout(path)
     problems = check_layout(path, decode=not quick)
     errors = [p for p in problems if p.severity == "error"]
     if not problems:
-        console.print(f"[green]OK[/] {path} ({kind} layout): no problems found.")
+        console.print(f"[green]OK[/] {escape(str(path))} ({kind} layout): no problems found.")
         return
-    table = Table(title=f"{path} ({kind} layout): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    table = Table(title=f"{escape(str(path))} ({kind} layout): {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     table.add_column("severity")
     table.add_column("problem")
     table.add_column("file", overflow="fold")
     table.add_column("detail", overflow="fold")
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
-        table.add_row(f"[{style}]{p.severity}[/]", p.kind, p.path, p.message)
+        table.add_row(f"[{style}]{p.severity}[/]", p.kind, escape(str(p.path)), escape(p.message))
     console.print(table)
     if errors:
         raise typer.Exit(1)
@@ -98,12 +113,12 @@ def data_synth(
     views: int = typer.Option(2, "--views", min=1, help="Cameras in the rig."),
     frames: int = typer.Option(33, "--frames", min=2, help="Frames per video."),
     size: str = typer.Option("256x448", "--size", help="HEIGHTxWIDTH of one view."),
-    fps: float = typer.Option(16.0, "--fps", help="Frame rate written into the videos."),
+    fps: float = typer.Option(16.0, "--fps", callback=check_positive, help="Frame rate written into the videos."),
     seed: int = typer.Option(0, "--seed", help="Seed of the first scene; scene i uses seed+i."),
-    camera_motion: str = typer.Option("orbit", "--camera-motion", help="orbit (the rig moves) or static."),
-    object_motion: str = typer.Option("none", "--object-motion", help="none, or translate (one box moves rigidly)."),
+    camera_motion: str = typer.Option("orbit", "--camera-motion", callback=one_of("orbit", "static"), help="orbit (the rig moves) or static."),
+    object_motion: str = typer.Option("none", "--object-motion", callback=one_of("none", "translate"), help="none, or translate (one box moves rigidly)."),
     degrade: List[str] = typer.Option([], "--degrade", help="KIND:PIXELS, repeatable: elastic:2, drift:3, view_shift:4."),
-    storage: str = typer.Option("grid", "--storage", help="grid (views tiled 1xN in one mp4) or files (one mp4 per view)."),
+    storage: str = typer.Option("grid", "--storage", callback=one_of("grid", "files"), help="grid (views tiled 1xN in one mp4) or files (one mp4 per view)."),
     name: Optional[str] = typer.Option(None, "--name", help="Suite name (default: the folder name)."),
 ) -> None:
     """Render a synthetic multi-view suite with known cameras and ground-truth fundamental matrices."""
@@ -114,12 +129,12 @@ def data_synth(
     try:
         height, width = parse_size(size, where="--size")
         degradations = [parse_degradation(d) for d in degrade]
+        config = SceneConfig(
+            views=views, frames=frames, height=height, width=width, fps=fps, seed=seed,
+            camera_motion=camera_motion, object_motion=object_motion,
+        )
     except ValueError as exc:
         _fail(str(exc), 2)
-    config = SceneConfig(
-        views=views, frames=frames, height=height, width=width, fps=fps, seed=seed,
-        camera_motion=camera_motion, object_motion=object_motion,
-    )
     suite = write_synthetic_suite(
         out, config, samples=samples, degradations=degradations, storage=storage, name=name, console=console
     )
@@ -146,7 +161,7 @@ def _models_table(models_file: Optional[Path]) -> None:
         config = load_models_config(models_file, missing_ok=True)
     except ModelConfigError as exc:
         _fail(str(exc), 2)
-    table = Table(title=f"models in {config.path}" + ("" if config.path and config.path.exists() else " (file not found)"))
+    table = Table(title=f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)"))
     for col in ("name", "kind", "details", "status"):
         table.add_column(col, overflow="fold")
     broken = 0
@@ -157,12 +172,12 @@ def _models_table(models_file: Optional[Path]) -> None:
             describe = getattr(model, "describe", None)
             details = describe() if callable(describe) else spec.options
             text = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, ""))
-            table.add_row(name, spec.kind, text, "[green]ok[/]")
+            table.add_row(escape(name), escape(spec.kind), escape(text), "[green]ok[/]")
         except AdapterNotTrainedError as exc:  # a note, not a failure: a fresh checkout has trained nothing
-            table.add_row(name, spec.kind, "", f"[yellow]not trained yet[/]: {train_command(spec, exc.path)}")
+            table.add_row(escape(name), escape(spec.kind), "", f"[yellow]not trained yet[/]: {escape(train_command(spec, exc.path))}")
         except ModelConfigError as exc:
             broken += 1
-            table.add_row(name, spec.kind, "", f"[red]{exc}[/]")
+            table.add_row(escape(name), escape(spec.kind), "", f"[red]{escape(str(exc))}[/]")
     console.print(table)
     kinds = Table(title="world-model kinds")
     for col in ("kind", "source", "factory"):
@@ -229,7 +244,7 @@ def models_register(
         register_model(name, entry, path, overwrite=overwrite)
     except ModelConfigError as exc:
         _fail(str(exc), 2)
-    console.print(f"[green]registered[/] {name} in {path}: {entry}")
+    console.print(f"[green]registered[/] {escape(name)} in {escape(str(path))}: {escape(str(entry))}")
 
 
 @app.command("generate")
@@ -288,16 +303,16 @@ def generate_cmd(
             )
         except (ModelConfigError, ValueError) as exc:
             _fail(str(exc), 2)
-    table = Table(title=f"generation keys ({out})")
+    table = Table(title=f"generation keys ({escape(str(out))})")
     table.add_column("model")
     table.add_column("generation key")
     table.add_column("folder", overflow="fold")
     for name, key in report.keys.items():
-        table.add_row(name, key, str(out / name / key))
+        table.add_row(escape(name), key, escape(str(out / name / key)))
     console.print(table)
     console.print(report.summary())
     for failure in report.failed:
-        err_console.print(f"[red]failed[/] {failure.item.model}/{failure.item.sample}/seed{failure.item.seed}: {failure.error}")
+        err_console.print(f"[red]failed[/] {escape(f'{failure.item.model}/{failure.item.sample}/seed{failure.item.seed}: {failure.error}')}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -308,13 +323,13 @@ def metrics_cmd(
     paths: List[Path] = typer.Argument(..., help="Video file(s); a multi-view video is a grid of tiles (--grid)."),
     grid: Optional[str] = typer.Option(None, "--grid", help="Split each video into RxC views, row-major, e.g. 1x2."),
     views: Optional[str] = typer.Option(None, "--views", help="Comma-separated view names (default view0, view1, ...)."),
-    backend: str = typer.Option("opencv", "--backend", help="opencv (CPU) or kornia (CPU or CUDA)."),
+    backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="opencv (CPU) or kornia (CPU or CUDA)."),
     device: Optional[str] = typer.Option(None, "--device", help="kornia: cpu or cuda (default: cuda when present)."),
     stride: int = typer.Option(1, "--stride", min=1, help="Temporal pairs are frames (t, t+stride)."),
     mode: str = typer.Option("pooled", "--mode", help="Cross-view F: pooled (rigid rig, one F per view pair) or per_frame."),
     keep: float = typer.Option(1.0, "--keep", min=0.01, max=1.0, help="Fraction of each pair's lowest errors kept (1 = all matches)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every result (per-pair details) to this JSON file."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="PNG of per-frame TSE (solid) and CSE (dashed)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Write every result (per-pair details) to this JSON file."),
+    plot: Optional[Path] = typer.Option(None, "--plot", callback=check_output_file, help="PNG of per-frame TSE (solid) and CSE (dashed)."),
 ) -> None:
     """Temporal (TSE) and cross-view (CSE) Sampson error of videos, in pixels (lower is better)."""
     import json
@@ -344,12 +359,12 @@ def metrics_cmd(
             results = sampson_metrics(split, stride=stride, mode=mode if len(split) > 1 else None,
                                       backend=backend, device=device, keep=keep)
         except (VideoError, ValueError, OSError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
             everything[str(path)] = {"error": str(exc)}
             failed += 1
             continue
         everything[str(path)] = results
-        table = Table(title=f"{path} — {len(split)} view(s), {video.num_frames} frames, {backend}")
+        table = Table(title=f"{escape(str(path))} — {len(split)} view(s), {video.num_frames} frames, {backend}")
         for col in ("metric", "value (px)", "mean of means", "pairs ok", "degenerate", "static cam"):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for name, r in results.items():
@@ -364,19 +379,19 @@ def metrics_cmd(
             if len(groups) > 1:
                 for g, summ in groups.items():
                     v = summ.get("value")
-                    table.add_row(f"  {g}", "-" if v is None else f"{v:.4f}",
+                    table.add_row(f"  {escape(g)}", "-" if v is None else f"{v:.4f}",
                                   "-" if summ.get("mean_of_means") is None else f"{summ['mean_of_means']:.4f}",
                                   f"{summ['n_ok']}/{summ['n_pairs']}", str(summ["n_degenerate"]), "")
         console.print(table)
         for r in results.values():
             if not r.ok:
-                console.print(f"  [yellow]{r.name}:[/] {r.reason}")
-        console.print(f"  [dim]{next(iter(results.values())).version if results else ''}[/]")
+                console.print(f"  [yellow]{r.name}:[/] {escape(str(r.reason))}")
+        console.print(f"  [dim]{escape(next(iter(results.values())).version) if results else ''}[/]")
     if json_out is not None:
         payload = {p: (v if "error" in v else {k: r.to_dict() for k, r in v.items()}) for p, v in everything.items()}
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(payload, indent=1, allow_nan=False))
-        console.print(f"[green]wrote[/] {json_out}")
+        console.print(f"[green]wrote[/] {escape(str(json_out))}")
     if plot is not None:
         from .metrics.plot import plot_per_frame
 
@@ -418,14 +433,16 @@ def leaderboard_cmd(
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
     from .results.leaderboard import leaderboard_from_store, write_leaderboard
     from .results.store import ResultStore
+    from .results.store_check import check_store
 
+    check_store(store, write=False)  # a directory or another file: one line, exit 2
     suites = _store_suites(store, suite)
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
             _print_board(board)
-            console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths.values())}")
+            console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
 
 
 @app.command("report")
@@ -464,6 +481,7 @@ def check_cmd(
     from .results.gate import check_regression
     from .results.leaderboard import read_samples_csv
     from .results.store import ResultStore
+    from .results.store_check import check_store
 
     if baseline_file is None and baseline_model is None:
         _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
@@ -472,6 +490,7 @@ def check_cmd(
         if current_file is not None:
             current_rows = read_samples_csv(current_file)
         elif store.exists():
+            check_store(store, write=False)
             with ResultStore(store) as db:
                 current_rows = db.rows()
         else:
@@ -487,10 +506,13 @@ def check_cmd(
     base_source = file_rows if file_rows is not None else current_rows
     base_rows = [r for r in base_source if r.suite == suite and r.model == base_name]
     cand_rows = [r for r in current_rows if r.suite == suite and r.model == candidate]
-    if not base_rows:
-        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r}", 2)
     if not cand_rows:
-        _fail(f"no rows for candidate {candidate!r} in suite {suite!r}", 2)
+        where = current_file if current_file is not None else store
+        models_there = sorted({r.model for r in current_rows if r.suite == suite})
+        _fail(f"no rows for candidate {candidate!r} in suite {suite!r} of {where}; models there: {models_there}", 2)
+    if not base_rows:
+        where = baseline_file if file_rows is not None else store
+        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r} of {where}", 2)
     try:
         report = check_regression(
             base_rows, cand_rows, candidate=candidate, baseline=base_name,
@@ -499,18 +521,18 @@ def check_cmd(
         )
     except ValueError as exc:
         _fail(str(exc), 2)
-    table = Table(title=f"regression gate: {candidate} vs {base_name} ({suite}, {method})")
+    table = Table(title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
     for col in ("metric", "pairs", "baseline mean", "worsening", "margin", "verdict", "why"):
         table.add_column(col, overflow="fold")
     for v in report.verdicts:
         verdict = "[green]pass[/]" if v.passed else "[red]FAIL[/]"
-        table.add_row(v.metric, str(v.n_pairs), f"{v.baseline_mean:.4g}", f"{v.worsening:+.4g}", f"{v.margin:.4g}", verdict, v.why)
+        table.add_row(v.metric, str(v.n_pairs), f"{v.baseline_mean:.4g}", f"{v.worsening:+.4g}", f"{v.margin:.4g}", verdict, escape(v.why))
     console.print(table)
     if not report.passed:
-        err_console.print(f"[bold red]regression:[/] {candidate} got worse than {base_name} on "
+        err_console.print(f"[bold red]regression:[/] {escape(candidate)} got worse than {escape(base_name)} on "
                           + ", ".join(v.metric for v in report.verdicts if not v.passed))
         raise typer.Exit(1)
-    console.print(f"[green]pass:[/] {candidate} shows no regression against {base_name}.")
+    console.print(f"[green]pass:[/] {escape(candidate)} shows no regression against {escape(base_name)}.")
 
 
 # --------------------------------------------------------------------------------------- judge
@@ -524,7 +546,7 @@ def judge_cmd(
     videos: List[Path] = typer.Argument(..., help="mp4 files to score."),
     rubric: str = typer.Option("video_physics", "--rubric", help="video_physics, video_IF, or a path to a rubric .yaml."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="The generation prompt, for rubrics that need it (video_IF); applies to every video."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, $OPENAI_BASE_URL, http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY or $OPENAI_API_KEY."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, then $OPENAI_BASE_URL with a note, then http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY, then $OPENAI_API_KEY."),
     model: Optional[str] = typer.Option(None, "--model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
     server: Optional[str] = typer.Option(None, "--server", help=_SERVER_HELP),
     samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean (2+: the judge's test-retest agreement too)."),
@@ -537,7 +559,7 @@ def judge_cmd(
     timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds per request before it is retried."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default judge_scores.jsonl under $COSMOS_BENCH_CACHE, else ~/.cache/cosmos-bench)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every result (samples, raw replies, judge version) here."),
+    json_out: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Write every result (samples, raw replies, judge version) here."),
 ) -> None:
     """Score videos 1-5 with a vision-language judge (Cosmos Reason2 behind vLLM/NIM or any OpenAI-compatible server).
 
@@ -550,17 +572,22 @@ def judge_cmd(
 
     from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, load_rubric, resolve_endpoint
     from .judge.agreement import agreement_of_results
+    from .judge.client import generic_env_used
     from .judge.preflight import judge_probed_videos_sync
 
     try:
         the_rubric = load_rubric(rubric)
         config = JudgeConfig.from_env(
-            base_url=base_url, model=model, server=server, samples=samples, temperature=temperature, seed=seed, fps=fps,
+            generic=True, base_url=base_url, model=model, server=server, samples=samples, temperature=temperature,
+            seed=seed, fps=fps,
             video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
             timeout_s=timeout,
         )
     except (RubricError, ValueError) as exc:
         _fail(str(exc), 2)
+    for name in generic_env_used(base_url):
+        err_console.print(f"[yellow]note:[/] using ${name} for the judge (set COSMOS_BENCH_JUDGE_URL / "
+                          "COSMOS_BENCH_JUDGE_API_KEY or pass --base-url to choose explicitly)")
     if the_rubric.needs_instruction and not (instruction and instruction.strip()):
         _fail(f"rubric {the_rubric.name!r} judges against the generation prompt: pass --instruction TEXT", 2)
     missing = [str(v) for v in videos if not v.is_file()]
@@ -581,15 +608,15 @@ def judge_cmd(
         task = bar.add_task("judge", total=len(requests) * samples)
         results = judge_probed_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
 
-    table = Table(title=f"{the_rubric.name} · {config.model} · judge version {results[0].judge_version if results else '-'}")
+    table = Table(title=f"{escape(the_rubric.name)} · {escape(config.model)} · judge version {results[0].judge_version if results else '-'}")
     for col, kw in (("video", {"overflow": "fold"}), ("score", {"justify": "right"}), ("spread", {"justify": "right"}),
                     ("samples", {}), ("calls", {"justify": "right"}), ("status", {"overflow": "fold"})):
         table.add_column(col, **kw)
     for r in results:
         per_sample = ",".join("-" if s.score is None else str(s.score) for s in r.samples)
-        status = "[green]ok[/]" if r.status == "ok" else f"[red]error[/] {r.reason}"
+        status = "[green]ok[/]" if r.status == "ok" else f"[red]error[/] {escape(str(r.reason))}"
         table.add_row(
-            str(r.video), "-" if r.score is None else f"{r.score:.2f}", "-" if r.spread is None else f"{r.spread:.2f}",
+            escape(str(r.video)), "-" if r.score is None else f"{r.score:.2f}", "-" if r.spread is None else f"{r.spread:.2f}",
             per_sample, str(r.calls), status,
         )
     console.print(table)
@@ -602,7 +629,7 @@ def judge_cmd(
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
-        console.print(f"[green]wrote[/] {json_out}")
+        console.print(f"[green]wrote[/] {escape(str(json_out))}")
     failed = [r for r in results if r.status != "ok"]
     if failed:
         err_console.print(f"[bold red]{len(failed)} of {len(results)} video(s) have no score[/] (errors are never counted as numbers); "
@@ -622,7 +649,7 @@ class _RichReporter:
     def __call__(self, event) -> None:
         if event.kind == "note":
             if event.stage != "judge" or not event.message.endswith("samples"):
-                self.progress.console.print(f"[yellow]{event.stage}:[/] {event.message}")
+                self.progress.console.print(f"[yellow]{event.stage}:[/] {escape(event.message)}")
             return
         label = event.stage + (f" ({event.message})" if event.kind == "start" and event.message else "")
         if event.kind == "start":
@@ -637,6 +664,41 @@ class _RichReporter:
             self.progress.update(self.tasks[event.stage], advance=1, description=f"{event.stage} [{text}]")
 
 
+class _PlainReporter:
+    """Progress as plain lines, for output that is not a terminal (a CI log, a pipe), where rich's live
+    bars print nothing until the end: a line per stage start, about every tenth item, and the last."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, dict[str, int]] = {}
+
+    def __call__(self, event) -> None:
+        if event.kind == "note":
+            self.out.print(f"{event.stage}: {escape(event.message)}", highlight=False)
+        elif event.kind == "start":
+            self.totals[event.stage], self.done[event.stage] = event.total, {}
+            self.out.print(f"{event.stage}{f' ({escape(event.message)})' if event.message else ''}: {event.total} to do",
+                           highlight=False)
+        elif event.kind == "advance" and event.stage in self.totals:
+            counts = self.done[event.stage]
+            counts[event.status] = counts.get(event.status, 0) + 1
+            n, total = sum(counts.values()), self.totals[event.stage]
+            if n == total or n % max(1, total // 10) == 0:
+                text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                self.out.print(f"{event.stage}: {n}/{total} ({text})", highlight=False)
+
+
+@contextlib.contextmanager
+def _stage_reporter():
+    """Rich bars on a terminal, plain progress lines anywhere else."""
+    if console.is_terminal:
+        with _progress() as progress:
+            yield _RichReporter(progress)
+    else:
+        yield _PlainReporter(console)
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -645,12 +707,16 @@ def _progress():
 
 
 def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, judge_server: Optional[str] = None):
-    """A judge config when an endpoint is given (flag or COSMOS_BENCH_JUDGE_URL / OPENAI_BASE_URL), else None."""
+    """A judge config when cosmos-bench is told of an endpoint (--judge-url or COSMOS_BENCH_JUDGE_URL), else None.
+
+    The generic OPENAI_BASE_URL / OPENAI_API_KEY never switch the judge on here: many users keep them
+    set for other tools, and a benchmark must not send their key or videos there unasked.
+    """
     import os
 
-    from .judge.client import URL_ENV_VARS, JudgeConfig
+    from .judge.client import URL_ENV, JudgeConfig
 
-    if not (judge_url or any(os.environ.get(name) for name in URL_ENV_VARS)):
+    if not (judge_url or os.environ.get(URL_ENV)):
         return None
     try:
         return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples, server=judge_server)
@@ -670,14 +736,21 @@ def _print_summary(summary) -> None:
     gen = summary.generation
     if gen:
         console.print(f"generation: {gen.get('generated', 0)} generated, {gen.get('skipped', 0)} reused, {gen.get('failed', 0)} failed")
-    console.print(f"scores: {summary.rows_written} rows written, {summary.rows_skipped} already in the store; judge: {summary.judge_status}")
+    console.print(f"scores: {summary.rows_written} rows written, {summary.rows_skipped} already in the store; judge: {escape(summary.judge_status)}")
     _print_shared_work(summary)
     for err in summary.errors[:10]:
-        err_console.print(f"[yellow]problem:[/] {err}")
+        err_console.print(f"[yellow]problem:[/] {escape(err)}")
     if len(summary.errors) > 10:
         err_console.print(f"[yellow]... and {len(summary.errors) - 10} more problem(s)[/]")
     for name, path in summary.files.items():
-        console.print(f"[green]wrote[/] {name}: {path}")
+        console.print(f"[green]wrote[/] {name}: {escape(str(path))}")
+
+
+def _exit_if_work_failed(summary) -> None:
+    """Exit 1 when this run's requested work produced error rows; everything finished stays in the store."""
+    if summary.errors:
+        _fail(f"{len(summary.errors)} problem(s) in this run (listed above); finished results are kept in the store "
+              "and a rerun retries only what failed", EXIT_FAILED_WORK)
 
 
 def _print_shared_work(summary) -> None:
@@ -748,12 +821,12 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Frames per video (default: suite.yaml, else 93)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default 36)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Denoising steps (default 36)."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: generate only shard I of N (one per GPU)."),
-    backend: str = typer.Option("opencv", "--backend", help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
+    backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
-    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1); without one, judge columns say 'not run'."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1; or $COSMOS_BENCH_JUDGE_URL, key in $COSMOS_BENCH_JUDGE_API_KEY); without one the judge is not run (OPENAI_* variables are ignored)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
     judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
     executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
@@ -778,13 +851,14 @@ def run_cmd(
                       device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
                       **extra)
     try:
-        with _progress() as progress:
-            summary = run(cfg, reporter=_RichReporter(progress))
+        with _stage_reporter() as reporter:
+            summary = run(cfg, reporter=reporter)
     except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
     except RayExecutorError as exc:  # no Ray installed, no worker could start
         _fail(str(exc), 1)
     _print_summary(summary)
+    _exit_if_work_failed(summary)
 
 
 @app.command("rescore")
@@ -796,7 +870,7 @@ def rescore_cmd(
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs."),
-    backend: str = typer.Option("opencv", "--backend", help="Geometric metric backend: opencv or kornia."),
+    backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv or kornia."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id."),
@@ -810,11 +884,12 @@ def rescore_cmd(
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
                       judge_url, judge_model, judge_samples, judge_server)
     try:
-        with _progress() as progress:
-            summary = rescore(cfg, reporter=_RichReporter(progress))
+        with _stage_reporter() as reporter:
+            summary = rescore(cfg, reporter=reporter)
     except (SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
     _print_summary(summary)
+    _exit_if_work_failed(summary)
 
 
 @app.command("demo")
@@ -841,9 +916,9 @@ def demo_cmd(
         height, width = parse_size(size, where="--size")
     except ValueError as exc:
         _fail(str(exc), 2)
-    with _progress() as progress:
+    with _stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
-                          judge=_judge_config(judge_url, None, 1), reporter=_RichReporter(progress))
+                          judge=_judge_config(judge_url, None, 1), reporter=reporter)
     if result.cosmos_summary is not None:
         console.rule("tiny Cosmos Predict 2.5, RANDOM weights: shows the diffusers/peft path runs; numbers mean nothing")
         _print_summary(result.cosmos_summary)
@@ -859,7 +934,7 @@ def demo_cmd(
         console.print(f"[green]HTML report:[/] {result.summary.files['report']} (open it in a browser)")
     if not result.order_holds:
         _fail("the demo's leaderboard does not reproduce the known order: a metric or the statistics is broken", 1)
-    console.print(f"[green]demo passed:[/] everything is in {out}/ (leaderboards/, results.sqlite, videos/, suite/)")
+    console.print(f"[green]demo passed:[/] everything is in {escape(str(out))}/ (leaderboards/, results.sqlite, videos/, suite/)")
 
 
 # --------------------------------------------------------------------------------------- train
@@ -900,7 +975,7 @@ def train_cmd(
 
     def on_event(message: str) -> None:
         if main_process:
-            console.print(f"[dim]{message}[/]")
+            console.print(f"[dim]{escape(message)}[/]")
 
     def on_step(info) -> None:
         nonlocal task
@@ -920,26 +995,26 @@ def train_cmd(
     console.print(f"[green]{'finished' if result.finished else 'stopped'}[/] {spec.name}: step {result.steps_done}/{result.total_steps}, "
                   f"last loss {last}; loss log {out / 'loss.csv'}")
     if not result.finished:
-        console.print(f"checkpoint {result.checkpoint}; continue with --resume")
+        console.print(f"checkpoint {escape(str(result.checkpoint))}; continue with --resume")
         return
-    console.print(f"adapter {result.adapter}")
+    console.print(f"adapter {escape(str(result.adapter))}")
     model_name, entry = models_entry(result, spec, models_file)
     model_name = name or model_name
     if not register:
-        console.print(f"models YAML entry (not registered): {model_name}: {entry}")
+        console.print(escape(f"models YAML entry (not registered): {model_name}: {entry}"))
         return
     try:
         existing = load_models_config(models_file, missing_ok=True)
         if model_name in existing.entries:
             if existing.entries[model_name].get("adapter") == entry["adapter"]:
-                console.print(f"{model_name} already registered in {existing.path} with this adapter")
+                console.print(escape(f"{model_name} already registered in {existing.path} with this adapter"))
                 return
             _fail(f"{existing.path}: model {model_name!r} already exists with another adapter; pass --name, or add this "
                   f"entry yourself: {model_name}: {entry}", 2)
         path = register_model(model_name, entry, models_file)
     except ModelConfigError as exc:
         _fail(f"{exc}; entry not registered: {model_name}: {entry}", 2)
-    console.print(f"[green]registered[/] {model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)")
+    console.print(f"[green]registered[/] " + escape(f"{model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)"))
 
 
 # --------------------------------------------------------------------------------------- plan

@@ -25,9 +25,11 @@ from typing import Any, Callable, Sequence
 
 from .data.suite import Suite, load_suite
 from .data.video import VideoError
+from .errors import CosmosBenchError
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
+from .results.store_check import check_store
 
 GEOMETRIC_METRICS = ("tse", "cse")
 JUDGE_METRICS = {"physics": "video_physics", "if": "video_IF"}
@@ -368,17 +370,32 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
             written = int(store.put(row))
             summary.rows_written += written
             summary.rows_discarded += 1 - written
+            if status == "error":
+                summary.errors.append(f"judge {metric} {res.id}: {res.reason}")
             _emit(reporter, "judge", "advance", status=status)
         for item in held:
             claims.release(item)
 
 
 # ----------------------------------------------------------------------------------- the run
+def check_config(cfg: RunConfig) -> None:
+    """Refuse a config that would fail only after the work (a bad store, backend or range) before any work."""
+    from .metrics.matching import BACKENDS
+
+    check_store(cfg.store)
+    if cfg.backend not in BACKENDS:
+        raise CosmosBenchError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
+    for option, value in (("--frames", cfg.frames), ("--steps", cfg.steps)):
+        if value is not None and value < 1:
+            raise CosmosBenchError(f"{option} must be at least 1, got {value}")
+
+
 def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """Run the benchmark described by ``cfg``; safe to interrupt and to run again."""
     from .models.base import load_models
     from .models.generate import generate, settings_for_suite
 
+    check_config(cfg)
     metrics = parse_metrics(cfg.metrics)
     cfg = dataclasses.replace(cfg, metrics=metrics)
     suite = load_suite(cfg.suite)
@@ -477,6 +494,7 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """
     from .models.generate import find_outputs
 
+    check_config(cfg)
     cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name

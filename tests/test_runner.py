@@ -46,6 +46,25 @@ def config(root: Path, tag: str, **kw) -> RunConfig:
     )
 
 
+def private_copy(bench: Path, tmp_path: Path, *, store: bool = True) -> Path:
+    """A test's own copy of the module's bench (suite, models YAML, first run's videos and store), for
+    tests that rewrite the YAML or add rows, so no other test sees their changes (any order, any -k)."""
+    import shutil
+
+    root = tmp_path / "bench"
+    root.mkdir()
+    for name in ("suite", "videos_a"):
+        shutil.copytree(bench / name, root / name)
+    shutil.copy2(bench / "models.yaml", root / "models.yaml")
+    if store:
+        src = sqlite3.connect(bench / "a.sqlite")
+        try:
+            src.execute("VACUUM INTO ?", (str(root / "a.sqlite"),))  # a consistent copy of a WAL database
+        finally:
+            src.close()
+    return root
+
+
 def values(store_path: Path) -> dict[tuple, float | None]:
     with ResultStore(store_path) as store:
         return {r.key: r.value for r in store.rows()}
@@ -121,8 +140,9 @@ def test_killed_run_resumes_without_duplicates_or_losses(bench: Path, first_run)
     assert final == reference  # same keys (so same generation keys) and the same numbers
 
 
-def test_corrupt_video_fails_alone_with_its_reason(bench: Path, first_run) -> None:
+def test_corrupt_video_fails_alone_with_its_reason(bench: Path, first_run, tmp_path: Path) -> None:
     # a 'folder' model over the base model's videos, one of which is then corrupted
+    bench = private_copy(bench, tmp_path, store=False)  # this test rewrites the models YAML
     (base_dir,) = (bench / "videos_a" / "base").iterdir()
     import shutil
 
@@ -142,8 +162,9 @@ def test_corrupt_video_fails_alone_with_its_reason(bench: Path, first_run) -> No
     assert summary.leaderboard.summaries[("ext", "tse")].n_error == 1
 
 
-def test_judge_rows_outage_and_rescore(bench: Path, first_run) -> None:
+def test_judge_rows_outage_and_rescore(bench: Path, first_run, tmp_path: Path) -> None:
     """Judge scores land in the store; an outage gives error rows (never numbers); rescore repairs only those."""
+    bench = private_copy(bench, tmp_path)  # this test adds judge rows to the store
     from cosmos_bench.judge import JudgeConfig
     from cosmos_bench.judge.fake_server import FakeJudgeServer, Reply
     from cosmos_bench.runner import rescore

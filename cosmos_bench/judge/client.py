@@ -77,8 +77,12 @@ DEFAULT_BASE_URL = "http://localhost:8000/v1"
 MESSAGE_PROTOCOL = 2
 FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced over {seconds:.1f} seconds."
 FRAME_LABEL = "<{seconds:.1f} seconds>"
-URL_ENV_VARS = ("COSMOS_BENCH_JUDGE_URL", "OPENAI_BASE_URL")
-_ENV_KEY = ("COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_API_KEY")
+# cosmos-bench's own variables; the generic OpenAI ones many users keep set for other tools are read only
+# when a caller opts in (the explicit `judge` command), so they never switch the judge on or leak a key.
+URL_ENV = "COSMOS_BENCH_JUDGE_URL"
+KEY_ENV = "COSMOS_BENCH_JUDGE_API_KEY"
+GENERIC_URL_ENV = "OPENAI_BASE_URL"
+GENERIC_KEY_ENV = "OPENAI_API_KEY"
 _ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
 _VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
 
@@ -92,11 +96,11 @@ class JudgeConfig:
     """Where the judge is and how it is asked.
 
     ``base_url``, ``api_key`` and ``model`` left as ``None`` are read from the environment by
-    :meth:`resolved`: ``COSMOS_BENCH_JUDGE_URL`` / ``OPENAI_BASE_URL`` (default
-    ``http://localhost:8000/v1``), ``COSMOS_BENCH_JUDGE_API_KEY`` / ``OPENAI_API_KEY`` (default
-    ``"EMPTY"``, what vLLM accepts without ``--api-key``), ``COSMOS_BENCH_JUDGE_MODEL`` (default
-    ``nvidia/Cosmos-Reason2-8B``) and ``server`` from ``COSMOS_BENCH_JUDGE_SERVER`` (default
-    ``auto``; see :mod:`cosmos_bench.judge.server` for what each profile sends).
+    :meth:`resolved`: ``COSMOS_BENCH_JUDGE_URL`` (default ``http://localhost:8000/v1``),
+    ``COSMOS_BENCH_JUDGE_API_KEY`` (default ``"EMPTY"``, what vLLM accepts without ``--api-key``),
+    ``COSMOS_BENCH_JUDGE_MODEL`` (default ``nvidia/Cosmos-Reason2-8B``) and ``server`` from
+    ``COSMOS_BENCH_JUDGE_SERVER`` (default ``auto``; see :mod:`cosmos_bench.judge.server` for what each
+    profile sends). ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` are fallbacks only with ``generic=True``.
 
     Settings that change scores (model, sampling, encoding, ``extra_body``) enter the judge version;
     the rest (where the server is, concurrency, timeouts, retries, backoff) do not.
@@ -157,13 +161,17 @@ class JudgeConfig:
                              "use video_mode='frames' (--frames-mode)")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> JudgeConfig:
+    def from_env(cls, env: dict[str, str] | None = None, generic: bool = False, **overrides: Any) -> JudgeConfig:
         """A config with ``overrides`` (``None`` values ignored) and the rest from ``env``/defaults."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return cls(**given).resolved(env)
+        return cls(**given).resolved(env, generic=generic)
 
-    def resolved(self, env: dict[str, str] | None = None) -> JudgeConfig:
-        """Fill ``base_url``, ``api_key`` and ``model`` from the environment where they are ``None``."""
+    def resolved(self, env: dict[str, str] | None = None, generic: bool = False) -> JudgeConfig:
+        """Fill ``base_url``, ``api_key`` and ``model`` from the environment where they are ``None``.
+
+        ``generic``: also fall back to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` (see
+        :func:`generic_env_used` for telling the user so).
+        """
         env = os.environ if env is None else env
 
         def first(names: Sequence[str], default: str) -> str:
@@ -177,8 +185,8 @@ class JudgeConfig:
             raise ValueError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
         return dataclasses.replace(
             self,
-            base_url=self.base_url or first(URL_ENV_VARS, DEFAULT_BASE_URL),
-            api_key=self.api_key if self.api_key is not None else first(_ENV_KEY, "EMPTY"),
+            base_url=self.base_url or first(_url_vars(generic), DEFAULT_BASE_URL),
+            api_key=self.api_key if self.api_key is not None else first(_key_vars(generic), "EMPTY"),
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
             server=server,
         )
@@ -187,6 +195,25 @@ class JudgeConfig:
     def request_form(self) -> RequestForm:
         """The form requests are sent in; an unresolved ``auto`` counts as ``generic``, its fallback."""
         return RequestForm(self.server if self.server not in (None, "auto") else "generic")
+
+
+def _url_vars(generic: bool) -> tuple[str, ...]:
+    return (URL_ENV, GENERIC_URL_ENV) if generic else (URL_ENV,)
+
+
+def _key_vars(generic: bool) -> tuple[str, ...]:
+    return (KEY_ENV, GENERIC_KEY_ENV) if generic else (KEY_ENV,)
+
+
+def generic_env_used(base_url: str | None, api_key: str | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """The generic OpenAI variables that ``from_env(generic=True)`` takes for the fields not given."""
+    env = os.environ if env is None else env
+    used = []
+    if base_url is None and not env.get(URL_ENV) and env.get(GENERIC_URL_ENV):
+        used.append(GENERIC_URL_ENV)
+    if api_key is None and not env.get(KEY_ENV) and env.get(GENERIC_KEY_ENV):
+        used.append(GENERIC_KEY_ENV)
+    return used
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,9 @@ class _Stats:
     in_flight: int = 0
     max_in_flight: int = 0
     requests: list[FakeRequest] = field(default_factory=list)
+    # every HTTP request of any kind, as (method, path, Authorization header): what a test that
+    # must prove "nothing was sent" looks at
+    seen: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 class _Server(ThreadingHTTPServer):
@@ -169,6 +172,11 @@ class FakeJudgeServer:
         return self.stats.calls
 
     @property
+    def seen(self) -> list[tuple[str, str, str | None]]:
+        """Every request received (listings included): (method, path, Authorization header)."""
+        return list(self.stats.seen)
+
+    @property
     def max_in_flight(self) -> int:
         return self.stats.max_in_flight
 
@@ -208,6 +216,10 @@ class FakeJudgeServer:
         self.stop()
 
     # -- called from handler threads
+    def _saw(self, method: str, path: str, authorization: str | None) -> None:
+        with self._lock:
+            self.stats.seen.append((method, path, authorization))
+
     def _enter(self, body: dict, headers: dict) -> FakeRequest:
         with self._lock:
             self.stats.calls += 1
@@ -258,6 +270,7 @@ def _make_handler(server: FakeJudgeServer):
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            server._saw("GET", self.path, self.headers.get("Authorization"))
             if self.path.rstrip("/").endswith("/models"):
                 extra = {} if server.max_model_len is None else {"max_model_len": server.max_model_len}
                 self._send_json(200, {"object": "list", "data": [
@@ -271,6 +284,7 @@ def _make_handler(server: FakeJudgeServer):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            server._saw("POST", self.path, self.headers.get("Authorization"))
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return

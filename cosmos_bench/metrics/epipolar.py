@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from kornia.geometry.epipolar import find_fundamental, sampson_epipolar_distance
 
+from .determinism import deterministic_on_cpu
+
 __all__ = [
     "sampson_distance",
     "sampson_terms",
@@ -263,6 +265,7 @@ def lm_refine_fundamental(
     return normalize_fundamental(T2.transpose(1, 2) @ Fm @ T1)
 
 
+@deterministic_on_cpu
 def refine_fundamental(
     x1: torch.Tensor,
     x2: torch.Tensor,

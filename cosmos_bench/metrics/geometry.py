@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from . import epipolar, matching
+from .determinism import deterministic_on_cpu
 from .base import MetricResult, json_safe
 
 METRIC_VERSION = "1"
@@ -353,6 +354,7 @@ def _pair_stats(d: torch.Tensor, mask: torch.Tensor, keep: float) -> tuple[torch
     return med, mean, k
 
 
+@deterministic_on_cpu  # estimation and error statistics: values independent of the core count
 def _evaluate_pairs(
     m: matching.Matches,
     kp_counts: torch.Tensor,

@@ -53,6 +53,8 @@ def plot_per_frame(videos: Mapping[str, Mapping[str, MetricResult]], path: str |
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     out = Path(path)
+    if not out.suffix:
+        out = out.with_suffix(".png")  # what matplotlib writes for a bare name: return the file that exists
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -294,8 +294,17 @@ def get_kind(name: str) -> Callable[[ModelSpec], WorldModel]:
 
 
 def build_model(spec: ModelSpec) -> WorldModel:
-    """Instantiate a model from its spec (validates options; weights load lazily)."""
-    model = get_kind(spec.kind)(spec)
+    """Instantiate a model from its spec (validates options; weights load lazily).
+
+    Every configuration error names the models YAML and the model (an unknown kind or a missing
+    adapter file otherwise said neither, and the user could not tell which entry to fix).
+    """
+    try:
+        model = get_kind(spec.kind)(spec)
+    except ModelConfigError as exc:
+        if str(exc).startswith(spec.where):
+            raise
+        raise ModelConfigError(f"{spec.where}: {exc}") from None
     missing = [a for a in ("name", "identity", "generate") if not hasattr(model, a)]
     if missing:
         raise ModelConfigError(f"{spec.where}: kind {spec.kind!r} returned {type(model).__name__} without {missing}")

@@ -510,7 +510,8 @@ class _Output:
 
 
 def _failed(item: WorkItem, side: Path, exc: BaseException) -> ItemResult:
-    log.error("generation failed for %s/%s seed %d:\n%s", item.model, item.sample, item.seed, "".join(traceback.format_exception(exc)))
+    log.error("generation failed for %s/%s seed %d: %s: %s", item.model, item.sample, item.seed, type(exc).__name__, exc)
+    log.debug("traceback of that failure:\n%s", "".join(traceback.format_exception(exc)))  # shown by --debug
     return ItemResult(item, "failed", side, error=f"{type(exc).__name__}: {exc}")
 
 

@@ -188,7 +188,15 @@ def save_pipeline(pipe, path: str | os.PathLike) -> Path:
     # diffusers warn that it "cannot be saved".
     if not hasattr(pipe.safety_checker, "save_pretrained"):
         pipe.register_to_config(safety_checker=(None, None))
-    pipe.save_pretrained(out)
+    from transformers.utils import logging as transformers_logging
+
+    bar_was_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # the text encoder's "Writing model shards" bar: noise in the demo
+    try:
+        pipe.save_pretrained(out)
+    finally:
+        if bar_was_on:
+            transformers_logging.enable_progress_bar()
     return out
 
 

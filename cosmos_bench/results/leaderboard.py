@@ -348,6 +348,13 @@ def read_samples_csv(path: str | os.PathLike) -> list[ResultRow]:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: per-sample export not found")
+    try:
+        return _read_samples(p)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not UTF-8 text, so not a cosmos-bench samples export ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_samples(p: Path) -> list[ResultRow]:
     rows = []
     with p.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -414,7 +421,7 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
     atomic_write_text(paths["samples"], samples_csv(board.rows))
     if plots:
         for metric in board.metrics:
-            if not any((m, metric) in board.summaries for m in board.models):
-                continue
+            if not any(board.summaries[(m, metric)].n > 0 for m in board.models if (m, metric) in board.summaries):
+                continue  # nothing scored (all failed or degenerate): no empty chart
             paths[f"plot:{metric}"] = plot_metric(board, metric, out / f"{board.suite}.{metric}.png")
     return paths

@@ -47,6 +47,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import shutil
 import time
@@ -77,6 +78,20 @@ from .recipe import Recipe, load_recipe
 log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
+
+
+def _numpy_rng_state() -> dict[str, Any]:
+    """NumPy's global RNG state as tensors and numbers, which ``torch.load(weights_only=True)`` accepts."""
+    import torch
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def _set_numpy_rng_state(state: dict[str, Any]) -> None:
+    keys = state["keys"].numpy().astype(np.uint32)
+    np.random.set_state((state["kind"], keys, state["pos"], state["has_gauss"], state["cached_gaussian"]))
 LOSS_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "seconds", "samples_per_second"]
 
 
@@ -545,7 +560,7 @@ class Trainer:
                 "fingerprint": self.recipe.fingerprint(),
                 "global_batch": self.global_batch,
                 "world_size": self.world,
-                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+                "rng": {"python": random.getstate(), "numpy": _numpy_rng_state(), "torch": torch.get_rng_state()},
             }
             torch.save(state, tmp / STATE_FILE)
             if final.exists():
@@ -559,7 +574,10 @@ class Trainer:
     def _load_state(self, path: Path) -> dict[str, Any]:
         import torch
 
-        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+        try:  # weights_only: a checkpoint folder from elsewhere cannot run code when loaded
+            state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise TrainError(f"{path / STATE_FILE}: not a checkpoint this version can load safely ({str(exc).splitlines()[0]})") from None
         if state["fingerprint"] != self.recipe.fingerprint():
             raise TrainError(
                 f"{path}: checkpoint was trained with a different recipe (fingerprint {state['fingerprint']} vs "
@@ -635,7 +653,7 @@ class Trainer:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             random.setstate(state["rng"]["python"])
-            np.random.set_state(state["rng"]["numpy"])
+            _set_numpy_rng_state(state["rng"]["numpy"])
             torch.set_rng_state(state["rng"]["torch"])
         model, optimizer = self.accelerator.prepare(model, optimizer)
         self.model = self.accelerator.unwrap_model(model)

@@ -297,7 +297,9 @@ def test_config_from_environment(monkeypatch):
     assert (cfg.base_url, cfg.api_key, cfg.model) == ("http://localhost:8000/v1", "EMPTY", DEFAULT_MODEL)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://openai-style/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "k-openai")
-    cfg = JudgeConfig().resolved()
+    cfg = JudgeConfig().resolved()  # generic variables are not cosmos-bench's: ignored unless asked for
+    assert (cfg.base_url, cfg.api_key) == ("http://localhost:8000/v1", "EMPTY")
+    cfg = JudgeConfig().resolved(generic=True)
     assert (cfg.base_url, cfg.api_key) == ("http://openai-style/v1", "k-openai")
     monkeypatch.setenv("COSMOS_BENCH_JUDGE_URL", "http://judge:9000/v1")
     monkeypatch.setenv("COSMOS_BENCH_JUDGE_API_KEY", "k-judge")

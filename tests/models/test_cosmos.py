@@ -184,10 +184,19 @@ def test_bad_cosmos_options(tmp_path: Path, options, message) -> None:
         build_model(config.spec("m"))
 
 
-def test_compile_vae_decodes_like_eager_and_compiles_only_for_the_first_video(tiny_zoo: Path, tmp_path: Path) -> None:
+def test_compile_vae_decodes_like_eager_and_compiles_only_for_the_first_video(tiny_zoo: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What cosmos-bench decides is what dynamo captures and when it recompiles; both are the same for any
+    backend. inductor's C++ build of even the tiny VAE ran past pytest's 600 s on a loaded 2-core machine
+    (issue 15.10), so the graphs are compiled with ``aot_eager`` here (no code generation); inductor's
+    compiled decoder is measured by the GPU generation benchmarks (benchmarks/RESULTS.md)."""
+    import functools
+
     from torch._dynamo.utils import counters
 
     from cosmos_bench.models.vae_compile import CompiledDecoder
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
 
     config = parse_models(
         {"models": {

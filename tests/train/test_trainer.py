@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -194,3 +196,24 @@ def test_cached_latents_train_exactly_as_online_encoding(tiny_base, train_data, 
     adapters_equal(cached.adapter, online.adapter, atol=0.0)
     again = train(recipe, train_data, tmp_path / "again", device="cpu")
     assert again.info["timings"]["cache_encoded"] == 0
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+
+def test_resume_loads_checkpoints_without_running_pickled_code(tmp_path):
+    """A checkpoint folder copied from elsewhere must not execute code on --resume (weights_only=True)."""
+    from cosmos_bench.train.trainer import STATE_FILE
+
+    marker = tmp_path / "code-ran"
+    ckpt = tmp_path / "step-00000001"
+    ckpt.mkdir()
+    torch.save({"fingerprint": _RunsCodeWhenUnpickled(marker)}, ckpt / STATE_FILE)
+    with pytest.raises(TrainError, match="cannot load safely|can load safely"):
+        Trainer._load_state(None, ckpt)  # the load fails before the state is looked at
+    assert not marker.exists()

@@ -1,0 +1,104 @@
+"""How the CLI reports errors: one line per failure, the traceback only behind ``--debug``.
+
+Every command runs inside :class:`ErrorReportingGroup`, so no command needs its own ``try``: a
+:class:`~cosmos_bench.errors.CosmosBenchError` (bad input the user can fix) becomes its message and exit
+code 2; any other exception becomes ``TypeName: message`` and exit code 3, with a hint to rerun with
+``--debug``, which re-raises it so the full traceback shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from .errors import EXIT_INTERNAL, CosmosBenchError
+
+_state = {"debug": False}
+
+
+def set_debug(on: bool) -> None:
+    """``--debug``: full tracebacks, and cosmos-bench's debug log (e.g. a failed generation's traceback)."""
+    _state["debug"] = on
+    if on:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("cosmos_bench").setLevel(logging.DEBUG)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for ``exc``: its message (a CosmosBenchError) or its type and message (anything else)."""
+    text = " ".join(str(exc).split()) or repr(exc)
+    return text if isinstance(exc, CosmosBenchError) else f"{type(exc).__name__}: {text}"
+
+
+class ErrorReportingGroup(TyperGroup):
+    """The root command group: turns exceptions escaping a command into one line and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
+            raise
+        except CosmosBenchError as exc:
+            if _state["debug"]:
+                raise
+            _print(f"[bold red]error:[/] {escape(error_line(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+        except (Exception, sqlite3.Error) as exc:  # noqa: BLE001 - the one place that catches everything
+            if _state["debug"]:
+                raise
+            _print(f"[bold red]error:[/] {escape(error_line(exc))} [dim](rerun with --debug for the traceback)[/]")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _print(markup: str) -> None:
+    Console(stderr=True).print(markup, soft_wrap=True)
+
+
+# ------------------------------------------------------------------ option checks (click callbacks)
+def check_backend(value: str) -> str:
+    """``--backend``: one of the geometric metric backends (checked at parse time, before any work)."""
+    from .metrics.matching import BACKENDS
+
+    if value not in BACKENDS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(BACKENDS)}")
+    return value
+
+
+def check_positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be greater than 0, got {value}")
+    return value
+
+
+def check_output_file(value: Path | None) -> Path | None:
+    """An output file option: refuse a folder, or a path under a file, before the work that fills it."""
+    if value is None:
+        return value
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a folder; give a file name")
+    parent = value.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise typer.BadParameter(f"{value}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise typer.BadParameter(f"{value}: {parent} is not writable")
+    return value
+
+
+def one_of(*choices: str):
+    """A callback refusing any value but ``choices``, naming the option (click's usage error, exit 2)."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
