@@ -425,7 +425,7 @@ def check_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite to check (default: the baseline file's suite, or the only suite in the store)."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics to gate on (default: all shared)."),
     max_regression: float = typer.Option(0.05, "--max-regression", min=0.0, help="Allowed worsening, relative to the baseline mean (0.05 = 5%)."),
-    method: str = typer.Option("auto", "--method", help="auto (t below 30 test pairs, BCa bootstrap from 30), t, bootstrap, or wilcoxon (signed-rank on per-pair means)."),
+    method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
     failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
 ) -> None:
@@ -480,9 +480,12 @@ def _print_gate(report, *, title: str) -> None:
     for col in ("metric", "test pairs", "baseline mean", "worsening", "margin", "MDE (80%)", "verdict", "why"):
         table.add_column(col, overflow="fold")
     labels = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "undecided": "[yellow]cannot decide[/]"}
+    def num(x: float, fmt: str) -> str:
+        return format(x, fmt) if x is not None and x == x and abs(x) != float("inf") else "—"
+
     for v in report.verdicts:
-        table.add_row(v.metric, str(v.n_test_pairs), f"{v.baseline_mean:.4g}", f"{v.worsening:+.4g}", f"{v.margin:.4g}",
-                      f"{v.mde:+.4g}", labels[v.status], v.why)
+        table.add_row(v.metric, str(v.n_test_pairs), num(v.baseline_mean, ".4g"), num(v.worsening, "+.4g"),
+                      num(v.margin, ".4g"), num(v.mde, "+.4g"), labels[v.status], v.why)
     console.print(table)
     for note in report.notes():
         console.print(f"note: {note}")

@@ -7,8 +7,9 @@ was compared on before. Each gated metric gets two one-sided tests:
 * **values**: H0 "the mean worsening over test pairs is at most the margin". The margin is relative
   to the baseline mean (``max_regression=0.05`` allows 5% worse). The test works on per-test-pair
   means of the paired differences (seeds of a pair are correlated) with ``method``: ``t`` (one-sided
-  t-test), ``bootstrap`` (BCa interval, bootstrap p-value with its Monte Carlo error stated),
-  ``wilcoxon`` (signed-rank test) or ``auto`` (the interval rule of :mod:`.stats`). All run at the
+  t-test), ``bootstrap`` (studentized bootstrap over test pairs, its Monte Carlo error stated),
+  ``wilcoxon`` (signed-rank test) or ``auto`` (the rule of :mod:`.stats`: the t for paired
+  differences, so the default verdict has no Monte Carlo error). All run at the
   same one-sided level ``alpha / 2``, which is "the lower bound of the two-sided 1 - alpha interval
   lies above the margin";
 * **failures**: H0 "the candidate fails or degenerates no more often than the baseline", an exact
@@ -159,7 +160,7 @@ def _value_test(x: np.ndarray, margin: float, method: str, *, level: float, k: i
                 n_boot: int, seed: int) -> tuple[stats.Interval, float, float | None]:
     """Interval of the worsening, one-sided p of "worsening <= margin", and the p's Monte Carlo error."""
     interval_method = "t" if method == "wilcoxon" else method
-    ci = stats.interval(x, confidence=confidence, method=interval_method, n_boot=n_boot, seed=seed)
+    ci = stats.interval(x, confidence=confidence, method=interval_method, n_boot=n_boot, seed=seed, paired=True)
     if method == "wilcoxon":
         return ci, stats.wilcoxon_p_greater(x, margin), None
     if ci.method == "bootstrap":

@@ -3,8 +3,9 @@
 Why intervals over *test pairs*: the seeds of one test pair share a prompt and a first frame, so
 their scores are correlated; treating rows as independent would pretend we have ``samples × seeds``
 observations and give intervals that are too narrow. Each test pair is reduced to its mean and the
-interval is formed over pair means, by the rule of :mod:`.stats` (t below 30 pairs, BCa bootstrap
-from 30; none below 2 pairs, shown as "n too small"). The method is printed beside the numbers.
+interval is formed over pair means, by the rule of :mod:`.stats` (a model's mean: studentized
+bootstrap from 5 pairs, t below; a paired difference: t; none below 2 pairs, shown as "n too
+small"). The method is printed beside the numbers.
 
 Why Holm: a board with 4 candidates × 6 metrics makes 24 comparisons; marking each one whose own
 interval excludes 0 marks at least one of them in most boards where nothing differs. Bold marks
@@ -141,8 +142,9 @@ class Leaderboard:
         lines = [f"# Leaderboard: {self.suite}", ""]
         lines.append(
             f"Mean over test pairs per model and metric with a {pct}% CI over test pairs, its method beside it "
-            f"(t: Student t on pair means, below {stats.BOOTSTRAP_MIN_PAIRS} pairs; bootstrap: BCa over test pairs, "
-            f"{self.n_boot} resamples, seed {self.seed}; \"n too small\": fewer than 2 test pairs); n = scored videos; "
+            f"(bootstrap: studentized bootstrap over test pairs, {self.n_boot} resamples, seed {self.seed}, from "
+            f"{stats.BOOTSTRAP_MIN_PAIRS} test pairs; t: Student t on pair means, below that; \"n too small\": fewer "
+            "than 2 test pairs); n = scored videos; "
             "deg/err = degenerate or failed videos, never averaged in. Regenerated from the results store."
         )
         lines.append("")
@@ -158,7 +160,8 @@ class Leaderboard:
         if self.comparisons:
             lines += ["", f"## Paired comparison against `{self.baseline}`", ""]
             lines.append(
-                f"Candidate − {self.baseline} over the same samples and seeds, {pct}% CI over test pairs; "
+                f"Candidate − {self.baseline} over the same samples and seeds, {pct}% CI over test pairs "
+                "(t: Student t on per-pair mean differences); "
                 f"**bold** = different at {1 - self.confidence:g} after Holm's correction over the "
                 f"{len(self.comparisons)} comparisons of this table (the CIs are unadjusted)."
             )
@@ -319,7 +322,7 @@ def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *
     base = [r for r in rows if r.model == baseline and r.metric == metric]
     diffs, samples = paired_differences(cand, base)
     x = stats.pair_means(diffs, samples)
-    ci = stats.interval(x, confidence=confidence, method=interval, n_boot=n_boot, seed=seed)
+    ci = stats.interval(x, confidence=confidence, method=interval, n_boot=n_boot, seed=seed, paired=True)
     p = stats.two_sided_p(x, ci.method, n_boot=n_boot, seed=seed)
     missing = {(r.sample, r.seed) for r in base} - {(r.sample, r.seed) for r in cand}
     return PairedComparison(model, baseline, metric, cand[0].direction, ci.estimate, ci.low, ci.high, len(diffs),
