@@ -105,9 +105,10 @@ def test_a_candidate_that_breaks_far_more_often_fails_with_the_test_named() -> N
 def test_newest_generation_key_is_used_and_the_old_one_named() -> None:
     base, cand = one_dataset(3, 50, 5, shift=0.4)
     old_good = rows_for(np.array([[r.value for r in base]]).reshape(50, 5), "lora", key="g-old", created_at=1.5)
-    report = check_regression(base, old_good + cand, candidate="lora", baseline="lora")
-    assert report.outcome == "regression"  # judged on the new (worse) adapter only
-    assert any("g-old" in n and "250 rows" in n for n in report.notes())
+    for mixed in (old_good + cand, cand + old_good):
+        report = check_regression(base, mixed, candidate="lora", baseline="lora")
+        assert report.outcome == "regression"  # judged on the new (worse) adapter only
+        assert any("g-old" in n and "250 rows" in n for n in report.notes())
     board = build_leaderboard([ResultRow(**{**r.to_dict(), "suite": "demo"}) for r in old_good + cand], "demo")
     assert board.summaries[("lora", "tse")].n == 250  # not 500: the old key's rows are left out
     assert "g-old" in board.to_markdown()
@@ -123,9 +124,9 @@ def test_keys_without_a_time_order_are_refused() -> None:
 def test_metric_versions_never_pair_across() -> None:
     base, cand = one_dataset(5, 10, 2)
     v0 = rows_for(np.full((10, 2), 9.0), "lora", version="v0", created_at=0.5)
-    report = check_regression(v0 + base, cand, candidate="lora", baseline="lora")
-    (v,) = report.verdicts
-    assert v.metric_version == "v1" and v.baseline_mean < 1 and v.status == "pass"
+    for baseline in (v0 + base, base + v0):  # the store-only path reads both versions of the baseline
+        (v,) = check_regression(baseline, cand, candidate="lora", baseline="lora").verdicts
+        assert v.metric_version == "v1" and v.baseline_mean < 1 and v.status == "pass"
     only_v2 = [ResultRow(**{**r.to_dict(), "metric_version": "v2"}) for r in cand]
     (v,) = check_regression(base, only_v2, candidate="lora", baseline="lora").verdicts
     assert v.status == "undecided" and "metric version" in v.why
@@ -240,4 +241,4 @@ def test_stated_minimum_detectable_effect_is_detected_about_80_percent_of_the_ti
         v = check_regression(base, cand, candidate="lora", baseline="lora").verdicts[0]
         shifted = [ResultRow(**{**r.to_dict(), "value": r.value + v.mde}) for r in cand]
         hits.append(check_regression(base, shifted, candidate="lora", baseline="lora").outcome == "regression")
-    assert math.isfinite(mde) and 0.65 <= np.mean(hits) <= 0.95
+    assert math.isfinite(mde) and 0.70 <= np.mean(hits) <= 0.88  # measured 0.775; binomial SE 0.03
