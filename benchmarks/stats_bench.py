@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,6 +137,9 @@ class Cell:
         for method in ("auto", "t", "bootstrap"):
             s = summarize(rows, "base", "m", n_boot=2000, confidence=0.95, seed=0, interval=method)
             out[f"mean_{method}"] = float(s.ci_low <= truth <= s.ci_high)
+        # Monte Carlo error of the bootstrap bounds: how far they move with another resampling seed
+        a, b = (summarize(rows, "base", "m", n_boot=2000, confidence=0.95, seed=s, interval="bootstrap") for s in (0, 1))
+        out["mc_shift"] = max(abs(a.ci_low - b.ci_low), abs(a.ci_high - b.ci_high)) / (a.ci_high - a.ci_low)
         base = [r for r in rows if r.model == "base"]
         cand = [r for r in rows if r.model == "cand"]
         _, low, high = cluster_bootstrap_ci([r.value for r in base], [r.sample for r in base], n_boot=2000)
@@ -243,11 +247,14 @@ def tables(selected: list[Cell], measured: list[dict[str, list[float]]], dataset
                 "cluster bootstrap the leaderboard used before; *t* = Student t on pair means; *boot-t* = studentized "
                 "bootstrap over test pairs (2000 resamples); *auto* = the rule used now (a mean: boot-t from 5 test "
                 "pairs, t below; a paired difference: t).", "",
-                "| size | metric | mean: old | mean: t | mean: boot-t | mean: **auto** | diff: old | diff: **auto** |",
-                "|---|---|---:|---:|---:|---:|---:|---:|"]
+                "*seed shift* = the larger move of a boot-t bound between bootstrap seeds 0 and 1, as % of the "
+                "interval's width (mean over datasets): the Monte Carlo error of the printed bounds.", "",
+                "| size | metric | mean: old | mean: t | mean: boot-t | mean: **auto** | diff: old | diff: **auto** | boot-t seed shift |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for c, m in by_table["coverage"]:
             out.append(f"| {c.size} | {c.kind} | {rate(m['mean_old'])} | {rate(m['mean_t'])} | {rate(m['mean_bootstrap'])} "
-                       f"| {rate(m['mean_auto'])} | {rate(m['diff_old'])} | {rate(m['diff_auto'])} |")
+                       f"| {rate(m['mean_auto'])} | {rate(m['diff_old'])} | {rate(m['diff_auto'])} "
+                       f"| {100 * np.nanmean(m['mc_shift']):.1f}% |")
         out.append("")
     if "gate" in by_table:
         out += ["### Gate under no change (%, target: false failures ≤ 5)", "",
@@ -274,7 +281,7 @@ def tables(selected: list[Cell], measured: list[dict[str, list[float]]], dataset
         for (size, kind), per in rows.items():
             mde = np.nanmedian([x for m in per.values() for x in m["mde_rel"]])
             flips = [x for m in per.values() for x in m.get("flip", [])]
-            mc = [x for m in per.values() for x in m.get("mc_error", [])]
+            mc = [x for m in per.values() for x in m.get("mc_error", []) if x is not None]  # None: t fallback
             cells_ = " | ".join(rate(per[r]["fail"]) if r in per else "—" for r in REGRESSIONS)
             boot = " / ".join(rate(per[r].get("boot_fail")) if r in per else "—" for r in BOOTSTRAP_CHECKED)
             flip_text = f"{int(sum(flips))} / {len(flips)}" if flips else "—"
@@ -299,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="Processes (the machine here has 2 cores).")
     ap.add_argument("--tables", default="coverage,gate,power,bold", help="Which tables to compute.")
     ap.add_argument("--sizes", default=",".join(SIZES), help="Which suite sizes (e.g. 10×2 or 10x2).")
+    ap.add_argument("--raw", type=Path, help="Also write every per-dataset measurement to this JSON file.")
     args = ap.parse_args(argv)
     datasets = 60 if args.quick else args.datasets
     if datasets < 1:
@@ -311,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     selected = [c for c in cells() if c.table in wanted and c.size in sizes]
     start = time.perf_counter()
     measured = measure(selected, datasets, args.seed, args.workers)
+    if args.raw:  # the per-dataset measurements, so the tables can be re-made without re-running
+        args.raw.write_text(json.dumps([{"cell": asdict(c), "measured": m} for c, m in zip(selected, measured)]))
     print(tables(selected, measured, datasets))
     print(f"\n({time.perf_counter() - start:.0f} s, {args.workers} worker(s), seed {args.seed}, "
           f"{datetime.date.today().isoformat()})")
