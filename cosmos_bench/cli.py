@@ -480,6 +480,7 @@ def _print_gate(report, *, title: str) -> None:
     for col in ("metric", "test pairs", "baseline mean", "worsening", "margin", "MDE (80%)", "verdict", "why"):
         table.add_column(col, overflow="fold")
     labels = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "undecided": "[yellow]cannot decide[/]"}
+
     def num(x: float, fmt: str) -> str:
         return format(x, fmt) if x is not None and x == x and abs(x) != float("inf") else "—"
 
@@ -489,11 +490,13 @@ def _print_gate(report, *, title: str) -> None:
     console.print(table)
     for note in report.notes():
         console.print(f"note: {note}")
-    names = ", ".join(v.metric for v in report.verdicts if v.status != "pass")
+    def names(status: str) -> str:
+        return ", ".join(v.metric for v in report.verdicts if v.status == status)
+
     if report.outcome == "regression":
-        err_console.print(f"[bold red]regression:[/] {report.candidate} got worse than {report.baseline} on {names}")
+        err_console.print(f"[bold red]regression:[/] {report.candidate} got worse than {report.baseline} on {names('fail')}")
     elif report.outcome == "undecided":
-        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data on {names}; this is not a pass")
+        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data on {names('undecided')}; this is not a pass")
     else:
         console.print(f"[green]pass:[/] {report.candidate} shows no regression against {report.baseline}.")
     raise typer.Exit(report.exit_code)
