@@ -474,15 +474,19 @@ def check_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite to check (default: the baseline file's suite, or the only suite in the store)."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics to gate on (default: all shared)."),
     max_regression: float = typer.Option(0.05, "--max-regression", min=0.0, help="Allowed worsening, relative to the baseline mean (0.05 = 5%)."),
-    method: str = typer.Option("bootstrap", "--method", help="bootstrap (paired cluster bootstrap CI) or wilcoxon (signed-rank test)."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Significance level (1 - CI level for bootstrap)."),
+    method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
+    failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
 ) -> None:
-    """CI regression gate: exit 1 when the candidate is worse than the baseline beyond the noise."""
-    from .results.gate import check_regression
+    """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
+    from .results.gate import EXIT_BAD_INPUT, check_regression
     from .results.leaderboard import read_samples_csv
     from .results.store import ResultStore
     from .results.store_check import check_store
 
+    for flag, level in (("--alpha", alpha), ("--failure-alpha", failure_alpha)):
+        if not 0 < level <= 0.5:
+            _fail(f"{flag} must be in (0, 0.5], got {level}", EXIT_BAD_INPUT)
     if baseline_file is None and baseline_model is None:
         _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
     try:
@@ -517,22 +521,39 @@ def check_cmd(
         report = check_regression(
             base_rows, cand_rows, candidate=candidate, baseline=base_name,
             metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
-            method=method, alpha=alpha, confidence=1 - alpha,
+            method=method, alpha=alpha, failure_alpha=failure_alpha,
         )
     except ValueError as exc:
         _fail(str(exc), 2)
-    table = Table(title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
-    for col in ("metric", "pairs", "baseline mean", "worsening", "margin", "verdict", "why"):
+    _print_gate(report, title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
+
+
+def _print_gate(report, *, title: str) -> None:
+    """The gate's table and one closing line; exits with the report's code (see `check --help`)."""
+    table = Table(title=title)
+    for col in ("metric", "test pairs", "baseline mean", "worsening", "margin", "MDE (80%)", "verdict", "why"):
         table.add_column(col, overflow="fold")
+    labels = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "undecided": "[yellow]cannot decide[/]"}
+
+    def num(x: float, fmt: str) -> str:
+        return format(x, fmt) if x is not None and x == x and abs(x) != float("inf") else "—"
+
     for v in report.verdicts:
-        verdict = "[green]pass[/]" if v.passed else "[red]FAIL[/]"
-        table.add_row(v.metric, str(v.n_pairs), f"{v.baseline_mean:.4g}", f"{v.worsening:+.4g}", f"{v.margin:.4g}", verdict, escape(v.why))
+        table.add_row(v.metric, str(v.n_test_pairs), num(v.baseline_mean, ".4g"), num(v.worsening, "+.4g"),
+                      num(v.margin, ".4g"), num(v.mde, "+.4g"), labels[v.status], escape(v.why))
     console.print(table)
-    if not report.passed:
-        err_console.print(f"[bold red]regression:[/] {escape(candidate)} got worse than {escape(base_name)} on "
-                          + ", ".join(v.metric for v in report.verdicts if not v.passed))
-        raise typer.Exit(1)
-    console.print(f"[green]pass:[/] {escape(candidate)} shows no regression against {escape(base_name)}.")
+    for note in report.notes():
+        console.print(f"note: {escape(note)}")
+    def names(status: str) -> str:
+        return ", ".join(v.metric for v in report.verdicts if v.status == status)
+
+    if report.outcome == "regression":
+        err_console.print(f"[bold red]regression:[/] {escape(report.candidate)} got worse than {escape(report.baseline)} on {names('fail')}")
+    elif report.outcome == "undecided":
+        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data on {names('undecided')}; this is not a pass")
+    else:
+        console.print(f"[green]pass:[/] {escape(report.candidate)} shows no regression against {escape(report.baseline)}.")
+    raise typer.Exit(report.exit_code)
 
 
 # --------------------------------------------------------------------------------------- judge

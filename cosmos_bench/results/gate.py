@@ -1,17 +1,26 @@
 """CI regression gate: did a candidate get worse than its baseline by more than the noise?
 
-The gate pairs the candidate's videos with the baseline's (same test pair, same seed), so a
-retrained adapter is compared on exactly the inputs it was compared on before. A metric fails
-only when the evidence says it got worse by more than an allowed margin:
+The gate pairs the candidate's videos with the baseline's (same test pair, same seed, same metric
+version, one generation key per model), so a retrained adapter is compared on exactly the inputs it
+was compared on before. Each gated metric gets two one-sided tests:
 
-* ``bootstrap``: the paired cluster-bootstrap CI of the worsening lies entirely above the margin;
-* ``wilcoxon``: the mean worsening exceeds the margin and a one-sided Wilcoxon signed-rank test
-  of (worsening − margin) > 0 has p < alpha.
+* **values**: H0 "the mean worsening over test pairs is at most the margin". The margin is relative
+  to the baseline mean (``max_regression=0.05`` allows 5% worse). The test works on per-test-pair
+  means of the paired differences (seeds of a pair are correlated) with ``method``: ``t`` (one-sided
+  t-test), ``bootstrap`` (studentized bootstrap over test pairs, its Monte Carlo error stated),
+  ``wilcoxon`` (signed-rank test) or ``auto`` (the rule of :mod:`.stats`: the t for paired
+  differences, so the default verdict has no Monte Carlo error). All run at the
+  same one-sided level ``alpha / 2``, which is "the lower bound of the two-sided 1 - alpha interval
+  lies above the margin";
+* **failures**: H0 "the candidate fails or degenerates no more often than the baseline", an exact
+  one-sided McNemar test on the pairs where exactly one side failed, at its own ``failure_alpha``.
 
-The margin is relative to the baseline mean (``max_regression=0.05`` allows 5% worse), so one
-setting works for metrics of different scales. A metric with more failed or degenerate videos
-than the baseline also fails: a model that breaks more often must not pass because its few
-surviving videos look fine.
+Holm's step-down procedure controls the family-wise error over the gated metrics, separately for
+the value tests (at ``alpha / 2``) and the failure tests (at ``failure_alpha``), so an unchanged
+candidate fails the whole gate with probability at most ``alpha / 2 + failure_alpha`` however many
+metrics are gated. With fewer than two test pairs no interval exists and the verdict is "cannot
+decide", never a pass. Each verdict states its minimum detectable effect: the true worsening it
+catches with 80% probability.
 """
 
 from __future__ import annotations
@@ -22,10 +31,16 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .leaderboard import cluster_bootstrap_ci, paired_differences
+from . import stats
+from .selection import GenerationChoice, newest_generation
 from .store import ResultRow
 
-Method = Literal["bootstrap", "wilcoxon"]
+Method = Literal["auto", "t", "bootstrap", "wilcoxon"]
+METHODS = ("auto", "t", "bootstrap", "wilcoxon")
+POWER = 0.8
+# exit codes of `cosmos-bench check`
+EXIT_PASS, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
+MISSING_NAMED = 5  # how many missing (sample, seed) pairs a verdict names
 
 
 @dataclass
@@ -33,7 +48,7 @@ class MetricVerdict:
     metric: str
     metric_version: str
     direction: str
-    n_pairs: int
+    n_pairs: int  # paired (sample, seed) videos both scored ok
     baseline_mean: float
     worsening: float
     ci_low: float
@@ -43,6 +58,22 @@ class MetricVerdict:
     extra_failures: int
     passed: bool
     why: str
+    status: str = ""  # "pass", "fail" or "undecided"
+    method: str = ""  # the interval / test used: t, bootstrap, wilcoxon, none
+    n_test_pairs: int = 0
+    p_adjusted: float | None = None
+    failures_p: float | None = None
+    failures_p_adjusted: float | None = None
+    only_candidate_failed: int = 0
+    only_baseline_failed: int = 0
+    missing: list[str] = field(default_factory=list)  # baseline (sample/seed) the candidate lacks
+    mde: float = math.nan  # worsening detected with 80% power
+    mc_error: float | None = None  # Monte Carlo standard error of a bootstrap p-value
+    sd: float = math.nan  # SD of the per-test-pair worsening
+
+    @property
+    def n_missing(self) -> int:
+        return len(self.missing)
 
 
 @dataclass
@@ -51,14 +82,92 @@ class GateReport:
     baseline: str
     method: Method
     verdicts: list[MetricVerdict] = field(default_factory=list)
+    alpha: float = 0.05
+    failure_alpha: float = 0.01
+    generations: dict[str, GenerationChoice] = field(default_factory=dict)  # "baseline"/"candidate" -> choice
 
     @property
     def passed(self) -> bool:
-        return all(v.passed for v in self.verdicts)
+        return all(v.status == "pass" for v in self.verdicts)
+
+    @property
+    def outcome(self) -> str:
+        """'regression' if any metric failed, else 'undecided' if any could not be decided, else 'pass'."""
+        statuses = {v.status for v in self.verdicts}
+        return "regression" if "fail" in statuses else "undecided" if "undecided" in statuses else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": EXIT_PASS, "regression": EXIT_REGRESSION, "undecided": EXIT_UNDECIDED}[self.outcome]
+
+    def notes(self) -> list[str]:
+        return [c.note() for c in self.generations.values() if c.dropped]
 
 
-def _failures(rows: Sequence[ResultRow]) -> int:
-    return sum(r.status != "ok" for r in rows)
+def _check_level(name: str, value: float) -> None:
+    if not (0 < value <= 0.5):
+        raise ValueError(f"{name} must be in (0, 0.5], got {value}")
+
+
+def _pick_version(base: Sequence[ResultRow], cand: Sequence[ResultRow]) -> str | None:
+    """The newest metric version both sides have (by the candidate's, then the baseline's, latest row)."""
+    common = {r.metric_version for r in base} & {r.metric_version for r in cand}
+    if not common:
+        return None
+
+    def newest(rows: Sequence[ResultRow], version: str) -> float:
+        return max(r.created_at for r in rows if r.metric_version == version)
+
+    return max(common, key=lambda v: (newest(cand, v), newest(base, v), v))
+
+
+@dataclass
+class _Paired:
+    worse: np.ndarray  # per-test-pair mean worsening
+    base_mean: float
+    n_videos: int
+    only_candidate: int
+    only_baseline: int
+    missing: list[str]
+
+
+def _pair(base: Sequence[ResultRow], cand: Sequence[ResultRow], direction: str) -> _Paired:
+    b = {(r.sample, r.seed): r for r in base}
+    c = {(r.sample, r.seed): r for r in cand}
+    shared = sorted(b.keys() & c.keys())
+    both_ok = [k for k in shared if b[k].status == "ok" and c[k].status == "ok"]
+    sign = 1.0 if direction == "lower" else -1.0  # worsening > 0 means worse, whatever the direction
+    worse = [sign * (float(c[k].value) - float(b[k].value)) for k in both_ok]
+    samples = [k[0] for k in both_ok]
+    base_pairs = stats.pair_means([float(b[k].value) for k in both_ok], samples)
+    return _Paired(
+        worse=stats.pair_means(worse, samples),
+        base_mean=float(base_pairs.mean()) if base_pairs.size else math.nan,
+        n_videos=len(both_ok),
+        only_candidate=sum(c[k].status != "ok" and b[k].status == "ok" for k in shared),
+        only_baseline=sum(b[k].status != "ok" and c[k].status == "ok" for k in shared),
+        missing=[f"{s}/{seed}" for s, seed in sorted(b.keys() - c.keys())],
+    )
+
+
+def _undecided(metric: str, version: str, direction: str, why: str, **kw) -> MetricVerdict:
+    return MetricVerdict(metric, version, direction, kw.pop("n_pairs", 0), kw.pop("baseline_mean", math.nan),
+                         kw.pop("worsening", math.nan), math.nan, math.nan, kw.pop("margin", math.nan), None,
+                         kw.pop("extra_failures", 0), False, why, status="undecided", method="none", **kw)
+
+
+def _value_test(x: np.ndarray, margin: float, method: str, *, level: float, k: int, confidence: float,
+                n_boot: int, seed: int) -> tuple[stats.Interval, float, float | None]:
+    """Interval of the worsening, one-sided p of "worsening <= margin", and the p's Monte Carlo error."""
+    interval_method = "t" if method == "wilcoxon" else method
+    ci = stats.interval(x, confidence=confidence, method=interval_method, n_boot=n_boot, seed=seed, paired=True)
+    if method == "wilcoxon":
+        return ci, stats.wilcoxon_p_greater(x, margin), None
+    if ci.method == "bootstrap":
+        holm_levels = [level / j for j in range(1, k + 1)]
+        p, se, _ = stats.bootstrap_p_greater(x, margin, n_boot=n_boot, seed=seed, thresholds=holm_levels)
+        return ci, p, se
+    return ci, stats.t_p_greater(x, margin), None
 
 
 def check_regression(
@@ -69,19 +178,32 @@ def check_regression(
     baseline: str,
     metrics: Sequence[str] | None = None,
     max_regression: float = 0.05,
-    method: Method = "bootstrap",
-    confidence: float = 0.95,
+    method: Method = "auto",
+    confidence: float | None = None,
     alpha: float = 0.05,
-    n_boot: int = 2000,
+    failure_alpha: float = 0.01,
+    n_boot: int = 4000,
     seed: int = 0,
     min_pairs: int = 2,
 ) -> GateReport:
-    """Compare paired samples metric by metric; see the module docstring for the rule."""
-    if method not in ("bootstrap", "wilcoxon"):
-        raise ValueError(f"method must be 'bootstrap' or 'wilcoxon', got {method!r}")
+    """Compare paired samples metric by metric; see the module docstring for the rule.
+
+    ``confidence`` defaults to ``1 - alpha`` (the two-sided interval whose lower bound is the test);
+    ``min_pairs`` is the fewest test pairs a verdict is decided on (never fewer than 2).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if max_regression < 0:
         raise ValueError(f"max_regression must be >= 0, got {max_regression}")
-    report = GateReport(candidate=candidate, baseline=baseline, method=method)
+    _check_level("alpha", alpha)
+    _check_level("failure_alpha", failure_alpha)
+    confidence = 1 - alpha if confidence is None else confidence
+    level = alpha / 2
+    baseline_rows, base_gen = newest_generation(baseline_rows)
+    candidate_rows, cand_gen = newest_generation(candidate_rows)
+    report = GateReport(candidate=candidate, baseline=baseline, method=method, alpha=alpha, failure_alpha=failure_alpha,
+                        generations={f"baseline {k}": v for k, v in base_gen.items()}
+                        | {f"candidate {k}": v for k, v in cand_gen.items()})
     names = sorted({r.metric for r in baseline_rows} & {r.metric for r in candidate_rows})
     if metrics is not None:
         unknown = sorted(set(metrics) - set(names))
@@ -90,49 +212,83 @@ def check_regression(
         names = list(metrics)
     if not names:
         raise ValueError(f"no metric is scored for both baseline {baseline!r} and candidate {candidate!r}")
+    k = len(names)
+    needed = max(2, min_pairs)
+    pending: list[tuple[MetricVerdict, _Paired]] = []
     for metric in names:
-        base = [r for r in baseline_rows if r.metric == metric]
-        versions = {r.metric_version for r in base}
-        cand = [r for r in candidate_rows if r.metric == metric and r.metric_version in versions]
-        version = sorted(versions)[0] if len(versions) == 1 else "mixed"
-        direction = base[0].direction
-        if not cand:
-            report.verdicts.append(MetricVerdict(
-                metric, version, direction, 0, math.nan, math.nan, math.nan, math.nan, math.nan, None, 0, False,
-                f"candidate has no rows with the baseline's metric version(s) {sorted(versions)}: rerun it with the same settings",
-            ))
+        base_all = [r for r in baseline_rows if r.metric == metric]
+        cand_all = [r for r in candidate_rows if r.metric == metric]
+        direction = base_all[0].direction
+        version = _pick_version(base_all, cand_all)
+        if version is None:
+            report.verdicts.append(_undecided(
+                metric, "none", direction,
+                f"cannot decide: the candidate has no rows of the baseline's metric version(s) "
+                f"{sorted({r.metric_version for r in base_all})}; rerun it with the same settings"))
             continue
-        diffs, samples = paired_differences(cand, base)
-        sign = 1.0 if direction == "lower" else -1.0  # worsening > 0 means worse, whatever the direction
-        worse = [sign * d for d in diffs]
-        paired_keys = {(r.sample, r.seed) for r in cand}
-        base_paired = [r for r in base if (r.sample, r.seed) in paired_keys]
-        extra_failures = _failures(cand) - _failures(base_paired)
-        base_mean = float(np.mean([r.value for r in base_paired if r.status == "ok"])) if any(r.status == "ok" for r in base_paired) else math.nan
-        margin = max_regression * abs(base_mean) if math.isfinite(base_mean) else 0.0
-        mean, low, high = cluster_bootstrap_ci(worse, samples, n_boot=n_boot, confidence=confidence, seed=seed)
-        p_value = None
-        if len(worse) < min_pairs:
-            passed, why = False, f"only {len(worse)} paired sample(s); need at least {min_pairs}"
-        elif extra_failures > 0:
-            passed, why = False, f"{extra_failures} more failed/degenerate video(s) than the baseline on the same inputs"
-        elif method == "bootstrap":
-            passed = not (math.isfinite(low) and low > margin)
-            why = (f"worse by {mean:+.4g} (CI [{low:+.4g}, {high:+.4g}]), beyond the allowed margin {margin:.4g}"
-                   if not passed else f"change {mean:+.4g} (CI [{low:+.4g}, {high:+.4g}]) within margin {margin:.4g}")
+        paired = _pair([r for r in base_all if r.metric_version == version],
+                       [r for r in cand_all if r.metric_version == version], direction)
+        x = paired.worse
+        margin = max_regression * abs(paired.base_mean) if math.isfinite(paired.base_mean) else math.nan
+        common = dict(n_pairs=paired.n_videos, n_test_pairs=int(x.size), missing=paired.missing,
+                      only_candidate_failed=paired.only_candidate, only_baseline_failed=paired.only_baseline,
+                      extra_failures=paired.only_candidate - paired.only_baseline)
+        if x.size < needed:
+            verdict = _undecided(metric, version, direction,
+                                 f"cannot decide: {x.size} test pair(s) scored by both (an interval needs at least {needed})",
+                                 baseline_mean=paired.base_mean, margin=margin,
+                                 worsening=float(x.mean()) if x.size else math.nan, **common)
         else:
-            from scipy.stats import wilcoxon
-
-            shifted = np.asarray(worse) - margin
-            if np.allclose(shifted, 0):
-                p_value = 1.0
-            else:
-                p_value = float(wilcoxon(shifted, alternative="greater", zero_method="zsplit").pvalue)
-            passed = not (mean > margin and p_value < alpha)
-            why = (f"worse by {mean:+.4g} > margin {margin:.4g}, Wilcoxon p={p_value:.3g} < {alpha}"
-                   if not passed else f"change {mean:+.4g}, Wilcoxon p={p_value:.3g} (margin {margin:.4g})")
-        report.verdicts.append(MetricVerdict(
-            metric, version, direction, len(worse), base_mean, mean, low, high, margin, p_value,
-            extra_failures, passed, why,
-        ))
+            ci, p, se = _value_test(x, margin, method, level=level, k=k, confidence=confidence, n_boot=n_boot, seed=seed)
+            verdict = MetricVerdict(
+                metric, version, direction, paired.n_videos, paired.base_mean, ci.estimate, ci.low, ci.high, margin,
+                p, paired.only_candidate - paired.only_baseline, True, "", status="pass",
+                method="wilcoxon" if method == "wilcoxon" else ci.method, mc_error=se, sd=ci.sd,
+                mde=stats.minimum_detectable_effect(ci.sd, int(x.size), margin, level / k, POWER),
+                **{key: val for key, val in common.items() if key not in ("n_pairs", "extra_failures")},
+            )
+        verdict.failures_p = stats.failures_p_greater(paired.only_candidate, paired.only_baseline)
+        report.verdicts.append(verdict)
+        pending.append((verdict, paired))
+    _decide(report, [v for v, _ in pending], level=level, failure_alpha=failure_alpha)
     return report
+
+
+def _decide(report: GateReport, verdicts: list[MetricVerdict], *, level: float, failure_alpha: float) -> None:
+    """Holm over the value tests and, separately, over the failure tests; then write each verdict's why."""
+    value_adj = stats.holm([v.p_value if v.status == "pass" else math.nan for v in verdicts])
+    fail_adj = stats.holm([v.failures_p for v in verdicts])
+    for v, p_adj, f_adj in zip(verdicts, value_adj, fail_adj):
+        v.p_adjusted = None if math.isnan(p_adj) else p_adj
+        v.failures_p_adjusted = f_adj
+        reasons = []
+        if f_adj < failure_alpha:
+            reasons.append(
+                f"{v.extra_failures} more failed/degenerate video(s) than the baseline on the same inputs "
+                f"({v.only_candidate_failed} failed only for the candidate, {v.only_baseline_failed} only for the baseline): "
+                f"exact one-sided McNemar p={v.failures_p:.3g} (Holm {f_adj:.3g}) < failure α {failure_alpha}")
+        if v.status == "undecided":
+            text = v.why
+        else:
+            pct = int(round((1 - 2 * level) * 100))
+            ci = f"{pct}% {v.method if v.method != 'wilcoxon' else 't'} CI [{v.ci_low:+.4g}, {v.ci_high:+.4g}]"
+            test = "Wilcoxon" if v.method == "wilcoxon" else v.method
+            mc = f", bootstrap Monte Carlo error ±{v.mc_error:.2g}" if v.mc_error is not None else ""
+            stat = f"one-sided {test} p={v.p_value:.3g}, Holm {p_adj:.3g}{mc}"
+            if p_adj < level:
+                reasons.insert(0, f"worse by {v.worsening:+.4g} ({ci}), beyond the allowed margin {v.margin:.4g}: {stat} < {level:g}")
+            text = (f"change {v.worsening:+.4g} ({ci}) not shown beyond margin {v.margin:.4g} ({stat}); "
+                    f"detects a worsening of {v.mde:+.4g} ({_rel(v.mde, v.baseline_mean)}) with {POWER:.0%} power")
+        if reasons:
+            v.status, v.passed = "fail", False
+            text = "; ".join(reasons)
+        if v.missing:
+            named = ", ".join(v.missing[:MISSING_NAMED]) + (", ..." if len(v.missing) > MISSING_NAMED else "")
+            text += f"; {len(v.missing)} baseline pair(s) missing from the candidate ({named})"
+        v.why = text
+
+
+def _rel(value: float, base: float) -> str:
+    if not (math.isfinite(value) and math.isfinite(base)) or base == 0:
+        return "n/a"
+    return f"{value / abs(base):.1%} of the baseline mean"

@@ -1,8 +1,15 @@
-"""Leaderboards rebuilt from the results store: means with bootstrap CIs and paired comparisons.
+"""Leaderboards rebuilt from the results store: means with CIs over test pairs and paired comparisons.
 
-Why a *cluster* bootstrap over test pairs: the seeds of one test pair share a prompt and a first
-frame, so their scores are correlated; resampling rows would pretend we have ``samples × seeds``
-independent observations and give intervals that are too narrow. We resample whole test pairs.
+Why intervals over *test pairs*: the seeds of one test pair share a prompt and a first frame, so
+their scores are correlated; treating rows as independent would pretend we have ``samples × seeds``
+observations and give intervals that are too narrow. Each test pair is reduced to its mean and the
+interval is formed over pair means, by the rule of :mod:`.stats` (a model's mean: studentized
+bootstrap from 5 pairs, t below; a paired difference: t; none below 2 pairs, shown as "n too
+small"). The method is printed beside the numbers.
+
+Why Holm: a board with 4 candidates × 6 metrics makes 24 comparisons; marking each one whose own
+interval excludes 0 marks at least one of them in most boards where nothing differs. Bold marks
+follow Holm-adjusted p-values over every comparison on the board (raw and adjusted in the CSV).
 
 Why paired comparisons: every candidate is generated from the same prompts, images and seeds as
 ``base``, so the per-(sample, seed) difference removes most of the prompt-to-prompt variance and
@@ -28,6 +35,8 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
+from . import stats
+from .selection import GenerationChoice, newest_generation
 from .store import ResultRow, ResultStore
 
 # The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
@@ -60,6 +69,12 @@ class MetricSummary:
     n: int
     n_degenerate: int
     n_error: int
+    method: str = "t"  # how the interval was formed: t, bootstrap, or none (fewer than 2 test pairs)
+    n_test_pairs: int = 0
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
 
     @property
     def n_total(self) -> int:
@@ -78,10 +93,23 @@ class PairedComparison:
     ci_low: float
     ci_high: float
     n_pairs: int
+    p_value: float = math.nan  # two-sided, "no difference"
+    p_adjusted: float = math.nan  # Holm over every comparison on the board
+    alpha: float = 0.05
+    method: str = "t"
+    n_test_pairs: int = 0
+    n_missing: int = 0  # baseline (sample, seed) pairs the candidate has no row for
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
 
     @property
     def significant(self) -> bool:
-        return self.n_pairs > 1 and (self.ci_low > 0 or self.ci_high < 0)
+        """Holm-adjusted p below alpha (or, for a comparison built without p-values, the CI excludes 0)."""
+        if math.isfinite(self.p_adjusted):
+            return self.p_adjusted < self.alpha
+        return self.has_interval and (self.ci_low > 0 or self.ci_high < 0)
 
     @property
     def verdict(self) -> str:
@@ -106,14 +134,18 @@ class Leaderboard:
     confidence: float = 0.95
     n_boot: int = 2000
     seed: int = 0
+    interval: str = "auto"
+    generations: dict[str, GenerationChoice] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- rendering
     def to_markdown(self) -> str:
         pct = int(round(self.confidence * 100))
         lines = [f"# Leaderboard: {self.suite}", ""]
         lines.append(
-            f"Mean per model and metric with a {pct}% bootstrap CI over test pairs "
-            f"({self.n_boot} resamples, seed {self.seed}); n = scored videos; "
+            f"Mean over test pairs per model and metric with a {pct}% CI over test pairs, its method beside it "
+            f"(bootstrap: studentized bootstrap over test pairs, {self.n_boot} resamples, seed {self.seed}, from "
+            f"{stats.BOOTSTRAP_MIN_PAIRS} test pairs; t: Student t on pair means, below that; \"n too small\": fewer "
+            "than 2 test pairs); n = scored videos; "
             "deg/err = degenerate or failed videos, never averaged in. Regenerated from the results store."
         )
         lines.append("")
@@ -129,8 +161,10 @@ class Leaderboard:
         if self.comparisons:
             lines += ["", f"## Paired comparison against `{self.baseline}`", ""]
             lines.append(
-                f"Candidate − {self.baseline} over the same samples and seeds, {pct}% paired cluster-bootstrap CI; "
-                "**bold** = the CI excludes 0."
+                f"Candidate − {self.baseline} over the same samples and seeds, {pct}% CI over test pairs "
+                "(t: Student t on per-pair mean differences); "
+                f"**bold** = different at {1 - self.confidence:g} after Holm's correction over the "
+                f"{len(self.comparisons)} comparisons of this table (the CIs are unadjusted)."
             )
             lines.append("")
             lines.append("| model | " + " | ".join(self.metrics) + " |")
@@ -143,6 +177,9 @@ class Leaderboard:
                     c = self.comparisons.get((model, metric))
                     cells.append(_format_comparison(c))
                 lines.append("| " + " | ".join(cells) + " |")
+        notes = [c.note() for c in self.generations.values() if c.dropped]
+        if notes:
+            lines += ["", "## Generation keys", ""] + [f"- {n}" for n in notes]
         lines += ["", "## Metric versions", ""]
         for metric in self.metrics:
             if metric in self.versions:
@@ -157,7 +194,8 @@ class Leaderboard:
         writer.writerow([
             "suite", "model", "metric", "metric_version", "direction", "mean", "ci_low", "ci_high",
             "n", "n_degenerate", "n_error", "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high",
-            "n_pairs", "verdict",
+            "n_pairs", "verdict", "ci_method", "n_test_pairs", "diff_ci_method", "diff_p_value", "diff_p_holm",
+            "n_missing_pairs",
         ])
         for model in self.models:
             for metric in self.metrics:
@@ -169,7 +207,9 @@ class Leaderboard:
                     self.suite, model, metric, s.metric_version, s.direction, _num(s.mean), _num(s.ci_low),
                     _num(s.ci_high), s.n, s.n_degenerate, s.n_error, self.baseline or "",
                     _num(c.diff) if c else "", _num(c.ci_low) if c else "", _num(c.ci_high) if c else "",
-                    c.n_pairs if c else "", c.verdict if c else "",
+                    c.n_pairs if c else "", c.verdict if c else "", s.method, s.n_test_pairs,
+                    c.method if c else "", _num(c.p_value) if c else "", _num(c.p_adjusted) if c else "",
+                    c.n_missing if c else "",
                 ])
         return buf.getvalue()
 
@@ -195,13 +235,17 @@ def _format_summary(s: MetricSummary | None) -> str:
     counts = f"n={s.n}" + (", " + ", ".join(extra) if extra else "")
     if s.n == 0:
         return f"— ({counts})"
-    return f"{s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] ({counts})"
+    if not s.has_interval:
+        return f"{s.mean:.3f}, n too small ({counts})"
+    return f"{s.mean:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}] {s.method} ({counts})"
 
 
 def _format_comparison(c: PairedComparison | None) -> str:
     if c is None or c.n_pairs == 0:
         return "—"
-    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+    if not c.has_interval:
+        return f"{c.diff:+.3f}, n too small"
+    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] {c.method}"
     if c.significant:
         text = f"**{text} {c.verdict}**"
     return text
@@ -244,18 +288,20 @@ def _metric_rows(rows: Iterable[ResultRow], versions: dict[str, str]) -> dict[st
     return by_metric
 
 
-def summarize(rows: Sequence[ResultRow], model: str, metric: str, *, n_boot: int, confidence: float, seed: int) -> MetricSummary:
+def summarize(rows: Sequence[ResultRow], model: str, metric: str, *, n_boot: int, confidence: float, seed: int,
+              interval: str = "auto") -> MetricSummary:
+    """One cell: the mean over test pairs of the model's ``ok`` rows, with the interval the rule picks."""
     mine = [r for r in rows if r.model == model and r.metric == metric]
     ok = [r for r in mine if r.status == "ok"]
-    mean, low, high = cluster_bootstrap_ci(
-        [r.value for r in ok], [r.sample for r in ok], n_boot=n_boot, confidence=confidence, seed=seed
-    )
+    ci = stats.mean_interval([r.value for r in ok], [r.sample for r in ok], confidence=confidence,
+                             method=interval, n_boot=n_boot, seed=seed)
     ref = mine[0]
     return MetricSummary(
         model=model, metric=metric, metric_version=ref.metric_version, direction=ref.direction,
-        mean=mean, ci_low=low, ci_high=high, n=len(ok),
+        mean=ci.estimate, ci_low=ci.low, ci_high=ci.high, n=len(ok),
         n_degenerate=sum(r.status == "degenerate" for r in mine),
         n_error=sum(r.status == "error" for r in mine),
+        method=ci.method, n_test_pairs=ci.n_pairs,
     )
 
 
@@ -270,12 +316,19 @@ def paired_differences(candidate: Sequence[ResultRow], baseline: Sequence[Result
     return diffs, samples
 
 
-def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *, n_boot: int, confidence: float, seed: int) -> PairedComparison:
+def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *, n_boot: int, confidence: float, seed: int,
+            interval: str = "auto") -> PairedComparison:
+    """Candidate − baseline over test pairs, with its interval and raw two-sided p-value (Holm comes later)."""
     cand = [r for r in rows if r.model == model and r.metric == metric]
     base = [r for r in rows if r.model == baseline and r.metric == metric]
     diffs, samples = paired_differences(cand, base)
-    diff, low, high = cluster_bootstrap_ci(diffs, samples, n_boot=n_boot, confidence=confidence, seed=seed)
-    return PairedComparison(model, baseline, metric, cand[0].direction, diff, low, high, len(diffs))
+    x = stats.pair_means(diffs, samples)
+    ci = stats.interval(x, confidence=confidence, method=interval, n_boot=n_boot, seed=seed, paired=True)
+    p = stats.two_sided_p(x, ci.method, n_boot=n_boot, seed=seed)
+    missing = {(r.sample, r.seed) for r in base} - {(r.sample, r.seed) for r in cand}
+    return PairedComparison(model, baseline, metric, cand[0].direction, ci.estimate, ci.low, ci.high, len(diffs),
+                            p_value=p, alpha=1 - confidence, method=ci.method, n_test_pairs=ci.n_pairs,
+                            n_missing=len(missing))
 
 
 def build_leaderboard(
@@ -288,9 +341,12 @@ def build_leaderboard(
     n_boot: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "auto",
 ) -> Leaderboard:
-    """Aggregate stored rows of one suite; only the given (or newest) version of each metric counts."""
-    rows = [r for r in rows if r.suite == suite]
+    """Aggregate stored rows of one suite; only the given (or newest) version of each metric and the
+    newest generation key of each model count."""
+    stats.choose_method(interval, 2)  # reject an unknown method before any work
+    rows, generations = newest_generation([r for r in rows if r.suite == suite])
     if versions is None:
         latest: dict[str, tuple[float, str]] = {}
         for r in rows:
@@ -311,16 +367,22 @@ def build_leaderboard(
     for metric in metrics:
         for model in models:
             if any(r.model == model for r in by_metric.get(metric, [])):
-                summaries[(model, metric)] = summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence, seed=seed)
+                summaries[(model, metric)] = summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence,
+                                                       seed=seed, interval=interval)
         if baseline in models:
             for model in models:
                 if model != baseline and (model, metric) in summaries and (baseline, metric) in summaries:
-                    comparisons[(model, metric)] = compare(by_metric[metric], model, baseline, metric, n_boot=n_boot, confidence=confidence, seed=seed)
+                    comparisons[(model, metric)] = compare(by_metric[metric], model, baseline, metric, n_boot=n_boot,
+                                                           confidence=confidence, seed=seed, interval=interval)
+    ordered = list(comparisons.values())
+    for c, adjusted in zip(ordered, stats.holm([c.p_value for c in ordered])):
+        c.p_adjusted = adjusted
     return Leaderboard(
         suite=suite, models=models, metrics=metrics, versions={m: versions[m] for m in metrics if m in by_metric},
         directions=directions, summaries=summaries, comparisons=comparisons,
         baseline=baseline if baseline in models else None, rows=kept,
-        confidence=confidence, n_boot=n_boot, seed=seed,
+        confidence=confidence, n_boot=n_boot, seed=seed, interval=interval,
+        generations={m: g for m, g in generations.items() if m in models},
     )
 
 

@@ -89,12 +89,7 @@ class ResultRow:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.direction not in ("lower", "higher"):
             raise ValueError(f"direction must be 'lower' or 'higher', got {self.direction!r}")
-        if self.value is not None and (isinstance(self.value, float) and math.isnan(self.value)):
-            self.value = None
-        if self.status == "ok" and self.value is None:
-            raise ValueError(f"{self.metric} on {self.sample}: status ok needs a finite value")
-        if self.status != "ok":
-            self.value = None
+        check_value(self)
 
     @property
     def key(self) -> tuple:
@@ -102,6 +97,25 @@ class ResultRow:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_value(row: ResultRow) -> None:
+    """An ``ok`` row carries a finite number; other rows carry none (NaN is "no number", inf is refused).
+
+    An infinite value would pass every comparison as the worst possible score and, in a baseline, set
+    the gate's relative margin to infinity or its mean to nonsense, so it is rejected with a reason.
+    """
+    if row.status != "ok":
+        row.value = None
+        return
+    value = row.value
+    if value is not None and isinstance(value, float) and math.isnan(value):
+        value = row.value = None
+    if value is None:
+        raise ValueError(f"{row.metric} on {row.sample} (seed {row.seed}): status ok needs a finite value")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{row.metric} on {row.sample} (seed {row.seed}): value {value} is not finite; "
+                         "store it as status 'degenerate' with a reason instead")
 
 
 def _json(value: Any) -> str:
@@ -139,8 +153,10 @@ class ResultStore:
     def put(self, row: ResultRow) -> bool:
         """Store one row atomically; returns False when a finished row with that key exists.
 
-        An existing ``error`` row is replaced (a retry); an ``ok``/``degenerate`` row never is.
+        An existing ``error`` row is replaced (a retry); an ``ok``/``degenerate`` row never is. The
+        value is checked again here, since a row's fields may have changed since it was made.
         """
+        check_value(row)
         values = (
             row.suite, row.model, row.generation_key, row.sample, int(row.seed), row.metric,
             row.metric_version, row.direction, row.value, row.status, row.reason,

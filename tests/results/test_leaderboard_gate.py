@@ -62,7 +62,18 @@ def test_leaderboard_means_counts_and_paired_verdicts() -> None:
 def test_missing_metric_shows_not_run() -> None:
     rows = make_rows("base", 0.0) + make_rows("base", 0.0, metric="physics", direction="higher") + make_rows("lora", 0.1)
     board = build_leaderboard(rows, "demo")
-    assert "not run" in board.to_markdown()
+    cells = table_row(board.to_markdown(), "lora")
+    assert cells[board.metrics.index("physics") + 1] == "not run"
+    assert cells[board.metrics.index("tse") + 1].startswith("1.")  # the run metric is a number, not "not run"
+
+
+def table_row(markdown: str, first_cell: str) -> list[str]:
+    """The cells of the first markdown table row whose first cell is ``first_cell``."""
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no table row for {first_cell!r}")
 
 
 def test_files_are_identical_when_regenerated_from_the_store(tmp_path: Path) -> None:
@@ -107,9 +118,12 @@ def test_gate_direction_and_failures() -> None:
     assert not check_regression(base, lower_score, candidate="m", baseline="m").passed
     higher_score = make_rows("m", +0.5, metric="physics", direction="higher")
     assert check_regression(base, higher_score, candidate="m", baseline="m").passed
-    broken = make_rows("m", 0.0, metric="physics", direction="higher", errors=3)
+    # 3 failures in 24 videos (none for the baseline) is not evidence (McNemar p = 0.125); 10 is
+    assert check_regression(base, make_rows("m", 0.0, metric="physics", direction="higher", errors=3),
+                            candidate="m", baseline="m").passed
+    broken = make_rows("m", 0.0, metric="physics", direction="higher", errors=10)
     report = check_regression(base, broken, candidate="m", baseline="m")
-    assert not report.passed and "3 more failed" in report.verdicts[0].why
+    assert not report.passed and "10 more failed" in report.verdicts[0].why and "McNemar" in report.verdicts[0].why
 
 
 def test_a_suite_name_from_the_store_never_writes_outside_the_leaderboard_folder(tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""Which stored rows may meet in one verdict: one generation key per model, one version per metric.
+
+A retrained adapter registered under the same model name gets a new generation key, while the
+store keeps the old adapter's rows. Averaging or pairing both would judge a model that no longer
+exists, so every leaderboard and gate verdict uses the *newest* generation key of each model name
+(the one with the latest row) and says which keys it left out. Rows without a time order (a
+per-sample export carries no timestamps) and several keys cannot be resolved: that is refused.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .store import ResultRow
+
+
+class MixedGenerationError(ValueError):
+    """Rows of one model name carry several generation keys and nothing says which is newest."""
+
+
+@dataclass(frozen=True)
+class GenerationChoice:
+    """The generation key used for one model, and the older keys' row counts that were left out."""
+
+    model: str
+    key: str
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def note(self) -> str:
+        left = ", ".join(f"`{k}` ({n} rows)" for k, n in sorted(self.dropped.items()))
+        return f"`{self.model}`: newest generation key `{self.key}` used; older key(s) left out: {left}"
+
+
+def newest_generation(rows: Sequence[ResultRow]) -> tuple[list[ResultRow], dict[str, GenerationChoice]]:
+    """Keep, per model name, only the rows of its newest generation key; returns (rows, choice per model)."""
+    latest: dict[str, dict[str, float]] = defaultdict(dict)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        keys = latest[r.model]
+        keys[r.generation_key] = max(keys.get(r.generation_key, r.created_at), r.created_at)
+        counts[r.model][r.generation_key] += 1
+    choices: dict[str, GenerationChoice] = {}
+    for model, keys in sorted(latest.items()):
+        newest_time = max(keys.values())
+        newest = sorted(k for k, t in keys.items() if t == newest_time)
+        if len(newest) > 1:
+            raise MixedGenerationError(
+                f"model {model!r} has rows of {len(keys)} generation keys {sorted(keys)} and nothing says which "
+                "is newest; export or select the rows of one generation key"
+            )
+        choices[model] = GenerationChoice(model, newest[0], {k: counts[model][k] for k in keys if k != newest[0]})
+    kept = [r for r in rows if r.generation_key == choices[r.model].key]
+    return kept, choices
