@@ -49,7 +49,7 @@ drawn from the seed independently of the amplitude, so amplitudes 1, 2, 4 apply 
 
 * ``deform:a`` — every *moving* box or arm link, in every view and frame independently, is bent by its
   own smooth displacement field (correlation length a tenth of the shorter image side, maximum
-  magnitude ``a`` px over the image grid) applied to that object's pixels only: a non-rigid object
+  magnitude ``a`` px over the object's projected bounding rectangle) applied to that object's pixels only: a non-rigid object
   (an elastic or melting arm) while the rest of the scene stays rigid. A per-object 2-D *shift*
   (``drift``) is not enough for this: a homography of one object's pixels is absorbed by that
   object's own fundamental matrix (see below), a bend is not.
@@ -317,7 +317,8 @@ class SceneConfig:
     depth variation (boxes, table edge, floor and walls behind); ``"static"`` keeps it still. With
     ``object_motion="translate"`` box 0 slides rigidly along a straight line of ``object_travel`` metres over
     the clip at constant speed (a pick-and-place move); with ``"independent"`` the first three boxes each
-    slide and turn with their own rigid motion; with ``"arm"`` a three-link arm
+    slide (20–40 % of ``object_travel`` per second) and turn (12–25° per second) with their own rigid
+    motion; with ``"arm"`` a three-link arm
     (:func:`.synthetic_motion.arm_chain`) swings over the still boxes, each link a rigid body joined
     to the next. Rendering is deterministic given the whole config
     (the texture resolution follows the focal length, so a different size is a different texture).
@@ -529,7 +530,8 @@ def _independent_paths(rng: np.random.Generator, placed: list, config: SceneConf
     movers = range(min(INDEPENDENT_MOVERS, len(placed)))
     T = config.frames
     for _try in range(100):
-        paths = {i: independent_motion(rng, placed[i][0], placed[i][2], T, config.object_travel) for i in movers}
+        paths = {i: independent_motion(rng, placed[i][0], placed[i][2], T, config.fps, config.object_travel)
+                 for i in movers}
         tracks = [paths[i][0] if i in paths else np.repeat(p[0][None], T, 0) for i, p in enumerate(placed)]
         radii = [p[3] for p in placed]
         ok = all(on_table_all(track, r) for track, r in zip(tracks, radii))
@@ -1114,7 +1116,8 @@ class SyntheticClip:
     def deform_fields(self, view: str, frame: int) -> dict[int, np.ndarray]:
         """The ``deform`` displacement of each moving box at ``view``/``frame``: box index →
         ``(H, W, 2)`` px, applied to that box's pixels only (empty without a deform degradation)."""
-        return _deform_fields(self.config, self.degradations, self.boxes, self._view_index(view), self._frame(frame))
+        return _deform_fields(self.config, self.degradations, self.boxes, self.camera(view, frame),
+                              self._view_index(view), self._frame(frame))
 
     def elastic_field(self, view: str, frame: int) -> np.ndarray | None:
         """The ``elastic`` displacement ``D (H, W, 2)`` (x, y components, px, at pixel centres) applied to
@@ -1212,17 +1215,27 @@ def _elastic_field(seed: int, view_index: int, frame: int, height: int, width: i
 DEFORM_CELLS = 10  # correlation length of a ``deform`` field: the shorter image side / 10
 
 
-def _deform_fields(config: SceneConfig, degradations: Sequence[Degradation], boxes: list[Box], view_index: int,
-                   frame: int) -> dict[int, np.ndarray]:
-    """Per moving box an independent smooth field (max magnitude = the ``deform`` amplitude), with a
-    correlation length short enough (:data:`DEFORM_CELLS`) to bend an object, not only shift it."""
+def _deform_fields(config: SceneConfig, degradations: Sequence[Degradation], boxes: list[Box], camera: Camera,
+                   view_index: int, frame: int) -> dict[int, np.ndarray]:
+    """Per moving box an independent smooth field whose largest magnitude over the box's image
+    footprint (its projected bounding rectangle) is the ``deform`` amplitude, with a correlation
+    length short enough (:data:`DEFORM_CELLS`) to bend an object, not only shift it."""
     amp = sum(d.amplitude for d in degradations if d.kind == "deform")
     if amp == 0:
         return {}
     H, W = config.height, config.width
-    return {k: _elastic_unit_field(config.degradation_stream_seed, view_index, frame, H, W,
-                                   (_DEGRADATION_STREAM["deform"], k), DEFORM_CELLS) * np.float32(amp)
-            for k, box in enumerate(boxes) if box.moving}
+    out = {}
+    for k, box in enumerate(boxes):
+        if not box.moving:
+            continue
+        field = _elastic_unit_field(config.degradation_stream_seed, view_index, frame, H, W,
+                                    (_DEGRADATION_STREAM["deform"], k), DEFORM_CELLS)
+        pix, depth = camera.project(box.corners(frame))
+        c0, r0 = np.clip(np.floor(pix.min(0)).astype(int), 0, [W - 1, H - 1])
+        c1, r1 = np.clip(np.ceil(pix.max(0)).astype(int) + 1, 1, [W, H])
+        peak = float(np.sqrt((field[r0:r1, c0:c1] ** 2).sum(-1)).max()) if (depth > 0).all() and c1 > c0 and r1 > r0 else 0.0
+        out[k] = field * np.float32(amp / peak) if peak > 0 else field * np.float32(amp)
+    return out
 
 
 def _layer_shifts(config: SceneConfig, degradations: Sequence[Degradation], boxes: list[Box],
@@ -1305,6 +1318,6 @@ def render_clip(config: SceneConfig | None = None, degradations: Sequence[Degrad
             if elastic > 0:
                 field = _elastic_field(config.degradation_stream_seed, vi, f, H, W) * np.float32(elastic)
             frames[f] = scene.render(cameras[name][f], f, shifts[vi, f], field,
-                                     _deform_fields(config, degr, boxes, vi, f))
+                                     _deform_fields(config, degr, boxes, cameras[name][f], vi, f))
         views[name] = frames
     return SyntheticClip(config, scene, cameras, degr, views, _prompt(config, boxes, cameras), shifts)

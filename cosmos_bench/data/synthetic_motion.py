@@ -23,17 +23,18 @@ ARM_LINKS = ((0.30, 0.09, 0.05, 0.26), (0.25, 0.08, 0.05, 0.31), (0.18, 0.07, 0.
 ARM_BASE = np.array([0.55, 0.05])  # at the right edge of the table as the rig sees it
 
 
-def independent_motion(rng: np.random.Generator, start_xy: np.ndarray, yaw: float, frames: int, travel: float
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """A box's own rigid motion over the clip: a straight slide of 40–80 % of ``travel`` metres in a
-    random direction and a turn of 25–45° either way, both at constant speed. Returns the planar
-    centres ``(T, 2)`` and yaws ``(T,)``; the caller checks that paths stay clear of each other."""
-    s = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
+def independent_motion(rng: np.random.Generator, start_xy: np.ndarray, yaw: float, frames: int, fps: float,
+                       travel: float) -> tuple[np.ndarray, np.ndarray]:
+    """A box's own rigid motion: a straight slide in a random direction at 20–40 % of ``travel``
+    metres per second and a turn of 12–25° per second either way, both at constant speed (a box
+    pushed across a table). Returns the planar centres ``(T, 2)`` and yaws ``(T,)``; the caller
+    checks that paths stay clear of each other."""
+    t = np.arange(frames) / fps
     a = rng.uniform(0, 2 * math.pi)
-    dist = travel * rng.uniform(0.4, 0.8)
-    turn = math.radians(rng.uniform(25, 45)) * (1 if rng.uniform() < 0.5 else -1)
-    xy = start_xy + s[:, None] * dist * np.array([math.cos(a), math.sin(a)])
-    return xy, yaw + s * turn
+    speed = travel * rng.uniform(0.2, 0.4)
+    turn = math.radians(rng.uniform(12, 25)) * (1 if rng.uniform() < 0.5 else -1)
+    xy = start_xy + t[:, None] * speed * np.array([math.cos(a), math.sin(a)])
+    return xy, yaw + t * turn
 
 
 def arm_chain(rng: np.random.Generator, frames: int, fps: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -83,7 +83,8 @@ class SampsonOptions:
         static_px, static_fraction, min_moving: the still-camera rule (:mod:`.motions`).
         max_motions: temporal pairs only: most independently moving rigid groups besides the
             background; group_min: fewest inliers a motion group needs; group_threshold: its
-            inlier threshold, px (:mod:`.motions`).
+            inlier threshold, px; group_separation: how far (median, px) its matches must be off
+            the earlier groups (:mod:`.motions`).
         quantile: the per-pair statistic of the headline, a quantile of the matches' errors
             (module docstring); the median and mean are kept beside it.
         seed: seed of kornia's RANSAC (OpenCV's USAC has its own fixed seed).
@@ -112,6 +113,7 @@ class SampsonOptions:
     max_motions: int = 4
     group_min: int = 16
     group_threshold: float = 0.5
+    group_separation: float = 2.0
     quantile: float = 0.95
     seed: int = 0
 
@@ -172,7 +174,7 @@ class SampsonOptions:
 
 
 def tse_version(opts: SampsonOptions, stride: int) -> str:
-    return f"{TSE}/{METRIC_VERSION};{opts.tag()};motions={opts.max_motions}/{opts.group_min};stride={stride}"
+    return f"{TSE}/{METRIC_VERSION};{opts.tag()};motions={opts.max_motions}/{opts.group_min}@{opts.group_threshold:g}/sep{opts.group_separation:g};stride={stride}"
 
 
 def cse_version(opts: SampsonOptions, mode: str) -> str:
@@ -376,7 +378,7 @@ def _evaluate_pairs(
             x1.reshape(S, per * M, 2), x2.reshape(S, per * M, 2), valid.reshape(S, per * M),
             lambda a, b, mask: _estimate(a, b, mask, opts), threshold=opts.threshold, static_px=opts.static_px,
             static_fraction=opts.static_fraction, min_moving=opts.min_moving, max_motions=max_motions,
-            group_min=opts.group_min, group_threshold=opts.group_threshold,
+            group_min=opts.group_min, group_threshold=opts.group_threshold, group_separation=opts.group_separation,
             group_estimate=lambda a, b, mask: _estimate(a, b, mask, replace(opts, threshold=opts.group_threshold)),
         )
         d = fit.error.reshape(P, M)

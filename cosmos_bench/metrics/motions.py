@@ -21,7 +21,9 @@ group that explains it best:
 2. **Motion groups** 1..``max_motions``, sequentially (sequential RANSAC, Vincent & Laganière 2001,
    as in multi-body structure from motion): the matches that no group so far explains (error ≥
    ``threshold``) get a robust ``F`` of their own; it is kept as a group if at least ``group_min``
-   of them are its inliers. At most ``max_motions`` groups: a deformation (a whole-frame wobble, a
+   of them are its inliers and those inliers were at least ``group_separation`` px (median) off the
+   earlier groups: a distinct rigid motion, not the residue that a deformation leaves under the
+   background's ``F`` (which one more ``F`` would otherwise fit to a fraction of a pixel). At most ``max_motions`` groups: a deformation (a whole-frame wobble, a
    melting arm) breaks into many small inconsistent pieces and cannot be explained away by an
    unbounded number of ``F``, each with 7 degrees of freedom.
 
@@ -99,6 +101,7 @@ def fit_motions(
     group_min: int,
     group_estimate: Estimator | None = None,
     group_threshold: float | None = None,
+    group_separation: float = 0.0,
 ) -> MotionFit:
     """Background group, then up to ``max_motions`` motion groups (module docstring), batched.
 
@@ -128,14 +131,16 @@ def fit_motions(
     # Group 0: identity for a still camera, the dominant F otherwise.
     E[:, 0] = torch.where(still[:, None] & valid, still_error(x1, x2).double(), inf)
     exists[:, 0] = still & (n >= 8)
-    _add_group(E, F, exists, 0, ~still, x1, x2, valid, estimate, need=0)
+    _add_group(E, F, exists, 0, ~still, x1, x2, valid, estimate, need=0, before=None, separation=0.0,
+               threshold=threshold)
     for k in range(1, G):
         best = E[:, :k].amin(1)
         remaining = valid & ~(best < group_threshold)
         rows = exists[:, 0] & ~still_scene & (remaining.sum(1) >= group_min)
         if not bool(rows.any()):
             break
-        _add_group(E, F, exists, k, rows, x1, x2, remaining, group_estimate, need=group_min)
+        _add_group(E, F, exists, k, rows, x1, x2, remaining, group_estimate, need=group_min, before=best,
+                   separation=group_separation, threshold=group_threshold)
     error, group = E.amin(1), E.argmin(1)
     error = torch.where(valid, error, inf)
     group = torch.where(valid, group, torch.full_like(group, -1))
@@ -143,18 +148,24 @@ def fit_motions(
 
 
 def _add_group(E: torch.Tensor, F: torch.Tensor, exists: torch.Tensor, k: int, rows: torch.Tensor,
-               x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, estimate: Estimator, need: int) -> None:
-    """Fit group ``k``'s ``F`` on ``fit_mask`` in ``rows``; keep it where it is found with more than
-    ``need`` inliers among ``fit_mask`` (in place)."""
+               x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, estimate: Estimator, need: int,
+               before: torch.Tensor | None, separation: float, threshold: float) -> None:
+    """Fit group ``k``'s ``F`` on ``fit_mask`` in ``rows``; keep it where it is found with at least
+    ``need`` inliers among ``fit_mask`` whose median error under the earlier groups (``before``) is at
+    least ``separation`` px: a distinct motion, not the residue of a deformation (in place)."""
     idx = torch.nonzero(rows)[:, 0]
     if len(idx) == 0:
         return
     Fk, inl, ok = estimate(x1[idx], x2[idx], fit_mask[idx])
-    ok = ok & ((inl & fit_mask[idx]).sum(1) >= max(need, 9))
-    idx, Fk = idx[ok], Fk[ok].to(torch.float64)
+    d = epipolar.sampson_distance(x1[idx].double(), x2[idx].double(), Fk.to(torch.float64))
+    member = fit_mask[idx] & (d < threshold)
+    ok = ok & (member.sum(1) >= max(need, 9))
+    if before is not None and separation > 0:
+        prior = torch.where(member, before[idx], torch.full_like(d, float("nan"))).nanmedian(1).values
+        ok = ok & (prior >= separation)
+    idx, Fk, d = idx[ok], Fk[ok].to(torch.float64), d[ok]
     if len(idx) == 0:
         return
-    d = epipolar.sampson_distance(x1[idx].double(), x2[idx].double(), Fk)
     E[idx, k] = torch.where(torch.isfinite(d), d, torch.full_like(d, float("inf")))
     F[idx, k] = Fk
     exists[idx, k] = True
