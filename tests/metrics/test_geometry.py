@@ -73,7 +73,8 @@ def test_calibrated_and_estimated_f_agree_on_clean_scenes(backend):
     calibrated = metrics(ORBIT, backend=backend, mode="calibrated")["cse"]
     assert calibrated.ok and calibrated.details["pairs"][0]["mode"] == "calibrated"
     assert abs(calibrated.value - pooled.value) < 0.1
-    assert calibrated.value < 0.2  # the keypoints sit where the cameras project them
+    assert calibrated.details["mean_of_medians"] < 0.2  # the keypoints sit where the cameras project them
+    assert calibrated.value < 0.5
     if backend == "opencv":  # one F per frame (a moving rig) agrees too
         per_frame = metrics(ORBIT, backend=backend, mode="per_frame")["cse"]
         assert "mode=per_frame" in per_frame.version and abs(calibrated.value - per_frame.value) < 0.1
@@ -105,9 +106,13 @@ def test_backends_agree_on_headline_medians(degradation):
 
 
 def test_backends_agree_on_shifted_boxes():
-    a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"].value
-    b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"].value
-    assert agree(a, b), (a, b)
+    """On the per-pair medians. The 95th-percentile headline lies between the consistent and the
+    shifted matches here, so it follows each detector's share of box matches: measured 6.75 (opencv)
+    vs 5.48 px (kornia) at view_shift:4, both far above the clean ≈ 0.3 px."""
+    a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"]
+    b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"]
+    assert agree(a.details["mean_of_medians"], b.details["mean_of_medians"]), (a.details, b.details)
+    assert min(a.value, b.value) > 2.0
 
 
 # ------------------------------------------------------------------------------------------ degenerate
