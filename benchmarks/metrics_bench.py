@@ -1,6 +1,10 @@
 """Seconds per video of the geometric metrics (TSE of every view + pooled CSE, one detection pass).
 
     python benchmarks/metrics_bench.py --backend kornia --device cuda --frames 93 --size 432x768 --views 2 --repeat 3
+    python benchmarks/metrics_bench.py --device cuda --frames 128 --size 720x1280 --views 1 --supersample 1
+    python benchmarks/metrics_bench.py --device cuda --frames 93 --size 432x768 --views 6 --supersample 1  # 2x3 grid
+
+``peak_gpu_gib`` is ``torch.cuda.max_memory_allocated`` over the timed runs (CUDA only).
 
 Input: a synthetic scene (``cosmos_bench.data.synthetic``, textured boxes on a table, orbiting rig),
 or frames saved earlier with ``--save-frames DIR`` and read back with ``--frames-dir DIR`` (JPEG files
@@ -67,10 +71,11 @@ def save_frames(views: dict[str, np.ndarray], folder: Path, quality: int = 95) -
             cv2.imwrite(str(folder / name / f"{t:04d}.jpg"), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
 
 
-def synthetic(frames: int, size: tuple[int, int], views: int, seed: int) -> dict[str, np.ndarray]:
+def synthetic(frames: int, size: tuple[int, int], views: int, seed: int, supersample: int = 2) -> dict[str, np.ndarray]:
     from cosmos_bench.data.synthetic import SceneConfig, render_clip
 
-    cfg = SceneConfig(views=views, frames=frames, height=size[0], width=size[1], seed=seed, camera_motion="orbit")
+    cfg = SceneConfig(views=views, frames=frames, height=size[0], width=size[1], seed=seed, camera_motion="orbit",
+                      supersample=supersample)
     return dict(render_clip(cfg).views)
 
 
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--frames-dir", type=Path, default=None, help="read <view>/*.jpg frames instead of rendering")
     ap.add_argument("--save-frames", type=Path, default=None, help="write the rendered frames here and exit")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--supersample", type=int, default=2, help="renderer supersampling (1: faster rendering)")
     args = ap.parse_args(argv)
 
     import torch
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         views = load_frames(args.frames_dir, args.frames)
         source = f"frames-dir:{args.frames_dir}"
     else:
-        views = synthetic(args.frames, args.size, args.views, args.seed)
+        views = synthetic(args.frames, args.size, args.views, args.seed, args.supersample)
         source = "synthetic"
     prep = time.perf_counter() - t0
     if args.save_frames is not None:
@@ -115,7 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.backend == "kornia":
         options["hypotheses"] = args.hypotheses
     runs, results, warmup_s = [], None, []
+    cuda = torch.cuda.is_available() and (args.device or "cuda").startswith("cuda") and args.backend == "kornia"
     for i in range(args.warmup + args.repeat):
+        if cuda and i == args.warmup:
+            torch.cuda.reset_peak_memory_stats()
         t = time.perf_counter()
         results = sampson_metrics(views, stride=1, mode=args.mode, **options)
         dt = time.perf_counter() - t
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds_all": [round(r[0], 4) for r in runs],
         "warmup_s": warmup_s,
         "timings": any_result.details.get("timings"),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
         "values": {k: (None if not r.ok else round(r.value, 5)) for k, r in best.items()},
         "versions": {k: r.version for k, r in best.items()},
         "torch": torch.__version__,

@@ -116,8 +116,8 @@ def data_synth(
     fps: float = typer.Option(16.0, "--fps", callback=check_positive, help="Frame rate written into the videos."),
     seed: int = typer.Option(0, "--seed", help="Seed of the first scene; scene i uses seed+i."),
     camera_motion: str = typer.Option("orbit", "--camera-motion", callback=one_of("orbit", "static"), help="orbit (the rig moves) or static."),
-    object_motion: str = typer.Option("none", "--object-motion", callback=one_of("none", "translate"), help="none, or translate (one box moves rigidly)."),
-    degrade: List[str] = typer.Option([], "--degrade", help="KIND:PIXELS, repeatable: elastic:2, drift:3, view_shift:4."),
+    object_motion: str = typer.Option("none", "--object-motion", callback=one_of("none", "translate", "independent", "arm"), help="none, translate (one box moves rigidly), independent (three boxes, each its own rigid motion) or arm (a three-link arm swings over the table)."),
+    degrade: List[str] = typer.Option([], "--degrade", help="KIND:PIXELS, repeatable: elastic:2, drift:3, view_shift:4, deform:2 (bends the moving objects)."),
     storage: str = typer.Option("grid", "--storage", callback=one_of("grid", "files"), help="grid (views tiled 1xN in one mp4) or files (one mp4 per view)."),
     name: Optional[str] = typer.Option(None, "--name", help="Suite name (default: the folder name)."),
 ) -> None:

@@ -47,7 +47,15 @@ drawn from the seed independently of the amplitude, so amplitudes 1, 2, 4 apply 
   shift is constant over time up to the slow rotation of the epipolar lines, so it mainly breaks the
   cross-view geometry, hardly the temporal one. The reference view is never changed.
 
-Layer shifts are applied first, the elastic field last: ``degraded = x + s_box`` then ``+ D(·)``.
+* ``deform:a`` — every *moving* box or arm link, in every view and frame independently, is bent by its
+  own smooth displacement field (correlation length a tenth of the shorter image side, maximum
+  magnitude ``a`` px over the object's projected bounding rectangle) applied to that object's pixels only: a non-rigid object
+  (an elastic or melting arm) while the rest of the scene stays rigid. A per-object 2-D *shift*
+  (``drift``) is not enough for this: a homography of one object's pixels is absorbed by that
+  object's own fundamental matrix (see below), a bend is not.
+
+Layer shifts are applied first, then each moving object's ``deform`` field, the elastic field last:
+``degraded = x + s_box``, then ``+ D_box(·)``, then ``+ D(·)``.
 
 Why a global 2-D shake of the whole image is *not* such a degradation: if frame ``j`` is replaced by
 ``H_j``·frame ``j`` for any per-frame homography ``H_j`` (a translation, rotation, zoom or affine shake
@@ -76,6 +84,8 @@ from typing import Any, Literal, Sequence
 
 import cv2
 import numpy as np
+
+from .synthetic_motion import ARM_LINKS, arm_chain, independent_motion
 
 __all__ = [
     "FIRST_BOX_SURFACE",
@@ -111,7 +121,9 @@ FIRST_BOX_SURFACE = 2
 LOOK_AT = np.array([0.0, 0.0, 0.05])
 
 CameraMotion = Literal["static", "orbit"]
-ObjectMotion = Literal["none", "translate"]
+ObjectMotion = Literal["none", "translate", "independent", "arm"]
+OBJECT_MOTIONS = ("none", "translate", "independent", "arm")
+INDEPENDENT_MOVERS = 3  # boxes with their own rigid motion under object_motion="independent"
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (200, 35, 35),
@@ -248,7 +260,7 @@ def sampson_distance(x1: np.ndarray, x2: np.ndarray, F: np.ndarray) -> np.ndarra
 # =====================================================================================================
 # Configuration and degradations
 # =====================================================================================================
-DEGRADATION_KINDS = ("elastic", "drift", "view_shift")
+DEGRADATION_KINDS = ("elastic", "drift", "view_shift", "deform")
 _DEGRADATION_STREAM = {kind: i for i, kind in enumerate(DEGRADATION_KINDS)}
 
 
@@ -304,7 +316,11 @@ class SceneConfig:
     (plus a ±3 cm height bob): ≈ 3–4 px median image motion per frame at 256x448 and 16 fps, with strong
     depth variation (boxes, table edge, floor and walls behind); ``"static"`` keeps it still. With
     ``object_motion="translate"`` box 0 slides rigidly along a straight line of ``object_travel`` metres over
-    the clip at constant speed (a pick-and-place move). Rendering is deterministic given the whole config
+    the clip at constant speed (a pick-and-place move); with ``"independent"`` the first three boxes each
+    slide (20–40 % of ``object_travel`` per second) and turn (12–25° per second) with their own rigid
+    motion; with ``"arm"`` a three-link arm
+    (:func:`.synthetic_motion.arm_chain`) swings over the still boxes, each link a rigid body joined
+    to the next. Rendering is deterministic given the whole config
     (the texture resolution follows the focal length, so a different size is a different texture).
     """
 
@@ -347,8 +363,11 @@ class SceneConfig:
                 raise ValueError(f"{name} must be an integer >= {lo}. Got {value!r}")
         if self.camera_motion not in ("static", "orbit"):
             raise ValueError(f"camera_motion must be 'static' or 'orbit'. Got {self.camera_motion!r}")
-        if self.object_motion not in ("none", "translate"):
-            raise ValueError(f"object_motion must be 'none' or 'translate'. Got {self.object_motion!r}")
+        if self.object_motion not in OBJECT_MOTIONS:
+            raise ValueError(f"object_motion must be one of {OBJECT_MOTIONS}. Got {self.object_motion!r}")
+        if self.object_motion == "arm" and self.num_boxes + len(ARM_LINKS) > len(PALETTE):
+            raise ValueError(f"object_motion='arm' adds {len(ARM_LINKS)} links: num_boxes must be <= "
+                             f"{len(PALETTE) - len(ARM_LINKS)} (one colour each). Got {self.num_boxes}")
         if not self.fps > 0:
             raise ValueError(f"fps must be > 0. Got {self.fps!r}")
         if not 10.0 <= self.hfov_deg <= 120.0:
@@ -388,10 +407,11 @@ class SceneConfig:
 # =====================================================================================================
 @dataclass(frozen=True, eq=False)
 class Box:
-    """A textured box standing on the table, yawed about ``z``.
+    """A textured box, yawed about ``z``: an object on the table or one link of the robot arm.
 
-    ``centers`` ``(T, 3)`` is its centre per frame (all rows equal unless it is the moving box);
-    ``half_size`` ``(3,)`` the half extents along its local axes; ``yaw`` radians about world ``z``.
+    ``centers`` ``(T, 3)`` is its centre per frame (all rows equal unless it moves); ``half_size`` ``(3,)``
+    the half extents along its local axes; ``yaw`` radians about world ``z`` at frame 0 and ``yaws``
+    ``(T,)`` per frame (None: constant), so a moving box is a rigid body that translates and turns.
     """
 
     color_name: str
@@ -400,20 +420,33 @@ class Box:
     yaw: float
     centers: np.ndarray
     moving: bool = False
+    yaws: np.ndarray | None = None
 
-    def rotation(self) -> np.ndarray:
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
+    def yaw_at(self, frame: int) -> float:
+        return self.yaw if self.yaws is None else float(self.yaws[frame])
+
+    def rotation(self, frame: int = 0) -> np.ndarray:
+        c, s = math.cos(self.yaw_at(frame)), math.sin(self.yaw_at(frame))
         return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+    def moves_between(self, frame_a: int, frame_b: int) -> bool:
+        return self.moving and (not np.array_equal(self.centers[frame_a], self.centers[frame_b])
+                                or self.yaw_at(frame_a) != self.yaw_at(frame_b))
+
+    def motion(self, frame_a: int, frame_b: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rigid motion ``X_b = M X_a + d`` of the box's points from ``frame_a`` to ``frame_b``."""
+        M = self.rotation(frame_b) @ self.rotation(frame_a).T
+        return M, self.centers[frame_b] - M @ self.centers[frame_a]
 
     def corners(self, frame: int) -> np.ndarray:
         """The 8 corners in world coordinates at ``frame``, ``(8, 3)``."""
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
-        return (signs * self.half_size) @ self.rotation().T + self.centers[frame]
+        return (signs * self.half_size) @ self.rotation(frame).T + self.centers[frame]
 
     def to_json(self) -> dict[str, Any]:
         return {"color": self.color_name, "half_size": self.half_size.tolist(), "yaw": self.yaw,
                 "moving": self.moving, "center_first": self.centers[0].tolist(),
-                "center_last": self.centers[-1].tolist()}
+                "center_last": self.centers[-1].tolist(), "yaw_last": self.yaw_at(len(self.centers) - 1)}
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -464,19 +497,55 @@ def _layout(config: SceneConfig) -> list[Box]:
                     break
             if end_xy is None:
                 continue
+        paths = _independent_paths(rng, placed, config) if config.object_motion == "independent" else {}
+        if paths is None:
+            continue
         boxes = []
         for i, (xy, half, yaw, _rad) in enumerate(placed):
             start = np.array([xy[0], xy[1], half[2]])
+            yaws = None
             if i == 0 and config.object_motion == "translate":
                 end = np.array([end_xy[0], end_xy[1], half[2]])
                 s = np.linspace(0.0, 1.0, T) if T > 1 else np.zeros(1)
                 centers = start + s[:, None] * (end - start)
+            elif i in paths:
+                path_xy, yaws = paths[i]
+                centers = np.concatenate([path_xy, np.full((T, 1), half[2])], 1)
             else:
                 centers = np.repeat(start[None], T, axis=0)
             boxes.append(Box(names[i], PALETTE[names[i]], half, yaw, centers,
-                             moving=(i == 0 and config.object_motion == "translate")))
+                             moving=(i == 0 and config.object_motion == "translate") or i in paths, yaws=yaws))
+        if config.object_motion == "arm":
+            spare = [c for c in PALETTE if c not in names]
+            for (half, centers, yaws), colour in zip(arm_chain(_rng(config.seed, 7), T, config.fps), spare):
+                boxes.append(Box(colour, PALETTE[colour], half, float(yaws[0]), centers, moving=True, yaws=yaws))
         return boxes
     raise RuntimeError(f"could not lay out {config.num_boxes} boxes for seed {config.seed}")  # pragma: no cover
+
+
+def _independent_paths(rng: np.random.Generator, placed: list, config: SceneConfig
+                       ) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """Own rigid motions of the first :data:`INDEPENDENT_MOVERS` boxes whose footprints stay on the
+    table and clear of every other box at every frame; None if 100 draws found none."""
+    movers = range(min(INDEPENDENT_MOVERS, len(placed)))
+    T = config.frames
+    for _try in range(100):
+        paths = {i: independent_motion(rng, placed[i][0], placed[i][2], T, config.fps, config.object_travel)
+                 for i in movers}
+        tracks = [paths[i][0] if i in paths else np.repeat(p[0][None], T, 0) for i, p in enumerate(placed)]
+        radii = [p[3] for p in placed]
+        ok = all(on_table_all(track, r) for track, r in zip(tracks, radii))
+        for a in range(len(placed)):
+            for b in range(a + 1, len(placed)):
+                ok = ok and bool(np.all(np.linalg.norm(tracks[a] - tracks[b], axis=1) > radii[a] + radii[b] + 0.02))
+        if ok:
+            return paths
+    return None
+
+
+def on_table_all(track_xy: np.ndarray, radius: float) -> bool:
+    """Every position of a planar track ``(T, 2)`` keeps a footprint of ``radius`` on the table."""
+    return bool(np.all(np.abs(track_xy) + radius + 0.04 <= TABLE_HALF[:2]))
 
 
 def _table(config: SceneConfig) -> Box:
@@ -647,7 +716,7 @@ def _box_slab(o: np.ndarray, d: Sequence[np.ndarray], box: Box, frame: int) -> t
     Returns ``(t_near, hit, oL, dL, tn)`` with ``hit`` = ray enters the box in front of the camera and
     ``tn`` the per-axis entry distances (the largest one tells the face that was hit).
     """
-    c, s = math.cos(box.yaw), math.sin(box.yaw)
+    c, s = math.cos(box.yaw_at(frame)), math.sin(box.yaw_at(frame))
     rel = [float(x) for x in np.asarray(o, np.float64) - box.centers[frame]]  # floats: keep the rays' dtype
     oL = (c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1], rel[2])
     dL = (c * d[0] + s * d[1], -s * d[0] + c * d[1], d[2])
@@ -694,12 +763,15 @@ class _Scene:
         return t, surface
 
     # ----------------------------------------------------------------------------------------- render
-    def render(self, cam: Camera, frame: int, shifts: np.ndarray, field: np.ndarray | None) -> np.ndarray:
+    def render(self, cam: Camera, frame: int, shifts: np.ndarray, field: np.ndarray | None,
+               box_fields: dict[int, np.ndarray] | None = None) -> np.ndarray:
         """One RGB frame ``(H, W, 3) uint8``.
 
         ``shifts (n_boxes, 2)``: image translation (px) of each box layer; ``field (H, W, 2)`` or None:
-        elastic displacement ``D`` (the pixel that shows undegraded point ``x`` is ``x + D(x)``).
+        elastic displacement ``D`` (the pixel that shows undegraded point ``x`` is ``x + D(x)``);
+        ``box_fields``: box index → its own ``deform`` displacement, applied to that box's layer only.
         """
+        box_fields = box_fields or {}
         cfg = self.config
         s = cfg.supersample
         H2, W2 = cfg.height * s, cfg.width * s
@@ -726,14 +798,17 @@ class _Scene:
         del P, pa, pb, daxis, face, is0, is1, axis
         shifts = np.concatenate([np.zeros((1, 2)), shifts])  # the table never moves
         for k, box in enumerate(self.solids):
-            sl = self._box_window(cam, box, frame, shifts[k], margin)
+            own = box_fields.get(k - 1)
+            extra = 0.0 if own is None else float(np.sqrt((own ** 2).sum(-1)).max())
+            sl = self._box_window(cam, box, frame, shifts[k], margin + extra)
             if sl is None:
                 continue
-            if shifts[k, 0] == 0 and shifts[k, 1] == 0:
+            if shifts[k, 0] == 0 and shifts[k, 1] == 0 and own is None:
                 ds = [di[sl] for di in d]
             else:
-                Us = U[sl] - np.float32(shifts[k, 0])
-                Vs = V[sl] - np.float32(shifts[k, 1])
+                Us, Vs = (U[sl], V[sl]) if own is None else _invert_field(own, U[sl], V[sl])
+                Us = Us - np.float32(shifts[k, 0])
+                Vs = Vs - np.float32(shifts[k, 1])
                 ds = [A[i, 0] * Us + A[i, 1] * Vs + A[i, 2] for i in range(3)]
             tn, hit, oL, dL, tns = _box_slab(o, ds, box, frame)
             tw = t[sl]
@@ -949,22 +1024,26 @@ class SyntheticClip:
         """Per frame ``j``, F with ``x_bᵀ F x_a = 0`` between simultaneous frames of two views."""
         return [self.fundamental(view_a, j, view_b, j) for j in range(self.num_frames)]
 
-    def _moving_box(self) -> int:
-        for k, box in enumerate(self.boxes):
-            if box.moving:
-                return k
-        raise ValueError("this clip has no moving object (object_motion='none')")
+    def moving_boxes(self) -> list[int]:
+        """Indices (into :attr:`boxes`) of the boxes and arm links that move during the clip."""
+        return [k for k, box in enumerate(self.boxes) if box.moving]
 
-    def object_fundamental(self, view_a: str, frame_a: int, view_b: str, frame_b: int) -> np.ndarray:
-        """F for the moving box's own points: ``x_bᵀ F x_a = 0`` for its pixels in the two instants.
+    def object_fundamental(self, view_a: str, frame_a: int, view_b: str, frame_b: int,
+                           box: int | None = None) -> np.ndarray:
+        """F for one moving box's own points: ``x_bᵀ F x_a = 0`` for its pixels in the two instants.
 
-        The box translates by ``T = c_b - c_a`` (no rotation), so seeing it from camera b equals seeing
-        it frozen from a camera ``(K_b, R_b, t_b + R_b T)``. For a static camera this is ``[e]ₓ`` with
-        ``e ~ K R T``, the focus of expansion. Raises ``ValueError`` if the relative motion is zero."""
-        k = self._moving_box()
+        The box moves rigidly, ``X_b = M X_a + d`` (:meth:`Box.motion`), so seeing it from camera b
+        equals seeing it frozen from the camera ``(K_b, R_b M, t_b + R_b d)``. For a static camera and a
+        pure translation this is ``[e]ₓ`` with ``e ~ K R T``, the focus of expansion. ``box``: index
+        into :attr:`boxes` (default: the first moving one). Raises ``ValueError`` if the relative
+        motion is a pure rotation about the camera centre (no F)."""
+        movers = self.moving_boxes()
+        if not movers:
+            raise ValueError(f"this clip has no moving object (object_motion={self.config.object_motion!r})")
+        k = movers[0] if box is None else box
         cam_b = self.camera(view_b, frame_b)
-        T = self.boxes[k].centers[self._frame(frame_b)] - self.boxes[k].centers[self._frame(frame_a)]
-        moved = Camera(cam_b.K, cam_b.R, cam_b.t + cam_b.R @ T)
+        M, d = self.boxes[k].motion(self._frame(frame_a), self._frame(frame_b))
+        moved = Camera(cam_b.K, cam_b.R @ M, cam_b.t + cam_b.R @ d)
         return fundamental_from_cameras(self.camera(view_a, frame_a), moved)
 
     # -------------------------------------------------------------------------------- correspondences
@@ -975,7 +1054,7 @@ class SyntheticClip:
         both instants.
 
         ``subset``: ``"static"`` = room, table and boxes that do not move between the two frames;
-        ``"moving"`` = the moving box only; ``"all"``. Fewer than ``n`` come back only when fewer are
+        ``"moving"`` = the moving boxes / arm links only; ``"all"``. Fewer than ``n`` come back only when fewer are
         visible (e.g. the moving box leaves the image). With ``degraded=True`` both sides are moved by
         :meth:`displace`, i.e. they are where the degraded video shows those points. Points are found by
         casting float64 rays through random pixels of the first image (``seed`` picks them), so ``x1``
@@ -987,14 +1066,14 @@ class SyntheticClip:
             raise ValueError(f"n must be >= 1. Got {n}")
         cam_a, cam_b = self.camera(view_a, frame_a), self.camera(view_b, frame_b)
         cfg = self.config
-        moving = np.array([False, False] + [b.moving and not np.array_equal(b.centers[frame_a], b.centers[frame_b])
-                                            for b in self.boxes])
+        moving = np.array([False, False] + [b.moves_between(frame_a, frame_b) for b in self.boxes])
         rng = _rng(cfg.seed, 4, seed, self._view_index(view_a), frame_a, self._view_index(view_b), frame_b)
         lo, hi = np.zeros(2), np.array([cfg.width - 1.0, cfg.height - 1.0])
         if subset == "moving":
             if not moving.any():
                 raise ValueError(f"no object moves between frames {frame_a} and {frame_b}")
-            pix, depth = cam_a.project(self.boxes[self._moving_box()].corners(frame_a))
+            corners = np.concatenate([self.boxes[k].corners(frame_a) for k in np.nonzero(moving[2:])[0]])
+            pix, depth = cam_a.project(corners)
             lo, hi = np.maximum(lo, pix.min(0)), np.minimum(hi, pix.max(0))
             if np.any(lo >= hi):  # the moving box is outside the first image
                 return Correspondences(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros((0, 3)))
@@ -1009,7 +1088,10 @@ class SyntheticClip:
             X = cam_a.center + t[:, None] * (np.concatenate([x1, np.ones((len(x1), 1))], 1) @ A.T)
             Xb = X.copy()
             for k, box in enumerate(self.boxes):
-                Xb[surf == FIRST_BOX_SURFACE + k] += box.centers[frame_b] - box.centers[frame_a]
+                on = surf == FIRST_BOX_SURFACE + k
+                if on.any() and box.moving:
+                    M, dk = box.motion(frame_a, frame_b)
+                    Xb[on] = X[on] @ M.T + dk
             x2, depth_b = cam_b.project(Xb)
             inside = (depth_b > 0) & np.all(x2 >= 0, axis=1)
             inside &= (x2[:, 0] <= cfg.width - 1) & (x2[:, 1] <= cfg.height - 1)
@@ -1030,6 +1112,12 @@ class SyntheticClip:
         """Image translation (px) of each box layer in ``view`` at ``frame``, ``(n_boxes, 2)``: the sum of
         the ``drift`` and ``view_shift`` displacements (zeros when neither is applied)."""
         return self._shifts[self._view_index(view), self._frame(frame)].copy()
+
+    def deform_fields(self, view: str, frame: int) -> dict[int, np.ndarray]:
+        """The ``deform`` displacement of each moving box at ``view``/``frame``: box index →
+        ``(H, W, 2)`` px, applied to that box's pixels only (empty without a deform degradation)."""
+        return _deform_fields(self.config, self.degradations, self.boxes, self.camera(view, frame),
+                              self._view_index(view), self._frame(frame))
 
     def elastic_field(self, view: str, frame: int) -> np.ndarray | None:
         """The ``elastic`` displacement ``D (H, W, 2)`` (x, y components, px, at pixel centres) applied to
@@ -1052,6 +1140,9 @@ class SyntheticClip:
             raise ValueError(f"displace expects points (N, 2) and surface (N,). Got {pts.shape}, {surface.shape}")
         shifts = np.concatenate([np.zeros((FIRST_BOX_SURFACE, 2)), self.object_shifts(view, frame)])
         out = pts + shifts[surface]
+        for k, own in self.deform_fields(view, frame).items():
+            on = surface == FIRST_BOX_SURFACE + k
+            out[on] = out[on] + _bilinear(own, out[on])
         field = self.elastic_field(view, frame)
         if field is not None:
             out = out + _bilinear(field, out)
@@ -1101,13 +1192,14 @@ class SyntheticClip:
         return json.dumps(data, indent=indent)
 
 
-@lru_cache(maxsize=16)
-def _elastic_unit_field(seed: int, view_index: int, frame: int, height: int, width: int) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _elastic_unit_field(seed: int, view_index: int, frame: int, height: int, width: int,
+                        stream: tuple[int, ...] = (_DEGRADATION_STREAM["elastic"],), cells: int = 4) -> np.ndarray:
     """Smooth random field ``(H, W, 2) float32`` with max magnitude 1 over the pixel grid: Gaussian
-    values on a coarse grid (spacing ≈ min(H, W)/4) upsampled bicubically. Independent per view/frame,
-    independent of the amplitude."""
-    rng = _rng(seed, 3, _DEGRADATION_STREAM["elastic"], view_index, frame)
-    cell = min(height, width) / 4.0
+    values on a coarse grid (spacing ≈ min(H, W)/``cells``) upsampled bicubically. Independent per
+    view/frame (and ``stream``), independent of the amplitude."""
+    rng = _rng(seed, 3, *stream, view_index, frame)
+    cell = min(height, width) / float(cells)
     gh, gw = int(round(height / cell)) + 2, int(round(width / cell)) + 2
     g = rng.standard_normal((gh, gw, 2)).astype(np.float32)
     field = cv2.resize(g, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -1118,6 +1210,32 @@ def _elastic_unit_field(seed: int, view_index: int, frame: int, height: int, wid
 
 def _elastic_field(seed: int, view_index: int, frame: int, height: int, width: int) -> np.ndarray:
     return _elastic_unit_field(seed, view_index, frame, height, width).copy()
+
+
+DEFORM_CELLS = 10  # correlation length of a ``deform`` field: the shorter image side / 10
+
+
+def _deform_fields(config: SceneConfig, degradations: Sequence[Degradation], boxes: list[Box], camera: Camera,
+                   view_index: int, frame: int) -> dict[int, np.ndarray]:
+    """Per moving box an independent smooth field whose largest magnitude over the box's image
+    footprint (its projected bounding rectangle) is the ``deform`` amplitude, with a correlation
+    length short enough (:data:`DEFORM_CELLS`) to bend an object, not only shift it."""
+    amp = sum(d.amplitude for d in degradations if d.kind == "deform")
+    if amp == 0:
+        return {}
+    H, W = config.height, config.width
+    out = {}
+    for k, box in enumerate(boxes):
+        if not box.moving:
+            continue
+        field = _elastic_unit_field(config.degradation_stream_seed, view_index, frame, H, W,
+                                    (_DEGRADATION_STREAM["deform"], k), DEFORM_CELLS)
+        pix, depth = camera.project(box.corners(frame))
+        c0, r0 = np.clip(np.floor(pix.min(0)).astype(int), 0, [W - 1, H - 1])
+        c1, r1 = np.clip(np.ceil(pix.max(0)).astype(int) + 1, 1, [W, H])
+        peak = float(np.sqrt((field[r0:r1, c0:c1] ** 2).sum(-1)).max()) if (depth > 0).all() and c1 > c0 and r1 > r0 else 0.0
+        out[k] = field * np.float32(amp / peak) if peak > 0 else field * np.float32(amp)
+    return out
 
 
 def _layer_shifts(config: SceneConfig, degradations: Sequence[Degradation], boxes: list[Box],
@@ -1164,9 +1282,15 @@ def _prompt(config: SceneConfig, boxes: list[Box], cameras: dict[str, list[Camer
             text += f", next to the {near.color_name} box"
         text += "."
     else:
-        listed = [f"a {n} box" for n in names]
+        still = [b.color_name for b in boxes if not b.moving] if config.object_motion != "independent" else names
+        listed = [f"a {n} box" for n in still] or ["nothing"]
         items = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
-        text = f"The robot looks over a table with {items}."
+        if config.object_motion == "arm":
+            text = f"The robot swings its arm over a table with {items}."
+        elif config.object_motion == "independent":
+            text = f"Boxes slide and turn on their own on a table with {items}."
+        else:
+            text = f"The robot looks over a table with {items}."
     text += " The camera slowly circles the table." if config.camera_motion == "orbit" else " The camera stays still."
     return text
 
@@ -1193,6 +1317,7 @@ def render_clip(config: SceneConfig | None = None, degradations: Sequence[Degrad
             field = None
             if elastic > 0:
                 field = _elastic_field(config.degradation_stream_seed, vi, f, H, W) * np.float32(elastic)
-            frames[f] = scene.render(cameras[name][f], f, shifts[vi, f], field)
+            frames[f] = scene.render(cameras[name][f], f, shifts[vi, f], field,
+                                     _deform_fields(config, degr, boxes, cameras[name][f], vi, f))
         views[name] = frames
     return SyntheticClip(config, scene, cameras, degr, views, _prompt(config, boxes, cameras), shifts)

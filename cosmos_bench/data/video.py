@@ -192,6 +192,14 @@ def default_view_names(n: int) -> list[str]:
     return [f"view{i}" for i in range(n)]
 
 
+def _unpadded(size: int, tiles: int) -> int:
+    """``size`` without :func:`write_video`'s even-size padding when that padding is what keeps it
+    from dividing into ``tiles`` (an odd tile count times an odd tile size, plus one)."""
+    if size % tiles and size % 2 == 0 and (size - 1) % tiles == 0:
+        return size - 1
+    return size
+
+
 def split_grid(
     frames: np.ndarray,
     rows: int,
@@ -204,6 +212,8 @@ def split_grid(
 
     The tiles must divide the frame exactly: a remainder means the grid spec is wrong for this
     video, and guessing would shift every view by a few pixels and corrupt cross-view geometry.
+    The one exception is the row/column that :func:`write_video` adds to an odd frame size (yuv420p
+    needs even sizes): an even size one more than a multiple of the grid is that padding, dropped.
     """
     arr = _check_frames(frames, path)
     n = rows * cols
@@ -213,6 +223,7 @@ def split_grid(
     if len(set(names)) != n:
         raise VideoError(path, f"view names must be unique, got {names}")
     _, h, w, _ = arr.shape
+    h, w = _unpadded(h, rows), _unpadded(w, cols)
     if h % rows or w % cols:
         raise VideoError(path, f"frame size {h}x{w} does not divide into a {rows}x{cols} grid")
     th, tw = h // rows, w // cols

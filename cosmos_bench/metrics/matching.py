@@ -461,6 +461,26 @@ def detect_dog(
     return Features(kp, d, valid)
 
 
+# Input pixels per detection batch at most: the doubled octave's Gaussian levels are a (B, 6, 2H, 2W)
+# tensor, 24 elements per input pixel, and CUDA kernels index with 32 bits (2**31 elements), which
+# 720x1280x128 frames in one batch exceeded ("input tensor must fit into 32-bit index math").
+MAX_BATCH_PIXELS = 1 << 26
+BYTES_PER_PIXEL = 300  # measured peak of detect_dog per input pixel (fp32, doubled octave)
+
+
+def detect_batch_size(n: int, H: int, W: int, device: torch.device) -> int:
+    """Frames per :func:`detect_dog` batch: half the free CUDA memory at :data:`BYTES_PER_PIXEL`
+    (2**21 pixels on the CPU), never more than :data:`MAX_BATCH_PIXELS`, at least one frame. The
+    peak memory of detection is thus ≈ 300 B × min(frames, batch) × H × W, whatever the video's
+    length: ≤ 20 GB (72 frames) at 720×1280, ≤ 20 GB (202 frames) at 432×768."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        budget = free // 2 // BYTES_PER_PIXEL
+    else:
+        budget = 1 << 21
+    return max(1, min(n, min(budget, MAX_BATCH_PIXELS) // (H * W)))
+
+
 def detect_torch(
     frames: np.ndarray,
     *,
@@ -473,13 +493,7 @@ def detect_torch(
     dev = torch.device(device)
     n, H, W, _ = frames.shape
     if batch_size is None:
-        if dev.type == "cuda":
-            # ~300 bytes of peak memory per input pixel (doubled octave, fp32); use half the free memory.
-            free, _ = torch.cuda.mem_get_info(dev)
-            budget = free // 2 // 300
-        else:
-            budget = 1 << 21  # pixels per batch
-        batch_size = max(1, min(n, budget // (H * W)))
+        batch_size = detect_batch_size(n, H, W, dev)
     weights = torch.tensor([0.299, 0.587, 0.114], device=dev, dtype=torch.float32).view(1, 3, 1, 1)
     parts = []
     with torch.inference_mode():

@@ -13,7 +13,8 @@ from .base import MetricResult
 
 
 def per_frame_curves(result: MetricResult) -> dict[str, tuple[list[int], list[float]]]:
-    """``{view or "a|b": (frames, medians)}`` from a TSE/CSE result (NaN where a pair is degenerate).
+    """``{view or "a|b": (frames, per-pair headline values)}`` from a TSE/CSE result (NaN where a pair
+    is degenerate).
 
     TSE pairs are placed at their first frame ``t`` (pair ``t → t + stride``), CSE pairs at ``t``.
     """
@@ -22,8 +23,9 @@ def per_frame_curves(result: MetricResult) -> dict[str, tuple[list[int], list[fl
     for p in result.details.get("pairs", []):
         xs, ys = curves.setdefault(str(p.get(key)), ([], []))
         xs.append(int(p["frame"]))
-        ok = p.get("status") == "ok" and p.get("median") is not None
-        ys.append(float(p["median"]) if ok else float("nan"))
+        stat = "value" if "value" in p else "median"  # "/1" results have only the median
+        ok = p.get("status") == "ok" and p.get(stat) is not None
+        ys.append(float(p[stat]) if ok else float("nan"))
     return curves
 
 

@@ -223,3 +223,15 @@ def test_expectation_mismatch_names_what_was_declared(tmp_path: Path) -> None:
         check_video_shape(info, frames=17, size=(64, 96), source="suite.yaml says")
     with pytest.raises(VideoError, match=r"ok\.mp4: is 64x96 but the run asked for 128x96"):
         check_video_shape(info, frames=12, size=(128, 96), source="the run asked for")
+
+
+def test_three_views_of_odd_width_split_again_after_write_video_pads_the_frame(tmp_path: Path) -> None:
+    """1x3 tiles 33 px wide make a 99 px frame; write_video pads it to 100 (yuv420p); the split drops
+    that column instead of refusing the grid (issue 18)."""
+    rng = np.random.default_rng(0)
+    views = {n: rng.integers(0, 255, (2, 32, 33, 3), dtype=np.uint8) for n in ("a", "b", "c")}
+    path = write_video(tmp_path / "odd.mp4", tile_grid(views, 1, 3), fps=10)
+    back, _ = read_grid_views(path, 1, 3, ["a", "b", "c"])
+    assert all(v.shape == (2, 32, 33, 3) for v in back.values())
+    with pytest.raises(VideoError, match="does not divide"):  # a real mismatch still fails
+        split_grid(np.zeros((1, 32, 98, 3), np.uint8), 1, 3)

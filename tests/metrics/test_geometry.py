@@ -26,14 +26,17 @@ def test_rigid_orbit_reads_well_under_half_a_pixel(backend):
     tse, cse = r["tse"], r["cse"]
     assert tse.ok and cse.ok
     assert tse.value < 0.5 and cse.value < 0.5
-    assert tse.value < 0.1 and cse.value < 0.1  # measured ≈ 0.03 / 0.05
+    assert tse.value < 0.3 and cse.value < 0.4  # per-pair 95th percentiles; medians ≈ 0.03 / 0.05
+    assert tse.details["mean_of_medians"] < 0.1 and cse.details["mean_of_medians"] < 0.1
     d = tse.details
     assert d["n_pairs"] == 2 * (ORBIT.frames - 1) and d["n_degenerate"] == 0
     assert set(d["views"]) == {"left", "right"} and d["views"]["left"]["n_pairs"] == ORBIT.frames - 1
     p = d["pairs"][0]
     assert {"view", "frame", "frame2", "median", "mean", "n_matches", "n_inliers", "status"} <= set(p)
     assert p["mode"] == "moving" and p["n_matches"] >= p["n_inliers"] > 50
-    assert math.isclose(tse.value, np.mean([q["median"] for q in d["pairs"]]))
+    assert math.isclose(tse.value, np.mean([q["value"] for q in d["pairs"]]))
+    assert math.isclose(d["mean_of_medians"], np.mean([q["median"] for q in d["pairs"]]))
+    assert all(q["value"] >= q["median"] for q in d["pairs"])
     assert math.isclose(d["mean_of_means"], np.mean([q["mean"] for q in d["pairs"]]))
     assert cse.details["n_pairs"] == ORBIT.frames and len(cse.details["fundamental"]["left|right"]) == 9
     json.dumps(tse.to_dict(), allow_nan=False)
@@ -56,11 +59,12 @@ def test_inconsistent_cross_view_shift_raises_cse_strictly():
     assert tse[1] - tse[0] < 0.1
 
 
-def test_shifted_objects_show_in_the_mean_even_when_the_median_hides_them():
-    """On the default scene the boxes are a minority of the matches: the median (headline) barely
-    moves, the mean of per-pair means (secondary) grows with the shift."""
-    means = [metrics(ORBIT, (f"view_shift:{a}",) if a else ())["cse"].details["mean_of_means"] for a in (0, 4, 8)]
-    assert strictly_increasing(means), means
+def test_shifted_objects_show_in_the_headline_and_the_mean_where_the_median_hides_them():
+    """On the default scene the boxes are a minority of the matches: the median barely moves, the
+    headline (per-pair 95th percentile) and the mean of per-pair means grow with the shift."""
+    results = [metrics(ORBIT, (f"view_shift:{a}",) if a else ())["cse"] for a in (0, 4, 8)]
+    assert strictly_increasing([r.value for r in results]), [r.value for r in results]
+    assert strictly_increasing([r.details["mean_of_means"] for r in results])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -69,7 +73,8 @@ def test_calibrated_and_estimated_f_agree_on_clean_scenes(backend):
     calibrated = metrics(ORBIT, backend=backend, mode="calibrated")["cse"]
     assert calibrated.ok and calibrated.details["pairs"][0]["mode"] == "calibrated"
     assert abs(calibrated.value - pooled.value) < 0.1
-    assert calibrated.value < 0.2  # the keypoints sit where the cameras project them
+    assert calibrated.details["mean_of_medians"] < 0.2  # the keypoints sit where the cameras project them
+    assert calibrated.value < 0.5
     if backend == "opencv":  # one F per frame (a moving rig) agrees too
         per_frame = metrics(ORBIT, backend=backend, mode="per_frame")["cse"]
         assert "mode=per_frame" in per_frame.version and abs(calibrated.value - per_frame.value) < 0.1
@@ -101,9 +106,13 @@ def test_backends_agree_on_headline_medians(degradation):
 
 
 def test_backends_agree_on_shifted_boxes():
-    a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"].value
-    b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"].value
-    assert agree(a, b), (a, b)
+    """On the per-pair medians. The 95th-percentile headline lies between the consistent and the
+    shifted matches here, so it follows each detector's share of box matches: measured 6.75 (opencv)
+    vs 5.48 px (kornia) at view_shift:4, both far above the clean ≈ 0.3 px."""
+    a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"]
+    b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"]
+    assert agree(a.details["mean_of_medians"], b.details["mean_of_medians"]), (a.details, b.details)
+    assert min(a.value, b.value) > 2.0
 
 
 # ------------------------------------------------------------------------------------------ degenerate
@@ -129,7 +138,8 @@ def test_a_blank_frame_degenerates_only_its_pairs():
     bad = [p for p in r.details["pairs"] if p["status"] == "degenerate"]
     assert [(p["frame"], p["frame2"]) for p in bad] == [(3, 4), (4, 5)]
     assert all(p["reason"].startswith("no_keypoints") for p in bad)
-    ok = [p["median"] for p in r.details["pairs"] if p["status"] == "ok"]
+    ok = [p["value"] for p in r.details["pairs"] if p["status"] == "ok"]
+    assert all(p["mode"] == "degenerate" for p in bad)  # not labelled "moving"
     assert math.isclose(r.value, np.mean(ok))  # degenerate pairs are not averaged in
 
 

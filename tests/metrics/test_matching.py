@@ -96,3 +96,21 @@ def test_kornia_sift_option_runs():
     assert min(np.min(np.linalg.norm(kp - p, axis=1)) for p in truth) < 0.5
     with pytest.raises(ValueError, match="features"):
         matching.detect(blobs(truth), backend="kornia", device="cpu", features="disk")
+
+
+def test_720p_frames_are_detected_in_bounded_batches_with_the_same_result(monkeypatch):
+    """A 720×1280 input is cut into batches of at most MAX_BATCH_PIXELS (here forced to one frame, on
+    the CPU) and gives exactly what one batch gives: so any length and resolution runs within the
+    32-bit index limit of CUDA kernels (issue 18: 720×1280×128 failed in one batch)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    frames = np.stack([base, np.roll(base, 3, axis=1)])
+    assert matching.detect_batch_size(128, 720, 1280, torch.device("cpu")) == 2  # 2**21 px on the CPU
+    whole = matching.detect_torch(frames, max_features=512, batch_size=2)
+    monkeypatch.setattr(matching, "MAX_BATCH_PIXELS", 720 * 1280)
+    assert matching.detect_batch_size(128, 720, 1280, torch.device("cpu")) == 1
+    split = matching.detect_torch(frames, max_features=512)
+    assert whole.valid.sum() > 500
+    assert torch.equal(whole.valid, split.valid) and torch.allclose(whole.keypoints, split.keypoints)
