@@ -152,6 +152,23 @@ def _sidecar_seconds(out: Path, keys: Mapping[str, str], pairs: Sequence[str], s
     return found
 
 
+def _per_pair(reporter: Reporter | None) -> Reporter | None:
+    """The stages' events of one pair without their 'start' and repeated notes (one progress bar and
+    one 'cse is skipped' per pair would be noise)."""
+    if reporter is None:
+        return None
+    seen: set[str] = set()
+
+    def forward(event: Any) -> None:
+        if event.kind == "start" or (event.kind == "note" and event.message in seen):
+            return
+        if event.kind == "note":
+            seen.add(event.message)
+        reporter(event)
+
+    return forward
+
+
 def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOptions(),
                    reporter: Reporter | None = None) -> SequentialSummary:
     """A sequential benchmark run (local executor); safe to interrupt and to run again."""
@@ -194,16 +211,18 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     atomic_write_text(prov_path, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
 
     summary = RunSummary(suite=suite.name, generation={"generated": 0, "skipped": 0, "failed": 0})
+    outer, reporter = reporter, _per_pair(reporter)
     with ResultStore(cfg.store) as store:
         seconds = _sidecar_seconds(out, keys, monitor.order, seeds)
         monitor.replay(_current_rows(store, suite.name, keys, versions), gpu_seconds=seconds)
         resumed = monitor.pairs_done
-        _emit(reporter, "generate", "note", message=f"sequential: {resumed} pair(s) replayed from {cfg.store}")
+        _emit(outer, "sequential", "start", total=len(monitor.order), message=f"{resumed} pair(s) replayed from the store")
+        for _ in range(resumed):
+            _emit(outer, "sequential", "advance", status="pairs")
         try:
             while (pair := monitor.next_pair()) is not None:
                 wanted = [cfg.baseline, *monitor.pending()]
                 items = [i for i in planned.items if i.sample == pair and i.model in wanted]
-                _emit(reporter, "generate", "start", total=len(items), message=pair)
                 report = generate([by_name[m] for m in wanted], suite, out, seeds=seeds, settings=settings, limit=cfg.limit,
                                   items=items, release_models=False,
                                   on_item=lambda res: _emit(reporter, "generate", "advance", status=res.status,
@@ -222,7 +241,8 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
                     break
                 spent = sum(float((o.sidecar or {}).get("seconds") or 0.0) for o in outputs)
                 for d in monitor.update(pair, values, gpu_seconds=spent):
-                    _emit(reporter, "generate", "note", message=f"decided: {d.candidate} {d.metric} {d.verdict} after {d.n_pairs} pairs")
+                    _emit(outer, "sequential", "note", message=f"decided: {d.candidate} {d.metric} {d.verdict} after {d.n_pairs} pairs")
+                _emit(outer, "sequential", "advance", status="pairs", message=pair)
         finally:
             for model in models:
                 if hasattr(model, "release"):

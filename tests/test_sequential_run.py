@@ -116,6 +116,26 @@ def test_check_sequential_gates_on_the_runs_own_rule(bench: Path, both) -> None:
     assert bad.exit_code == 2 and "--margin" in bad.output
 
 
+def test_cli_run_sequential_resumes_the_recorded_run_and_refuses_bad_input(bench: Path, both) -> None:
+    base = ["run", "--sequential", "--models", "base,warp3,base2", "--suite", str(bench / "suite"), "--models-file",
+            str(bench / "models.yaml"), "--metrics", "tse", "--seeds", "1", "--out", str(bench / "videos_both"),
+            "--store", str(bench / "both.sqlite"), "--leaderboards", str(bench / "boards_cli"), "--order-seed", "7"]
+    runner = CliRunner()
+    done = runner.invoke(app, base + ["--margin", "tse=5%"])
+    assert done.exit_code == 0, done.output
+    assert "0 generated" in done.output and "worse" in done.output and "cost:" in done.output
+    assert "## Sequential decisions" in (bench / "boards_cli" / "seqtiny.md").read_text()
+    rows_before = len(keys_and_values(bench / "both.sqlite"))
+    for extra, why in ((["--margin", "tse=five"], "--margin: 'tse=five'"),
+                       (["--margin", "if=0.25"], "--metrics does not compute"),
+                       (["--margin", "if=0.25", "--metrics", "tse,if"], "no judge endpoint"),
+                       (["--margin", "cse=5%", "--metrics", "tse,cse"], "has one view"),
+                       (["--population", "all"], "--population")):
+        bad = runner.invoke(app, base + extra)
+        assert bad.exit_code == 2 and why in bad.output, bad.output
+    assert len(keys_and_values(bench / "both.sqlite")) == rows_before
+
+
 def test_budget_stops_undecided_candidates_as_inconclusive(bench: Path, both) -> None:
     # reuses the finished run's videos and rows (same generation keys): no new work, a smaller budget
     cfg = config(bench, "both", ["base", "warp3", "base2"])
