@@ -145,6 +145,32 @@ def test_budget_stops_undecided_candidates_as_inconclusive(bench: Path, both) ->
     assert capped.cost.pairs_done == 4 and capped.run.generation["generated"] == 0
 
 
+def test_judge_outage_stops_the_run_instead_of_counting_as_a_tie(bench: Path) -> None:
+    """A judge that is down says nothing about the videos: the pair waits, the rerun scores it and goes on."""
+    from cosmos_bench.judge import JudgeConfig
+    from cosmos_bench.judge.fake_server import FakeJudgeServer, Reply
+
+    def cfg(url: str) -> RunConfig:  # judge scoring only
+        judge = JudgeConfig(base_url=url, api_key="k", timeout_s=5, retries=0, backoff_s=0.001, backoff_max_s=0.01)
+        return dataclasses.replace(config(bench, "judged", ["base", "warp3"]), metrics=["physics"], judge=judge,
+                                   judge_cache=bench / "judged.jsonl", leaderboards=None)
+
+    options = SequentialOptions(margin="physics=0.25", order_seed=7)
+    down = run_sequential(cfg("http://127.0.0.1:9/v1"), options)  # port 9: nothing listens
+    assert down.cost.pairs_done == 0 and not any(d.decided for d in down.decisions)
+    assert any("stopped at pair" in e for e in down.run.errors)
+    assert down.run.generation["generated"] == 2  # the first pair's base and warp3, kept for the rerun
+    with FakeJudgeServer(lambda req: Reply("<think>plausible</think>\nScore: 4"), lifetime_s=120) as server:
+        up = run_sequential(cfg(server.base_url), options)
+        calls = server.calls
+    assert up.cost.resumed_pairs == 0 and up.cost.pairs_done > 0 and calls == up.cost.videos
+    assert up.run.generation["generated"] == up.cost.videos - 2 and up.run.generation["skipped"] == 2
+    with ResultStore(bench / "judged.sqlite") as db:
+        rows = db.rows(metric="physics")
+    assert len(rows) == up.cost.videos and all(r.status == "ok" and r.value == 4.0 for r in rows)
+    assert all(d.verdict in ("equivalent", "inconclusive at budget") for d in up.decisions)
+
+
 KILLER = """
 import os, signal, sys
 from pathlib import Path
