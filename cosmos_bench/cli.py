@@ -701,7 +701,7 @@ def _print_decisions(decisions) -> None:
         table.add_column(col, overflow="fold")
     for d in decisions:
         style = {"worse": "red", "better": "green", "equivalent": "cyan"}.get(d.verdict, "yellow")
-        word = d.verdict if d.decided else "INCONCLUSIVE" + ("" if d.verdict == "inconclusive at budget" else " (data ran out)")
+        word = d.verdict if d.decided else ("INCONCLUSIVE at budget" if d.verdict == "inconclusive at budget" else "INCONCLUSIVE (no more data)")
         table.add_row(d.candidate, d.metric, f"[{style}]{word}[/]", str(d.n_pairs), str(d.videos), d.interval_text(), f"{d.alpha:.3g}")
     console.print(table)
 
@@ -757,6 +757,8 @@ def run_cmd(
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge_url, judge_model, judge_samples, frames=frames, steps=steps, shard=shard, **extra)
+    if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
+        _fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = _sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
     try:
         with _progress() as progress:
