@@ -457,6 +457,8 @@ def check_cmd(
             _fail(f"several suites found {suites}: pass --suite", 2)
         suite = suites[0]
     if sequential:
+        if baseline_file is not None:
+            _fail("--baseline FILE does not apply with --sequential: it replays one run's rows (--store or --current)", 2)
         seq = _sequential_options(margin, bound, alpha, None, None, None, order_seed, population)
         return _check_sequential(current_rows, suite, candidate, baseline_model or "base", store if current_file is None else None, seq)
     base_name = baseline_model or candidate
