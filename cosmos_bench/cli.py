@@ -477,6 +477,11 @@ def check_cmd(
     method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
     failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
+    sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 0 otherwise (a sequential run's recorded design wins over the flags below)."),
+    margin: str = typer.Option("if=0.25,physics=0.25,tse=5%,cse=5%", "--margin", help="With --sequential: gated metrics and margins."),
+    bound: Optional[str] = typer.Option(None, "--bound", help="With --sequential: per-metric clipping bounds."),
+    order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the pair order."),
+    population: str = typer.Option("prompts", "--population", help="With --sequential: prompts or suite."),
 ) -> None:
     """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
     from .results.gate import EXIT_BAD_INPUT, check_regression
@@ -487,7 +492,7 @@ def check_cmd(
     for flag, level in (("--alpha", alpha), ("--failure-alpha", failure_alpha)):
         if not 0 < level <= 0.5:
             _fail(f"{flag} must be in (0, 0.5], got {level}", EXIT_BAD_INPUT)
-    if baseline_file is None and baseline_model is None:
+    if baseline_file is None and baseline_model is None and not sequential:
         _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
     try:
         file_rows = read_samples_csv(baseline_file) if baseline_file else None
@@ -506,6 +511,11 @@ def check_cmd(
         if len(suites) != 1:
             _fail(f"several suites found {suites}: pass --suite", 2)
         suite = suites[0]
+    if sequential:
+        if baseline_file is not None:
+            _fail("--baseline FILE does not apply with --sequential: it replays one run's rows (--store or --current)", 2)
+        seq = _sequential_options(margin, bound, alpha, None, None, None, order_seed, population)
+        return _check_sequential(current_rows, suite, candidate, baseline_model or "base", store if current_file is None else None, seq)
     base_name = baseline_model or candidate
     base_source = file_rows if file_rows is not None else current_rows
     base_rows = [r for r in base_source if r.suite == suite and r.model == base_name]
@@ -827,6 +837,36 @@ def _executor_options(executor: str, out: Optional[Path], ray_address: Optional[
     return {"out": out, "executor": "ray", "ray": opts}
 
 
+_MARGINS = "if=0.25,physics=0.25,tse=5%,cse=5%"
+
+
+def _sequential_options(margin: str, bound: Optional[str], alpha: float, max_pairs: Optional[int], max_videos: Optional[int],
+                        gpu_hours: Optional[float], order_seed: int, population: str):
+    """The sequential design from the options, checked before any work (bad input: one line, exit 2)."""
+    from .results.sequential import Budget, metric_rules
+    from .sequential_run import SequentialOptions
+
+    if population not in ("prompts", "suite"):
+        _fail(f"--population must be 'prompts' or 'suite', got {population!r}", 2)
+    try:
+        metric_rules(margin, bound)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    return SequentialOptions(margin=margin, bound=bound, alpha=alpha, order_seed=order_seed, population=population,
+                             budget=Budget(max_pairs=max_pairs, max_videos=max_videos, gpu_hours=gpu_hours))
+
+
+def _print_decisions(decisions) -> None:
+    table = Table(title="sequential decisions (candidate - base)")
+    for col in ("candidate", "metric", "verdict", "pairs", "videos", "estimate [interval]", "alpha"):
+        table.add_column(col, overflow="fold")
+    for d in decisions:
+        style = {"worse": "red", "better": "green", "equivalent": "cyan"}.get(d.verdict, "yellow")
+        word = d.verdict if d.decided else ("INCONCLUSIVE at budget" if d.verdict == "inconclusive at budget" else "INCONCLUSIVE (no more data)")
+        table.add_row(d.candidate, d.metric, f"[{style}]{word}[/]", str(d.n_pairs), str(d.videos), d.interval_text(), f"{d.alpha:.3g}")
+    console.print(table)
+
+
 _SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
 _METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
 
@@ -859,6 +899,15 @@ def run_cmd(
     compile_cache: Optional[Path] = typer.Option(None, "--compile-cache", help="With --executor ray: folder of torch.compile artifacts shared by workers (default: <artifacts>/compile-cache)."),
     worker_import: list[str] = typer.Option([], "--worker-import", help="With --executor ray: a module each worker imports first (for world-model kinds registered in-process). Repeatable."),
     judge_server: Optional[str] = typer.Option(None, "--judge-server", "--server", help=_SERVER_HELP),
+    sequential: bool = typer.Option(False, "--sequential", help="Generate pair by pair in a seeded order and stop each candidate once its verdicts are known (anytime-valid; see README)."),
+    margin: str = typer.Option(_MARGINS, "--margin", help="With --sequential: gated metrics and margins, metric=amount or metric=percent."),
+    bound: Optional[str] = typer.Option(None, "--bound", help="With --sequential: per-metric clipping bounds (default: 1 point for judge scores, ratio 1.5 for percent margins)."),
+    alpha: float = typer.Option(0.05, "--alpha", min=1e-6, max=0.5, help="With --sequential: chance that any verdict of the run is wrong."),
+    max_pairs: Optional[int] = typer.Option(None, "--max-pairs", min=1, help="With --sequential: stop after this many test pairs."),
+    max_videos: Optional[int] = typer.Option(None, "--max-videos", min=1, help="With --sequential: never generate beyond this many videos."),
+    budget_gpu_hours: Optional[float] = typer.Option(None, "--budget-gpu-hours", min=0.0, help="With --sequential: stop once generation has taken this many GPU-hours."),
+    order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the random order of test pairs (recorded next to the store)."),
+    population: str = typer.Option("prompts", "--population", help="With --sequential: prompts (verdicts about the prompts' population) or suite (about this suite's pairs)."),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from .data.suite import SuiteError
@@ -871,14 +920,26 @@ def run_cmd(
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
                       **extra)
+    if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
+        _fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
+    seq = _sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
     try:
         with _stage_reporter() as reporter:
-            summary = run(cfg, reporter=reporter)
+            if seq is not None:
+                from .sequential_run import run_sequential
+
+                result = run_sequential(cfg, seq, reporter=reporter)
+                summary = result.run
+            else:
+                summary = run(cfg, reporter=reporter)
     except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
     except RayExecutorError as exc:  # no Ray installed, no worker could start
         _fail(str(exc), 1)
     _print_summary(summary)
+    if seq is not None:
+        _print_decisions(result.decisions)
+        console.print(f"cost: {result.cost.describe()}")
     _exit_if_work_failed(summary)
 
 
@@ -1036,6 +1097,36 @@ def train_cmd(
     except ModelConfigError as exc:
         _fail(f"{exc}; entry not registered: {model_name}: {entry}", 2)
     console.print(f"[green]registered[/] " + escape(f"{model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)"))
+
+
+def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options) -> None:
+    """``check --sequential``: the run's own rule over its rows; exit 1 on worse, say inconclusive plainly."""
+    from .sequential_run import SequentialOptions, check_sequential, read_provenance
+
+    rows = [r for r in rows if r.suite == suite]
+    try:
+        recorded = read_provenance(store, suite) if store is not None else None
+        candidates, pairs, seeds = [candidate], None, None
+        if recorded is not None and candidate in recorded["candidates"] and recorded["baseline"] == baseline:
+            options = SequentialOptions.from_provenance(recorded)
+            candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
+            console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
+                          f"alpha {options.alpha}, margins {options.margin})")
+        decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
+                                                 pairs=pairs, seeds=seeds) if d.candidate == candidate]
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    _print_decisions(decisions)
+    worse = [d.metric for d in decisions if d.verdict == "worse"]
+    open_ = [d.metric for d in decisions if not d.decided]
+    if worse:
+        err_console.print(f"[bold red]regression:[/] {candidate} is worse than {baseline} beyond the margin on {', '.join(worse)}")
+        raise typer.Exit(1)
+    if open_:
+        console.print(f"[yellow]inconclusive:[/] no verdict yet for {candidate} on {', '.join(open_)} "
+                      "(not a regression; more pairs would decide)")
+    else:
+        console.print(f"[green]pass:[/] {candidate} is decided and not worse than {baseline} on any gated metric.")
 
 
 # --------------------------------------------------------------------------------------- plan

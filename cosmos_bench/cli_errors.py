@@ -2,7 +2,7 @@
 
 Every command runs inside :class:`ErrorReportingGroup`, so no command needs its own ``try``: a
 :class:`~cosmos_bench.errors.CosmosBenchError` (bad input the user can fix) becomes its message and exit
-code 2; any other exception becomes ``TypeName: message`` and exit code 3, with a hint to rerun with
+code 2; any other exception becomes ``TypeName: message`` and exit code 4, with a hint to rerun with
 ``--debug``, which re-raises it so the full traceback shows.
 """
 

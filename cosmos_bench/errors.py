@@ -12,7 +12,8 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED_WORK = 1  # the work ran but some of it failed (error rows, failed videos, a regression, a wrong demo order)
 EXIT_BAD_INPUT = 2  # bad option, file or store: found before any work, nothing done
-EXIT_INTERNAL = 3  # an unexpected error (a bug or an environment problem); --debug shows the traceback
+EXIT_UNDECIDED = 3  # `check`: too little paired data to decide (never a pass)
+EXIT_INTERNAL = 4  # an unexpected error (a bug or an environment problem); --debug shows the traceback
 
 
 class CosmosBenchError(Exception):

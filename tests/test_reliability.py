@@ -212,7 +212,7 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(bench, sui
 
     monkeypatch.setattr(runner, "load_suite", boom)
     res = run_cli(bench, suite, "--metrics", "tse")
-    assert res.exit_code == 3, res.output
+    assert res.exit_code == 4, res.output
     assert "RuntimeError: disk on fire" in res.output and "--debug" in res.output and "Traceback" not in res.output
     debug = CliRunner().invoke(app, ["--debug", "run", "--models", "base", "--suite", str(suite), "--models-file",
                                      str(bench / "models.yaml"), "--store", str(bench / "d.sqlite")])

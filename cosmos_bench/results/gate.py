@@ -39,7 +39,7 @@ Method = Literal["auto", "t", "bootstrap", "wilcoxon"]
 METHODS = ("auto", "t", "bootstrap", "wilcoxon")
 POWER = 0.8
 # exit codes of `cosmos-bench check`
-EXIT_PASS, EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
+from ..errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK as EXIT_REGRESSION, EXIT_OK as EXIT_PASS, EXIT_UNDECIDED
 MISSING_NAMED = 5  # how many missing (sample, seed) pairs a verdict names
 
 

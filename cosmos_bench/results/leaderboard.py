@@ -478,7 +478,9 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         "csv": out / f"{board.suite}.csv",
         "samples": out / f"{board.suite}.samples.csv",
     }
-    atomic_write_text(paths["markdown"], board.to_markdown())
+    from .sequential_report import sequential_section  # the last sequential run's decisions, if any
+
+    atomic_write_text(paths["markdown"], board.to_markdown() + sequential_section(out, board.suite))
     atomic_write_text(paths["csv"], board.to_csv())
     atomic_write_text(paths["samples"], samples_csv(board.rows))
     if plots:
