@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .catalog import metrics_help, metrics_of_stage, selectable_metrics
 
 console = Console()
 err_console = Console(stderr=True)
@@ -734,7 +735,7 @@ def _executor_options(executor: str, out: Optional[Path], ray_address: Optional[
 
 
 _SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
-_METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
+_METRICS_HELP = metrics_help()
 
 
 @app.command("run")
@@ -742,7 +743,7 @@ def run_cmd(
     models: str = typer.Option(..., "--models", help="Comma-separated model names from the models YAML, e.g. base,lora8,dora32."),
     suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
     models_file: Optional[Path] = typer.Option(None, "--models-file", help="Models YAML (default: ./models.yaml or $COSMOS_BENCH_MODELS)."),
-    metrics: str = typer.Option("tse,cse,physics,if", "--metrics", help=_METRICS_HELP),
+    metrics: str = typer.Option(",".join(selectable_metrics()), "--metrics", help=_METRICS_HELP),
     seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds per test pair (seeds 0..N-1)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs (by name), for a quick look."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
@@ -791,7 +792,7 @@ def run_cmd(
 def rescore_cmd(
     suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
     models: str = typer.Option("", "--models", help="Comma-separated models to rescore (default: every model found under --out)."),
-    metrics: str = typer.Option("physics,if", "--metrics", help=_METRICS_HELP),
+    metrics: str = typer.Option(",".join(metrics_of_stage("judge")), "--metrics", help=_METRICS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),

@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import catalog
+from .catalog import SECONDARY_SUFFIX
 from .data.suite import Suite, load_suite
 from .data.video import VideoError
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
 
-GEOMETRIC_METRICS = ("tse", "cse")
-JUDGE_METRICS = {"physics": "video_physics", "if": "video_IF"}
-ALL_METRICS = GEOMETRIC_METRICS + tuple(JUDGE_METRICS)
-SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline median
+GEOMETRIC_METRICS = catalog.metrics_of_stage("geometry")
+JUDGE_METRICS = {m: catalog.METRICS[m].rubric for m in catalog.metrics_of_stage("judge")}  # metric -> rubric
+ALL_METRICS = catalog.selectable_metrics()
 
 
 @dataclass
@@ -204,7 +205,7 @@ def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str])
 def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
                           reason: str) -> list[ResultRow]:
     """Error rows (headline and mean-of-means) for a video that could not be scored, saying why."""
-    return [_row(suite, o, name, versions[m], "lower", None, "error", reason)
+    return [_row(suite, o, name, versions[m], catalog.METRICS[name].direction, None, "error", reason)
             for m in wanted for name in (m, m + SECONDARY_SUFFIX)]
 
 
@@ -217,9 +218,7 @@ def _geometric_versions(cfg: RunConfig) -> dict[str, str]:
 
 def _wanted_geometric(cfg: RunConfig, suite: Suite) -> list[str]:
     wanted = [m for m in GEOMETRIC_METRICS if m in cfg.metrics]
-    if "cse" in wanted and len(suite.views) < 2:
-        wanted.remove("cse")
-    return wanted
+    return [m for m in wanted if len(suite.views) >= catalog.METRICS[m].min_views]
 
 
 def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str],
@@ -318,6 +317,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
     summary.judge_status = "ran" if endpoint_error is None else endpoint_error
     for metric in wanted:
         rubric = load_rubric(JUDGE_METRICS[metric])
+        direction = catalog.METRICS[metric].direction
         version = judge_version(rubric, judge_cfg)
         todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
         summary.rows_skipped += len(outputs) - len(todo)
@@ -325,7 +325,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         ready, rows, held = [], [], []
         for o in todo:
             if o.error is not None or endpoint_error is not None:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
+                rows.append(_row(suite, o, metric, version, direction, None, "error", o.error or endpoint_error))
                 continue
             item = _claim_item("judge", suite, o, metric, version)
             if claims.acquire(item) is not None:
@@ -339,7 +339,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
             try:
                 suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
             except VideoError as exc:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
+                rows.append(_row(suite, o, metric, version, direction, None, "error", str(exc)))
                 continue
             files = o.sidecar.get("files", {})
             video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
@@ -363,7 +363,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
             o = by_id[res.id]
             details = res.to_dict()
             status = "ok" if res.status == "ok" else "error"
-            row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
+            row = _row(suite, o, metric, res.judge_version, direction, res.score, status, res.reason,
                        details, {"judge": details.get("judge")})
             written = int(store.put(row))
             summary.rows_written += written
