@@ -27,6 +27,7 @@ from . import catalog
 from .catalog import SECONDARY_SUFFIX
 from .data.suite import Suite, load_suite
 from .data.video import VideoError
+from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
@@ -112,50 +113,14 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
     return names
 
 
-@dataclass
-class _Output:
-    """One generated video as the scoring stages see it."""
-
-    model: str
-    key: str
-    sample: str
-    seed: int
-    directory: Path | None
-    sidecar: dict[str, Any] | None
-    error: str | None = None
-
-    def provenance(self) -> dict[str, Any]:
-        side = self.sidecar or {}
-        return {
-            "generation_key": self.key,
-            "model_identity": side.get("model_identity"),
-            "settings": side.get("settings"),
-            "content_sha256": side.get("content_sha256"),
-            "versions": side.get("versions"),
-            "video": None if self.directory is None else str(self.directory / f"{self.sample}.json"),
-        }
-
-
-def _output_of(res: Any, key: str, out: Path) -> _Output:
-    """The scoring stages' view of one generation result (an ``ItemResult``)."""
-    from .models.generate import read_sidecar, sidecar_path
-
-    item = res.item
-    side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
-    if res.status == "failed":
-        return _Output(item.model, key, item.sample, item.seed, None, None, f"generation failed: {res.error}")
-    side = read_sidecar(side_path)
-    if side is None:
-        return _Output(item.model, key, item.sample, item.seed, None, None, f"{side_path}: sidecar missing or unreadable")
-    return _Output(item.model, key, item.sample, item.seed, side_path.parent, side)
-
-
-def _outputs(report: Any, out: Path) -> list[_Output]:
+def _outputs(report: Any, out: Path) -> list[Output]:
     """The outputs this run scores; those another run is generating are left to it (it scores them)."""
-    return [_output_of(res, report.keys[res.item.model], out) for res in report.results if res.status != "claimed"]
+    from .models.generate import output_of
+
+    return [output_of(res, report.keys[res.item.model], out) for res in report.results if res.status != "claimed"]
 
 
-def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, value: float | None,
+def _row(suite: Suite, o: Output, metric: str, version: str, direction: str, value: float | None,
          status: str, reason: str | None, details: dict[str, Any] | None = None,
          extra_provenance: dict[str, Any] | None = None) -> ResultRow:
     prov = o.provenance()
@@ -168,7 +133,7 @@ def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, va
     )
 
 
-def _claim_item(stage: str, suite: Suite, o: _Output, *versions: str) -> str:
+def _claim_item(stage: str, suite: Suite, o: Output, *versions: str) -> str:
     """The work item a run leases before scoring ``o`` in ``stage`` (metric versions included)."""
     return "|".join((stage, suite.name, o.model, o.key, o.sample, str(o.seed), *versions))
 
@@ -179,11 +144,11 @@ def _left_to_other_run(summary: RunSummary, stage: str, reporter: Reporter | Non
 
 
 # ----------------------------------------------------------------------------------- metrics stage
-def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str]) -> list[ResultRow]:
+def _geometric_rows(cfg: RunConfig, suite: Suite, o: Output, wanted: list[str]) -> list[ResultRow]:
     """Each wanted Sampson metric of one video, plus its mean-of-means companion row."""
     from .metrics.geometry import sampson_metrics
 
-    suite.check_sample(o.directory, o.sample, (o.sidecar or {}).get("expect"))  # no score for a broken file
+    suite.check_sample(o.directory, o.sample, o.sidecar.expect if o.sidecar else None)  # no score for a broken file
     views, _ = suite.read_views(o.directory, o.sample)
     results = sampson_metrics(
         views, stride=cfg.stride if "tse" in wanted else None,
@@ -202,7 +167,7 @@ def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str])
     return rows
 
 
-def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
+def _geometric_error_rows(suite: Suite, o: Output, wanted: list[str], versions: dict[str, str],
                           reason: str) -> list[ResultRow]:
     """Error rows (headline and mean-of-means) for a video that could not be scored, saying why."""
     return [_row(suite, o, name, versions[m], catalog.METRICS[name].direction, None, "error", reason)
@@ -221,7 +186,7 @@ def _wanted_geometric(cfg: RunConfig, suite: Suite) -> list[str]:
     return [m for m in wanted if len(suite.views) >= catalog.METRICS[m].min_views]
 
 
-def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str],
+def _score_geometry(cfg: RunConfig, suite: Suite, o: Output, wanted: list[str],
                     versions: dict[str, str]) -> tuple[list[ResultRow], str | None]:
     """The geometric rows of one output, and the error message to report if it could not be scored."""
     reason, message = o.error, None
@@ -248,10 +213,12 @@ class GeometryScorer:
         wanted = _wanted_geometric(self.cfg, self.suite)
         if not wanted:
             return [], None
-        return _score_geometry(self.cfg, self.suite, _output_of(res, key, out), wanted, _geometric_versions(self.cfg))
+        from .models.generate import output_of
+
+        return _score_geometry(self.cfg, self.suite, output_of(res, key, out), wanted, _geometric_versions(self.cfg))
 
 
-def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
+def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[Output], store: ResultStore, claims: WorkClaims,
                      summary: RunSummary, reporter: Reporter | None) -> None:
     wanted = _wanted_geometric(cfg, suite)
     if "cse" in cfg.metrics and "cse" not in wanted:
@@ -261,7 +228,7 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
     versions = _geometric_versions(cfg)
     done = store.finished_keys(suite.name)
 
-    def key(o: _Output, metric: str) -> tuple:
+    def key(o: Output, metric: str) -> tuple:
         return (suite.name, o.model, o.key, o.sample, o.seed, metric, versions[metric])
 
     # rows an executor's workers wrote during this run (errors too) are neither redone nor counted as skipped
@@ -291,7 +258,7 @@ def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store
 
 
 # ----------------------------------------------------------------------------------- judge stage
-def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
+def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[Output], store: ResultStore, claims: WorkClaims,
                  summary: RunSummary, reporter: Reporter | None) -> None:
     wanted = [m for m in JUDGE_METRICS if m in cfg.metrics]
     if not wanted:
@@ -337,13 +304,13 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
                 _emit(reporter, "judge", "advance", status="skipped")
                 continue
             try:
-                suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
+                suite.check_sample(o.directory, o.sample, o.sidecar.expect)  # never upload a broken file
             except VideoError as exc:
                 rows.append(_row(suite, o, metric, version, direction, None, "error", str(exc)))
                 continue
-            files = o.sidecar.get("files", {})
+            files = o.sidecar.files
             video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
-            instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
+            instruction = o.sidecar.prompt if rubric.needs_instruction else None
             ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
         summary.rows_written += store.put_many(rows)
         for _ in rows:
@@ -449,7 +416,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
                            on_rows=on_rows, on_worker=on_worker)
 
 
-def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], summary: RunSummary,
+def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
                        reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
     _geometric_stage(cfg, suite, outputs, store, claims, summary, reporter)
     _judge_stage(cfg, suite, outputs, store, claims, summary, reporter)
@@ -483,11 +450,7 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     if not out.is_dir():
         raise FileNotFoundError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
     wanted = set(cfg.models)
-    outputs = [
-        _Output(side["model"], side["generation_key"], side["sample"], int(side["seed"]), Path(side["directory"]), side)
-        for side in find_outputs(out)
-        if side.get("suite") == suite.name and (not wanted or side["model"] in wanted)
-    ]
+    outputs = [o for o in find_outputs(out) if o.sidecar.suite == suite.name and (not wanted or o.model in wanted)]
     if cfg.limit is not None:
         keep = sorted({o.sample for o in outputs})[: cfg.limit]
         outputs = [o for o in outputs if o.sample in keep]
