@@ -751,6 +751,9 @@ def run_cmd(
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Frames per video (default: suite.yaml, else 93)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default 36)."),
+    size: Optional[str] = typer.Option(None, "--size", help="HEIGHTxWIDTH of the generated video, whole grid for grid suites (default: from the suite, else 432x768)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Guidance scale (default: each model's own; Cosmos 7.0)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate written into the videos (default: the suite's, else 16)."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: generate only shard I of N (one per GPU)."),
     backend: str = typer.Option("opencv", "--backend", help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
@@ -768,16 +771,20 @@ def run_cmd(
     judge_server: Optional[str] = typer.Option(None, "--judge-server", "--server", help=_SERVER_HELP),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
-    from .data.suite import SuiteError
+    from .data.suite import SuiteError, parse_size
     from .models.base import ModelConfigError
     from .ray_executor import RayExecutorError
     from .runner import run
 
+    try:
+        size_hw = parse_size(size, where="--size") if size else None
+    except SuiteError as exc:
+        _fail(str(exc), 2)
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
-                      **extra)
+                      size=size_hw, guidance=guidance, fps=fps, **extra)
     try:
         with _progress() as progress:
             summary = run(cfg, reporter=_RichReporter(progress))

@@ -69,6 +69,7 @@ class RunConfig:
     size: tuple[int, int] | None = None
     steps: int | None = None
     guidance: float | None = None
+    fps: float | None = None  # frame rate written into the videos (None: the suite's, else 16)
     shard: str | None = None
     backend: str = "opencv"
     device: str | None = None
@@ -351,7 +352,8 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
-    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance)
+    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
+                                  fps=cfg.fps)
     summary = RunSummary(suite=suite.name)
 
     counts = {"total": 0}
