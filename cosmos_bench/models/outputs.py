@@ -7,8 +7,9 @@ writes exactly those keys in the order ``generate`` always wrote them, and keys 
 know (written by a newer one) are kept in :attr:`Sidecar.extra` and written back unchanged, so reading
 and rewriting a sidecar never loses anything.
 
-Both paths to an output — a fresh ``generate()`` result and ``find_outputs()`` over an earlier run's
-folder — end in :meth:`Output.read`, so ``run`` and ``rescore`` score the same thing.
+Both paths to an output — a fresh ``generate()`` result (``generate.output_of``) and ``find_outputs()``
+over an earlier run's folder — give an :class:`Output` read by :meth:`Sidecar.read`, so ``run`` and
+``rescore`` score the same thing.
 """
 
 from __future__ import annotations
