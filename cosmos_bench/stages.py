@@ -157,7 +157,12 @@ class JudgeStage:
     def versions(self) -> dict[str, str]:
         from .judge import judge_version
 
-        return {self.metric: judge_version(self.rubric, self.config)}
+        return {self.metric: judge_version(self.rubric, self.config) + self._views_tag()}
+
+    def _views_tag(self) -> str:
+        """Marks scores of tiled views (a multi-view ``files`` suite), so they never mix with rows from
+        versions that showed the judge only the first view."""
+        return ";views=tiled" if self.suite.storage.kind == "files" and len(self.suite.views) > 1 else ""
 
     def claim_tag(self) -> tuple[str, ...]:
         return (self.metric, self.versions()[self.metric])
@@ -189,7 +194,7 @@ class JudgeStage:
             o = by_id[res.id]
             details = res.to_dict()
             status = "ok" if res.status == "ok" else "error"
-            yield o, [result_row(self.suite, o, self.metric, res.judge_version, res.score, status, res.reason, details,
+            yield o, [result_row(self.suite, o, self.metric, res.judge_version + self._views_tag(), res.score, status, res.reason, details,
                                  extra_provenance={"judge": details.get("judge")})], None
 
 

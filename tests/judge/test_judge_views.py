@@ -91,6 +91,8 @@ def test_judge_stage_sends_one_video_with_every_view(tmp_path: Path, monkeypatch
     rubric = judge.load_rubric("video_physics")
     stage = JudgeStage(suite, "physics", rubric, judge.JudgeConfig(base_url="http://127.0.0.1:9/v1"), cache=None)
     output = Output("m", "k", "s0", 0, directory, Sidecar("m", "s0", 0, prompt="p"))
+    tiled = stage.versions()["physics"].endswith(";views=tiled")
+    assert tiled == (kind == "files")  # never mixes with rows of versions that sent only the first view
     with pytest.raises(_Sent):
         list(stage.score([output]))
     assert len(sent) == 1
