@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from . import catalog
-from .catalog import SECONDARY_SUFFIX
+from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
