@@ -19,6 +19,7 @@ from rich.table import Table
 from . import __version__
 from .cli_errors import ErrorReportingGroup, check_backend, check_output_file, check_positive, one_of, set_debug
 from .errors import EXIT_FAILED_WORK
+from .catalog import metrics_help, metrics_of_stage, selectable_metrics
 
 console = Console()
 err_console = Console(stderr=True)
@@ -868,7 +869,7 @@ def _print_decisions(decisions) -> None:
 
 
 _SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
-_METRICS_HELP = "Comma-separated: tse (temporal Sampson), cse (cross-view Sampson), physics, if (judge rubrics)."
+_METRICS_HELP = metrics_help()
 
 
 @app.command("run")
@@ -876,7 +877,7 @@ def run_cmd(
     models: str = typer.Option(..., "--models", help="Comma-separated model names from the models YAML, e.g. base,lora8,dora32."),
     suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
     models_file: Optional[Path] = typer.Option(None, "--models-file", help="Models YAML (default: ./models.yaml or $COSMOS_BENCH_MODELS)."),
-    metrics: str = typer.Option("tse,cse,physics,if", "--metrics", help=_METRICS_HELP),
+    metrics: str = typer.Option(",".join(selectable_metrics()), "--metrics", help=_METRICS_HELP),
     seeds: int = typer.Option(5, "--seeds", min=1, help="Seeds per test pair (seeds 0..N-1)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs (by name), for a quick look."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
@@ -884,6 +885,9 @@ def run_cmd(
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Denoising steps (default 36)."),
+    size: Optional[str] = typer.Option(None, "--size", help="HEIGHTxWIDTH of the generated video, whole grid for grid suites (default: from the suite, else 432x768)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Guidance scale (default: each model's own; Cosmos 7.0)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate written into the videos (default: the suite's, else 16)."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: generate only shard I of N (one per GPU)."),
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
@@ -910,16 +914,20 @@ def run_cmd(
     population: str = typer.Option("prompts", "--population", help="With --sequential: prompts (verdicts about the prompts' population) or suite (about this suite's pairs)."),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
-    from .data.suite import SuiteError
+    from .data.suite import SuiteError, parse_size
     from .models.base import ModelConfigError
     from .ray_executor import RayExecutorError
     from .runner import run
 
+    try:
+        size_hw = parse_size(size, where="--size") if size else None
+    except SuiteError as exc:
+        _fail(str(exc), 2)
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
-                      **extra)
+                      size=size_hw, guidance=guidance, fps=fps, **extra)
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         _fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = _sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
@@ -947,7 +955,7 @@ def run_cmd(
 def rescore_cmd(
     suite: Path = typer.Option(..., "--suite", help=_SUITE_HELP),
     models: str = typer.Option("", "--models", help="Comma-separated models to rescore (default: every model found under --out)."),
-    metrics: str = typer.Option("physics,if", "--metrics", help=_METRICS_HELP),
+    metrics: str = typer.Option(",".join(metrics_of_stage("judge")), "--metrics", help=_METRICS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Results store (SQLite)."),
     leaderboards: Path = typer.Option(DEFAULT_BOARDS, "--leaderboards", help="Folder for the regenerated leaderboards."),

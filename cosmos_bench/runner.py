@@ -21,20 +21,22 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+from . import catalog
+from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
-from .data.video import VideoError
 from .errors import CosmosBenchError
+from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
 from .results.store_check import check_store
+from .stages import GeometryStage, JudgeStage, Stage, rows_per_output
 
-GEOMETRIC_METRICS = ("tse", "cse")
-JUDGE_METRICS = {"physics": "video_physics", "if": "video_IF"}
-ALL_METRICS = GEOMETRIC_METRICS + tuple(JUDGE_METRICS)
-SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline median
+GEOMETRIC_METRICS = catalog.metrics_of_stage("geometry")
+JUDGE_METRICS = {m: catalog.METRICS[m].rubric for m in catalog.metrics_of_stage("judge")}  # metric -> rubric
+ALL_METRICS = catalog.selectable_metrics()
 
 
 @dataclass
@@ -69,6 +71,7 @@ class RunConfig:
     size: tuple[int, int] | None = None
     steps: int | None = None
     guidance: float | None = None
+    fps: float | None = None  # frame rate written into the videos (None: the suite's, else 16)
     shard: str | None = None
     backend: str = "opencv"
     device: str | None = None
@@ -113,63 +116,14 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
     return names
 
 
-@dataclass
-class _Output:
-    """One generated video as the scoring stages see it."""
-
-    model: str
-    key: str
-    sample: str
-    seed: int
-    directory: Path | None
-    sidecar: dict[str, Any] | None
-    error: str | None = None
-
-    def provenance(self) -> dict[str, Any]:
-        side = self.sidecar or {}
-        return {
-            "generation_key": self.key,
-            "model_identity": side.get("model_identity"),
-            "settings": side.get("settings"),
-            "content_sha256": side.get("content_sha256"),
-            "versions": side.get("versions"),
-            "video": None if self.directory is None else str(self.directory / f"{self.sample}.json"),
-        }
-
-
-def _output_of(res: Any, key: str, out: Path) -> _Output:
-    """The scoring stages' view of one generation result (an ``ItemResult``)."""
-    from .models.generate import read_sidecar, sidecar_path
-
-    item = res.item
-    side_path = res.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
-    if res.status == "failed":
-        return _Output(item.model, key, item.sample, item.seed, None, None, f"generation failed: {res.error}")
-    side = read_sidecar(side_path)
-    if side is None:
-        return _Output(item.model, key, item.sample, item.seed, None, None, f"{side_path}: sidecar missing or unreadable")
-    return _Output(item.model, key, item.sample, item.seed, side_path.parent, side)
-
-
-def _outputs(report: Any, out: Path) -> list[_Output]:
+def _outputs(report: Any, out: Path) -> list[Output]:
     """The outputs this run scores; those another run is generating are left to it (it scores them)."""
-    return [_output_of(res, report.keys[res.item.model], out) for res in report.results if res.status != "claimed"]
+    from .models.generate import output_of
+
+    return [output_of(res, report.keys[res.item.model], out) for res in report.results if res.status != "claimed"]
 
 
-def _row(suite: Suite, o: _Output, metric: str, version: str, direction: str, value: float | None,
-         status: str, reason: str | None, details: dict[str, Any] | None = None,
-         extra_provenance: dict[str, Any] | None = None) -> ResultRow:
-    prov = o.provenance()
-    if extra_provenance:
-        prov.update(extra_provenance)
-    return ResultRow(
-        suite=suite.name, model=o.model, generation_key=o.key, sample=o.sample, seed=o.seed, metric=metric,
-        metric_version=version, direction=direction, value=value if status == "ok" else None, status=status,
-        reason=reason, details=details or {}, provenance=prov,
-    )
-
-
-def _claim_item(stage: str, suite: Suite, o: _Output, *versions: str) -> str:
+def _claim_item(stage: str, suite: Suite, o: Output, *versions: str) -> str:
     """The work item a run leases before scoring ``o`` in ``stage`` (metric versions included)."""
     return "|".join((stage, suite.name, o.model, o.key, o.sample, str(o.seed), *versions))
 
@@ -179,64 +133,10 @@ def _left_to_other_run(summary: RunSummary, stage: str, reporter: Reporter | Non
     _emit(reporter, stage, "advance", status="left to another run")
 
 
-# ----------------------------------------------------------------------------------- metrics stage
-def _geometric_rows(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str]) -> list[ResultRow]:
-    """Each wanted Sampson metric of one video, plus its mean-of-means companion row."""
-    from .metrics.geometry import sampson_metrics
-
-    suite.check_sample(o.directory, o.sample, (o.sidecar or {}).get("expect"))  # no score for a broken file
-    views, _ = suite.read_views(o.directory, o.sample)
-    results = sampson_metrics(
-        views, stride=cfg.stride if "tse" in wanted else None,
-        mode=cfg.cross_view_mode if "cse" in wanted else None, backend=cfg.backend, device=cfg.device,
-    )
-    rows = []
-    for m in wanted:
-        r = results[m]
-        details = dict(r.details)
-        rows.append(_row(suite, o, m, r.version, r.direction, r.value if r.ok else None, r.status, r.reason, details))
-        secondary = details.get("mean_of_means")
-        ok2 = r.ok and secondary is not None
-        rows.append(_row(suite, o, m + SECONDARY_SUFFIX, r.version, r.direction, secondary if ok2 else None,
-                         "ok" if ok2 else r.status, None if ok2 else (r.reason or "no mean of means"),
-                         {"headline": m}))
-    return rows
-
-
-def _geometric_error_rows(suite: Suite, o: _Output, wanted: list[str], versions: dict[str, str],
-                          reason: str) -> list[ResultRow]:
-    """Error rows (headline and mean-of-means) for a video that could not be scored, saying why."""
-    return [_row(suite, o, name, versions[m], "lower", None, "error", reason)
-            for m in wanted for name in (m, m + SECONDARY_SUFFIX)]
-
-
-def _geometric_versions(cfg: RunConfig) -> dict[str, str]:
-    from .metrics.geometry import SampsonOptions, cse_version, tse_version
-
-    opts = SampsonOptions.from_kwargs(backend=cfg.backend, device=cfg.device)
-    return {"tse": tse_version(opts, cfg.stride), "cse": cse_version(opts, cfg.cross_view_mode)}
-
-
-def _wanted_geometric(cfg: RunConfig, suite: Suite) -> list[str]:
-    wanted = [m for m in GEOMETRIC_METRICS if m in cfg.metrics]
-    if "cse" in wanted and len(suite.views) < 2:
-        wanted.remove("cse")
-    return wanted
-
-
-def _score_geometry(cfg: RunConfig, suite: Suite, o: _Output, wanted: list[str],
-                    versions: dict[str, str]) -> tuple[list[ResultRow], str | None]:
-    """The geometric rows of one output, and the error message to report if it could not be scored."""
-    reason, message = o.error, None
-    if reason is None:
-        try:
-            return _geometric_rows(cfg, suite, o, wanted), None
-        except VideoError as exc:  # names the file already
-            reason = message = str(exc)
-        except Exception as exc:  # one broken video never stops the benchmark
-            reason = f"{type(exc).__name__}: {exc}"
-            message = f"{o.model}/{o.sample}/seed{o.seed}: {reason}"
-    return _geometric_error_rows(suite, o, wanted, versions, reason), message
+# ----------------------------------------------------------------------------------- the stages
+def _geometry_stage(cfg: RunConfig, suite: Suite) -> GeometryStage:
+    return GeometryStage.applicable(suite, cfg.metrics, stride=cfg.stride, cross_view_mode=cfg.cross_view_mode,
+                                    backend=cfg.backend, device=cfg.device)
 
 
 @dataclass(frozen=True)
@@ -248,54 +148,22 @@ class GeometryScorer:
     suite: Suite
 
     def __call__(self, res: Any, key: str, out: Path) -> tuple[list[ResultRow], str | None]:
-        wanted = _wanted_geometric(self.cfg, self.suite)
-        if not wanted:
+        from .models.generate import output_of
+
+        stage = _geometry_stage(self.cfg, self.suite)
+        if not stage.metrics:
             return [], None
-        return _score_geometry(self.cfg, self.suite, _output_of(res, key, out), wanted, _geometric_versions(self.cfg))
+        return stage.score_one(output_of(res, key, out), stage.versions())
 
 
-def _geometric_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
-                     summary: RunSummary, reporter: Reporter | None) -> None:
-    wanted = _wanted_geometric(cfg, suite)
-    if "cse" in cfg.metrics and "cse" not in wanted:
+def _stages(cfg: RunConfig, suite: Suite, claims: WorkClaims, summary: RunSummary,
+            reporter: Reporter | None) -> Iterator[Stage]:
+    """The run's scoring stages, in order: geometry, then one judge stage per judge metric."""
+    geometry = _geometry_stage(cfg, suite)
+    if "cse" in cfg.metrics and "cse" not in geometry.metrics:
         _emit(reporter, "metrics", "note", message=f"suite {suite.name!r} has one view: cross-view error (cse) is skipped")
-    if not wanted:
-        return
-    versions = _geometric_versions(cfg)
-    done = store.finished_keys(suite.name)
-
-    def key(o: _Output, metric: str) -> tuple:
-        return (suite.name, o.model, o.key, o.sample, o.seed, metric, versions[metric])
-
-    # rows an executor's workers wrote during this run (errors too) are neither redone nor counted as skipped
-    todo = [o for o in outputs if any(key(o, m) not in done and key(o, m) not in summary.written for m in wanted)]
-    # each headline row has its mean-of-means companion, written together
-    summary.rows_skipped += sum(2 for o in outputs for m in wanted if key(o, m) in done and key(o, m) not in summary.written)
-    _emit(reporter, "metrics", "start", total=len(todo))
-    for o in todo:
-        item = _claim_item("metrics", suite, o, *(versions[m] for m in wanted))
-        if claims.acquire(item) is not None:
-            _left_to_other_run(summary, "metrics", reporter)
-            continue
-        if all(store.is_finished(key(o, m)) for m in wanted):  # stored by another run since the stage began
-            claims.release(item)
-            summary.rows_skipped += 2 * len(wanted)
-            _emit(reporter, "metrics", "advance", status="skipped", message=f"{o.model}/{o.sample}/seed{o.seed}")
-            continue
-        rows, message = _score_geometry(cfg, suite, o, wanted, versions)
-        if message is not None:
-            summary.errors.append(message)
-        written = store.put_many(rows)
-        claims.release(item)
-        summary.rows_written += written
-        summary.rows_discarded += len(rows) - written
-        status = rows[0].status if rows else "ok"
-        _emit(reporter, "metrics", "advance", status=status, message=f"{o.model}/{o.sample}/seed{o.seed}")
-
-
-# ----------------------------------------------------------------------------------- judge stage
-def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: ResultStore, claims: WorkClaims,
-                 summary: RunSummary, reporter: Reporter | None) -> None:
+    if geometry.metrics:
+        yield geometry
     wanted = [m for m in JUDGE_METRICS if m in cfg.metrics]
     if not wanted:
         return
@@ -303,7 +171,7 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         summary.judge_status = "not run (no judge endpoint: pass --judge-url or set COSMOS_BENCH_JUDGE_URL)"
         _emit(reporter, "judge", "note", message=summary.judge_status)
         return
-    from .judge import JudgeEndpointError, JudgeRequest, ScoreCache, judge_version, judge_videos_sync, load_rubric, resolve_endpoint
+    from .judge import JudgeEndpointError, ScoreCache, load_rubric, resolve_endpoint
 
     cache = ScoreCache(cfg.judge_cache) if cfg.judge_cache else ScoreCache()
     endpoint_error: str | None = None
@@ -316,64 +184,63 @@ def _judge_stage(cfg: RunConfig, suite: Suite, outputs: list[_Output], store: Re
         endpoint_error = f"judge endpoint unavailable: {exc}"
         summary.errors.append(endpoint_error)
         _emit(reporter, "judge", "note", message=endpoint_error)
-    done = store.finished_keys(suite.name)
     summary.judge_status = "ran" if endpoint_error is None else endpoint_error
     for metric in wanted:
-        rubric = load_rubric(JUDGE_METRICS[metric])
-        version = judge_version(rubric, judge_cfg)
-        todo = [o for o in outputs if (suite.name, o.model, o.key, o.sample, o.seed, metric, version) not in done]
-        summary.rows_skipped += len(outputs) - len(todo)
-        _emit(reporter, "judge", "start", total=len(todo), message=metric)
-        ready, rows, held = [], [], []
-        for o in todo:
-            if o.error is not None or endpoint_error is not None:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", o.error or endpoint_error))
-                continue
-            item = _claim_item("judge", suite, o, metric, version)
-            if claims.acquire(item) is not None:
-                _left_to_other_run(summary, "judge", reporter)
-                continue
-            held.append(item)  # released once this metric's rows are stored (or when the run ends)
-            if store.is_finished((suite.name, o.model, o.key, o.sample, o.seed, metric, version)):  # stored meanwhile
-                summary.rows_skipped += 1
-                _emit(reporter, "judge", "advance", status="skipped")
-                continue
-            try:
-                suite.check_sample(o.directory, o.sample, o.sidecar.get("expect"))  # never upload a broken file
-            except VideoError as exc:
-                rows.append(_row(suite, o, metric, version, "higher", None, "error", str(exc)))
-                continue
-            files = o.sidecar.get("files", {})
-            video = o.directory / next(iter(files.values())) if files else o.directory / f"{o.sample}.mp4"
-            instruction = o.sidecar.get("prompt") if rubric.needs_instruction else None
-            ready.append((o, JudgeRequest(str(video), instruction=instruction, id=f"{o.model}/{o.sample}/seed{o.seed}")))
-        summary.rows_written += store.put_many(rows)
-        for _ in rows:
-            _emit(reporter, "judge", "advance", status="error")
-        if not ready:
-            for item in held:
-                claims.release(item)
-            continue
-        by_id = {req.id: o for o, req in ready}
-
-        def on_progress(event: Any) -> None:
+        def on_progress(event: Any, metric: str = metric) -> None:
             claims.heartbeat()  # a long judge batch keeps its claims
             _emit(reporter, "judge", "note", message=f"{metric}: {event.done}/{event.total} samples")
 
-        results = judge_videos_sync([req for _, req in ready], rubric=rubric, config=judge_cfg, cache=cache, progress=on_progress)
-        for res in results:
-            o = by_id[res.id]
-            details = res.to_dict()
-            status = "ok" if res.status == "ok" else "error"
-            row = _row(suite, o, metric, res.judge_version, "higher", res.score, status, res.reason,
-                       details, {"judge": details.get("judge")})
-            written = int(store.put(row))
+        yield JudgeStage(suite, metric, load_rubric(JUDGE_METRICS[metric]), judge_cfg, cache, endpoint_error, on_progress)
+
+
+def _ident(o: Output) -> tuple:
+    return (o.model, o.key, o.sample, o.seed)
+
+
+def _drive(stage: Stage, suite: Suite, outputs: list[Output], store: ResultStore, claims: WorkClaims,
+           summary: RunSummary, reporter: Reporter | None) -> None:
+    """Score what the store lacks: each output is leased as the stage takes it, its rows stored at once."""
+    versions = stage.versions()
+    done = store.finished_keys(suite.name)
+
+    def key(o: Output, metric: str) -> tuple:
+        return (suite.name, o.model, o.key, o.sample, o.seed, metric, versions[metric])
+
+    def stored_before(o: Output, metric: str) -> bool:  # rows an executor's workers wrote during this run don't count
+        return key(o, metric) in done and key(o, metric) not in summary.written
+
+    todo = [o for o in outputs if any(key(o, m) not in done and key(o, m) not in summary.written for m in versions)]
+    summary.rows_skipped += sum(rows_per_output(m) for o in outputs for m in versions if stored_before(o, m))
+    _emit(reporter, stage.name, "start", total=len(todo), message=stage.label)
+    held: dict[tuple, str] = {}
+
+    def leased() -> Iterator[Output]:
+        for o in todo:
+            item = _claim_item(stage.name, suite, o, *stage.claim_tag())
+            if claims.acquire(item) is not None:
+                _left_to_other_run(summary, stage.name, reporter)
+                continue
+            if all(store.is_finished(key(o, m)) for m in versions):  # stored by another run since the stage began
+                claims.release(item)
+                summary.rows_skipped += sum(rows_per_output(m) for m in versions)
+                _emit(reporter, stage.name, "advance", status="skipped", message=o.label)
+                continue
+            held[_ident(o)] = item
+            yield o
+
+    try:
+        for o, rows, message in stage.score(leased()):
+            if message is not None:
+                summary.errors.append(message)
+            written = store.put_many(rows)
             summary.rows_written += written
-            summary.rows_discarded += 1 - written
-            if status == "error":
-                summary.errors.append(f"judge {metric} {res.id}: {res.reason}")
-            _emit(reporter, "judge", "advance", status=status)
-        for item in held:
+            summary.rows_discarded += len(rows) - written
+            item = held.pop(_ident(o), None)
+            if item is not None:
+                claims.release(item)
+            _emit(reporter, stage.name, "advance", status=rows[0].status if rows else "ok", message=o.label)
+    finally:
+        for item in held.values():
             claims.release(item)
 
 
@@ -401,7 +268,8 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
-    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance)
+    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
+                                  fps=cfg.fps)
     summary = RunSummary(suite=suite.name)
 
     counts = {"total": 0}
@@ -466,10 +334,10 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
                            on_rows=on_rows, on_worker=on_worker)
 
 
-def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[_Output], summary: RunSummary,
+def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
                        reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
-    _geometric_stage(cfg, suite, outputs, store, claims, summary, reporter)
-    _judge_stage(cfg, suite, outputs, store, claims, summary, reporter)
+    for stage in _stages(cfg, suite, claims, summary, reporter):
+        _drive(stage, suite, outputs, store, claims, summary, reporter)
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
     summary.leaderboard = board
     if cfg.leaderboards is not None:
@@ -501,11 +369,7 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     if not out.is_dir():
         raise FileNotFoundError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
     wanted = set(cfg.models)
-    outputs = [
-        _Output(side["model"], side["generation_key"], side["sample"], int(side["seed"]), Path(side["directory"]), side)
-        for side in find_outputs(out)
-        if side.get("suite") == suite.name and (not wanted or side["model"] in wanted)
-    ]
+    outputs = [o for o in find_outputs(out) if o.sidecar.suite == suite.name and (not wanted or o.model in wanted)]
     if cfg.limit is not None:
         keep = sorted({o.sample for o in outputs})[: cfg.limit]
         outputs = [o for o in outputs if o.sample in keep]

@@ -34,8 +34,7 @@ from .results.sequential import Budget, Decision, PairValues, SequentialMonitor,
 from .results.sequential_report import SequentialCost, write_sequential_report
 from .results.store import ResultRow, ResultStore
 from .runner import (
-    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _emit, _geometric_stage, _geometric_versions, _judge_stage,
-    _output_of, _score_and_publish, parse_metrics,
+    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _claims, _drive, _emit, _score_and_publish, _stages, parse_metrics,
 )
 
 PROVENANCE_FORMAT = "cosmos-bench.sequential/1"
@@ -78,16 +77,6 @@ class SequentialSummary:
 def provenance_path(store: str | Path, suite: str) -> Path:
     store = Path(store)
     return store.parent / f"{store.stem}.sequential" / f"{suite}.json"
-
-
-def _metric_versions(cfg: RunConfig, gated: Iterable[str]) -> dict[str, str]:
-    """The version each gated metric's rows are written under by this configuration."""
-    versions = dict(_geometric_versions(cfg))
-    if any(m in JUDGE_METRICS for m in gated):
-        from .judge import judge_version, load_rubric
-
-        versions.update({m: judge_version(load_rubric(r), cfg.judge) for m, r in JUDGE_METRICS.items()})
-    return {m: versions[m] for m in gated}
 
 
 def _check_design(store: str | Path, design: dict[str, Any]) -> None:
@@ -174,7 +163,7 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     """A sequential benchmark run (local executor); safe to interrupt and to run again."""
     from .data.suite import load_suite
     from .models.base import load_models
-    from .models.generate import generate, plan_run, settings_for_suite
+    from .models.generate import generate, output_of, plan_run, settings_for_suite
 
     if cfg.executor != "local" or cfg.shard:
         raise ValueError("--sequential runs on the local executor without --shard (it generates pair by pair)")
@@ -194,25 +183,30 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
     by_name = {m.name: m for m in models}
-    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance)
+    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
+                                  fps=cfg.fps)
     planned = plan_run(models, suite, settings, seeds=cfg.seeds, limit=cfg.limit)
     seeds = sorted({i.seed for i in planned.items})
     monitor = SequentialMonitor(
         candidates=[m for m in cfg.models if m != cfg.baseline], pairs=list(planned.pairs), seeds=seeds, rules=rules,
         baseline=cfg.baseline, alpha=options.alpha, order_seed=options.order_seed, budget=options.budget,
         population=options.population)
-    versions = _metric_versions(cfg, rules)
     keys = {m: planned.keys[m] for m in [cfg.baseline, *monitor.candidates]}
-    provenance = {"format": PROVENANCE_FORMAT, "suite": suite.name, **monitor.provenance(),
-                  "margin": options.margin, "bound": options.bound,
-                  "generation_keys": keys, "metric_versions": versions}
-    prov_path = provenance_path(cfg.store, suite.name)
-    _check_design(cfg.store, provenance)
-    atomic_write_text(prov_path, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-
     summary = RunSummary(suite=suite.name, generation={"generated": 0, "skipped": 0, "failed": 0})
     outer, reporter = reporter, _per_pair(reporter)
-    with ResultStore(cfg.store) as store:
+    with _claims(cfg) as (store, claims):
+        # the stages once for the run (the judge's request form is decided once); their versions are the
+        # ones this run's rows are written under, so the replay reads exactly those
+        stages = list(_stages(cfg, suite, claims, summary, reporter))
+        produced = {m: v for stage in stages for m, v in stage.versions().items()}
+        versions = {m: produced[m] for m in rules}
+        provenance = {"format": PROVENANCE_FORMAT, "suite": suite.name, **monitor.provenance(),
+                      "margin": options.margin, "bound": options.bound,
+                      "generation_keys": keys, "metric_versions": versions}
+        prov_path = provenance_path(cfg.store, suite.name)
+        _check_design(cfg.store, provenance)
+        atomic_write_text(prov_path, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+
         seconds = _sidecar_seconds(out, keys, monitor.order, seeds)
         monitor.replay(_current_rows(store, suite.name, keys, versions), gpu_seconds=seconds)
         resumed = monitor.pairs_done
@@ -230,16 +224,16 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
                 for status in summary.generation:
                     summary.generation[status] += report.count(status)
                 summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
-                outputs = [_output_of(res, report.keys[res.item.model], out) for res in report.results]
-                _geometric_stage(cfg, suite, outputs, store, summary, reporter)
-                _judge_stage(cfg, suite, outputs, store, summary, reporter)
+                outputs = [output_of(res, report.keys[res.item.model], out) for res in report.results]
+                for stage in stages:
+                    _drive(stage, suite, outputs, store, claims, summary, reporter)
                 values: PairValues = pair_values(_current_rows(store, suite.name, keys, versions), pair)
                 missing = _missing(values, wanted, rules, seeds)
                 if missing:  # e.g. the judge was down: stop here, a rerun scores the pair and goes on
                     summary.errors.append(f"sequential run stopped at pair {pair!r}: no usable score for {', '.join(missing[:6])}"
                                           f"{' ...' if len(missing) > 6 else ''}; rerun to continue")
                     break
-                spent = sum(float((o.sidecar or {}).get("seconds") or 0.0) for o in outputs)
+                spent = sum(float(o.sidecar.seconds or 0.0) for o in outputs if o.sidecar is not None)
                 for d in monitor.update(pair, values, gpu_seconds=spent):
                     _emit(outer, "sequential", "note", message=f"decided: {d.candidate} {d.metric} {d.verdict} after {d.n_pairs} pairs")
                 _emit(outer, "sequential", "advance", status="pairs", message=pair)
@@ -247,12 +241,12 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
             for model in models:
                 if hasattr(model, "release"):
                     model.release()
-    decisions = monitor.decisions()
-    cost = SequentialCost.of(monitor, resumed_pairs=resumed)
-    files = {}
-    if cfg.leaderboards is not None:
-        files = write_sequential_report(Path(cfg.leaderboards), suite.name, decisions, cost, provenance)
-    summary = _score_and_publish(cfg, suite, [], summary, reporter)  # the leaderboard of everything generated
+        decisions = monitor.decisions()
+        cost = SequentialCost.of(monitor, resumed_pairs=resumed)
+        files = {}
+        if cfg.leaderboards is not None:
+            files = write_sequential_report(Path(cfg.leaderboards), suite.name, decisions, cost, provenance)
+        summary = _score_and_publish(cfg, suite, [], summary, reporter, store, claims)  # the leaderboard of everything generated
     summary.files.update(files)
     return SequentialSummary(summary, decisions, cost, provenance, files)
 

@@ -120,7 +120,7 @@ def test_concurrent_runs_split_generation(bench: Path, gate: Gate) -> None:
 
 
 def test_concurrent_runs_split_scoring(bench: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cosmos_bench.runner as runner
+    from cosmos_bench.stages import GeometryStage
 
     cfg = config(bench, "score")
     from cosmos_bench.models.base import load_models
@@ -129,13 +129,13 @@ def test_concurrent_runs_split_scoring(bench: Path, gate: Gate, monkeypatch: pyt
     generate(load_models(["base"], cfg.models_file), cfg.suite, cfg.out, seeds=2)  # videos exist: both runs reuse them
     generated = dict(gate.calls)
     scored = Gate()
-    real_rows = runner._geometric_rows
+    real_rows = GeometryStage._rows
 
-    def gated_rows(cfg_, suite, o, wanted):
+    def gated_rows(stage, o):
         scored.visit(o.sample, o.seed)
-        return real_rows(cfg_, suite, o, wanted)
+        return real_rows(stage, o)
 
-    monkeypatch.setattr(runner, "_geometric_rows", gated_rows)
+    monkeypatch.setattr(GeometryStage, "_rows", gated_rows)
     a, b = run_a_then_b(cfg, scored)
     assert dict(gate.calls) == generated  # nothing generated again
     assert scored.calls == Counter({key: 1 for key in scored.calls}) and len(scored.calls) == N_VIDEOS  # each scored once

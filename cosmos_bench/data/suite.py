@@ -21,6 +21,7 @@ import yaml
 
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
+from .judge_view import tiled_views_video
 from .video import VideoError, check_video_shape, parse_grid, probe_video, read_grid_views, read_video, read_view_files
 
 SUITE_FILE = "suite.yaml"
@@ -88,6 +89,14 @@ class Suite:
         for name in set(names.values()):
             _check_inside(name, f"suite {self.name!r}: sample {sample!r}")
         return {v: d / name for v, name in names.items()}
+
+    def judge_video(self, directory: str | os.PathLike, sample: str) -> Path:
+        """The one video that shows the judge ``sample``: its stored file (one view, or a grid of them), or
+        for a ``files`` suite its views tiled into one grid video, cached beside them (``data.judge_view``)."""
+        files = self.sample_files(directory, sample)
+        if self.storage.kind == "files" and len(files) > 1:
+            return tiled_views_video(files, Path(directory), sample)
+        return next(iter(files.values()))
 
     def read_views(
         self,

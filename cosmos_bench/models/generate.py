@@ -55,10 +55,10 @@ from ..data.suite import Suite, load_suite
 from ..data.video import tile_grid, write_video
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, WorldModel, file_sha256
 from .noise import NOISE_VERSION
+from .outputs import SIDECAR_FORMAT, Output, Sidecar
 
 log = logging.getLogger(__name__)
 
-SIDECAR_FORMAT = "cosmos-bench.generation/1"
 KEY_FORMAT = 1
 KEY_LENGTH = 16
 DEFAULT_SEEDS = 5
@@ -211,14 +211,8 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
 
 def is_complete(sidecar: Path, key: str, input_hash: str) -> bool:
     """True when ``sidecar`` records ``key`` and ``input_hash`` and all its files are intact."""
-    data = read_sidecar(sidecar)
-    if not data or data.get("generation_key") != key or data.get("input_hash") != input_hash:
-        return False
-    for rel, size in (data.get("file_sizes") or {}).items():
-        p = sidecar.parent / rel
-        if not p.is_file() or p.stat().st_size != size:
-            return False
-    return bool(data.get("file_sizes"))
+    side = Sidecar.read(sidecar)
+    return side is not None and side.generation_key == key and side.input_hash == input_hash and side.files_intact(sidecar.parent)
 
 
 def frames_sha256(frames: np.ndarray) -> str:
@@ -469,7 +463,7 @@ def generate(
                         t0 = time.perf_counter()
                         video = model.generate(request)
                         seconds = time.perf_counter() - t0
-                    output = _Output(item, model, key, side, pair, request, input_hash, image_sha, video, seconds)
+                    output = _FinishedVideo(item, model, key, side, pair, request, input_hash, image_sha, video, seconds)
                     writer.submit(functools.partial(_store, context, output, raise_errors))
             except ModelConfigError:
                 raise
@@ -494,8 +488,8 @@ class _RunContext:
 
 
 @dataclass(frozen=True)
-class _Output:
-    """A generated video and what its sidecar needs."""
+class _FinishedVideo:
+    """A video the model returned, not yet written, with what its sidecar needs."""
 
     item: WorkItem
     model: WorldModel
@@ -515,38 +509,37 @@ def _failed(item: WorkItem, side: Path, exc: BaseException) -> ItemResult:
     return ItemResult(item, "failed", side, error=f"{type(exc).__name__}: {exc}")
 
 
-def _store(context: _RunContext, o: _Output, raise_errors: bool) -> ItemResult:
+def _store(context: _RunContext, o: _FinishedVideo, raise_errors: bool) -> ItemResult:
     """Write ``o``'s file(s), then its sidecar (last: the sidecar is what marks an output complete)."""
     try:
         files, content = write_output(context.suite, o.side.parent, o.item.sample, o.video)
         unique = sorted({p for p in files.values()})
-        sidecar = {
-            "format": SIDECAR_FORMAT,
-            "model": o.model.name,
-            "kind": o.model.kind,
-            "generation_key": o.key,
-            "input_hash": o.input_hash,
-            "suite": context.suite.name,
-            "sample": o.item.sample,
-            "seed": o.item.seed,
-            "prompt": o.request.prompt,
-            "image": {"path": str(o.pair.image_path), "sha256": o.image_sha, "size": list(o.request.image.shape[:2])},
-            "settings": context.settings.to_dict(),
-            "model_identity": o.model.identity(),
-            "model_info": o.video.info,
-            "views": list(context.suite.views),
-            "storage": context.suite.storage.to_dict(),
-            "expect": expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
-            "files": {v: p.name for v, p in files.items()},
-            "file_sizes": {p.name: p.stat().st_size for p in unique},
-            "content_sha256": content,
-            "fps": o.video.fps,
-            "seconds": round(o.seconds, 4),
-            "shard": list(context.shard),
-            "versions": runtime_versions(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        atomic_write_text(o.side, json.dumps(sidecar, indent=2, default=str) + "\n")
+        sidecar = Sidecar(
+            model=o.model.name,
+            kind=o.model.kind,
+            generation_key=o.key,
+            input_hash=o.input_hash,
+            suite=context.suite.name,
+            sample=o.item.sample,
+            seed=o.item.seed,
+            prompt=o.request.prompt,
+            image={"path": str(o.pair.image_path), "sha256": o.image_sha, "size": list(o.request.image.shape[:2])},
+            settings=context.settings.to_dict(),
+            model_identity=o.model.identity(),
+            model_info=o.video.info,
+            views=list(context.suite.views),
+            storage=context.suite.storage.to_dict(),
+            expect=expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
+            files={v: p.name for v, p in files.items()},
+            file_sizes={p.name: p.stat().st_size for p in unique},
+            content_sha256=content,
+            fps=o.video.fps,
+            seconds=round(o.seconds, 4),
+            shard=list(context.shard),
+            versions=runtime_versions(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        atomic_write_text(o.side, sidecar.to_json())
     except Exception as exc:
         if raise_errors:
             raise
@@ -599,22 +592,27 @@ class _OutputWriter:
                 self._pool.shutdown(wait=True)
 
 
-def find_outputs(out: str | os.PathLike, model: str | None = None, key: str | None = None) -> list[dict[str, Any]]:
-    """Every complete output's sidecar under ``out`` (optionally one model / key), with ``path`` added.
+def output_of(result: ItemResult, key: str, out: str | os.PathLike) -> Output:
+    """The scoring stages' view of one ``generate()`` result (read back from its sidecar)."""
+    item = result.item
+    if result.status == "failed":
+        return Output.failed(model=item.model, key=key, sample=item.sample, seed=item.seed, error=str(result.error))
+    side = result.sidecar or sidecar_path(out, item.model, key, item.seed, item.sample)
+    return Output.read(side, model=item.model, key=key, sample=item.sample, seed=item.seed)
 
-    The metrics stage reads outputs through this and ``suite.read_views(sidecar['directory'], sample)``.
+
+def find_outputs(out: str | os.PathLike, model: str | None = None, key: str | None = None) -> list[Output]:
+    """Every complete output under ``out`` (optionally one model / key), as the scoring stages read it.
+
+    ``rescore`` scores these exactly as ``run`` scores :func:`output_of` of a fresh generation.
     """
-    root = Path(out)
     found = []
-    pattern = f"{model or '*'}/{key or '*'}/seed*/*.json"
-    for side in sorted(root.glob(pattern)):
-        data = read_sidecar(side)
-        if not data or data.get("format") != SIDECAR_FORMAT:
+    for side in sorted(Path(out).glob(f"{model or '*'}/{key or '*'}/seed*/*.json")):
+        data = Sidecar.read(side)
+        if data is None or data.format != SIDECAR_FORMAT:
             continue
-        if all((side.parent / rel).is_file() for rel in data.get("file_sizes", {})):
-            data["path"] = str(side)
-            data["directory"] = str(side.parent)
-            found.append(data)
+        if all((side.parent / rel).is_file() for rel in data.file_sizes):
+            found.append(Output(data.model, data.generation_key, data.sample, data.seed, side.parent, data))
     return found
 
 
@@ -622,6 +620,8 @@ __all__ = [
     "GenerationReport",
     "GenerationSettings",
     "ItemResult",
+    "Output",
+    "Sidecar",
     "SIDECAR_FORMAT",
     "Claims",
     "WorkItem",
@@ -629,6 +629,7 @@ __all__ = [
     "find_outputs",
     "generate",
     "generation_key",
+    "output_of",
     "is_complete",
     "key_definition",
     "parse_shard",

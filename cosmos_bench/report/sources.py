@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..data.video import VideoError, probe_video
-from ..models.generate import read_sidecar
+from ..models.outputs import Sidecar
 from ..results.store import ResultRow
 from .model import OutputFacts, TrainingLog, VideoFile
 
@@ -42,19 +42,19 @@ def _video_file(path: Path, views: tuple[str, ...]) -> VideoFile:
 
 def output_facts(model: str, sample: str, seed: int, sidecar_path: Path | None, root: Path) -> OutputFacts:
     """One output's prompt, conditioning image, video files (probed) and adapter, from its sidecar."""
-    side = read_sidecar(sidecar_path) if sidecar_path is not None else None
+    side = Sidecar.read(sidecar_path) if sidecar_path is not None else None
     if side is None:
         problem = "no generated video (generation failed)" if sidecar_path is None else f"{sidecar_path}: sidecar missing or unreadable"
         return OutputFacts(model, sample, seed, None, None, (), problem=problem)
     directory = sidecar_path.parent
     views_of: dict[str, list[str]] = {}
-    for view, name in (side.get("files") or {}).items():
+    for view, name in side.files.items():
         views_of.setdefault(name, []).append(view)
     files = tuple(_video_file(directory / name, tuple(views)) for name, views in views_of.items())
-    image = (side.get("image") or {}).get("path")
-    adapter = (side.get("model_info") or {}).get("adapter") or {}
+    image = (side.image or {}).get("path")
+    adapter = (side.model_info or {}).get("adapter") or {}
     return OutputFacts(
-        model, sample, seed, side.get("prompt"), _resolve(image, root) if image else None, files,
+        model, sample, seed, side.prompt, _resolve(image, root) if image else None, files,
         adapter_file=_resolve(adapter["file"], root) if adapter.get("file") else None, adapter_sha256=adapter.get("sha256"),
     )
 

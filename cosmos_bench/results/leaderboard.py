@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .. import catalog
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
 from . import stats
@@ -41,13 +42,9 @@ from .store import ResultRow, ResultStore
 
 # The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
 # this order, so a table regenerated from the store alone equals the one a run printed.
-STANDARD_METRICS = {"tse": "lower", "cse": "lower", "physics": "higher", "if": "higher"}
-METRIC_ORDER = ("tse", "cse", "physics", "if", "tse_mean", "cse_mean")
-NOT_RUN_HINT = {
-    "physics": "judge not run: serve Cosmos Reason2 and pass --judge-url (README, Judge)",
-    "if": "judge not run: serve Cosmos Reason2 and pass --judge-url (README, Judge)",
-    "cse": "needs a suite with two or more views",
-}
+STANDARD_METRICS = catalog.standard_directions()
+METRIC_ORDER = catalog.display_order()
+NOT_RUN_HINT = catalog.not_run_hints()
 
 SAMPLE_COLUMNS = (
     "suite", "model", "generation_key", "sample", "seed", "metric", "metric_version",

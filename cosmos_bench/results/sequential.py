@@ -40,13 +40,13 @@ from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .. import catalog
 from .confseq import betting_confidence_path
-from .leaderboard import STANDARD_METRICS
 from .store import ResultRow
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive at budget", "undecided"]
 DECIDED: tuple[str, ...] = ("better", "worse", "equivalent")
-JUDGE_METRICS = {"if", "physics"}  # scored 1–5 by the VLM judge
+JUDGE_METRICS = frozenset(catalog.metrics_of_stage("judge"))  # scored 1–5 by the VLM judge
 DEFAULT_JUDGE_BOUND = 1.0
 DEFAULT_RELATIVE_BOUND = 0.5
 DEFAULT_MARGINS = "if=0.25,physics=0.25,tse=5%,cse=5%"
@@ -287,7 +287,7 @@ class SequentialMonitor:
         self.budget = budget
         self.population = population
         self.grid_points = grid_points
-        self._directions = {**STANDARD_METRICS, **(directions or {})}
+        self._directions = {**catalog.standard_directions(), **(directions or {})}
         self._streams = {(c, m): _Stream(c, r) for c in self.candidates for m, r in self.rules.items()}
         self.pairs_done = 0
         self.videos = 0

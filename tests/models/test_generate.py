@@ -147,7 +147,7 @@ def test_shards_partition_the_work(monkeypatch) -> None:
 
 
 def _hashes(out: Path) -> dict[tuple, str]:
-    return {(s["model"], s["sample"], s["seed"]): s["content_sha256"] for s in find_outputs(out)}
+    return {(o.model, o.sample, o.seed): o.sidecar.content_sha256 for o in find_outputs(out)}
 
 
 def test_two_processes_write_what_one_process_writes(tmp_path: Path, tiny_zoo: Path, tiny_suite: Path) -> None:
