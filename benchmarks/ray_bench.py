@@ -24,6 +24,10 @@ the rest, and the phase's wall time. Small check here on the CPU: ``--small`` (t
     python benchmarks/ray_bench.py --phase ray-cold --root /tmp/rb --steps 8 --out ray.jsonl
     python benchmarks/ray_bench.py --phase ray-warm --root /tmp/rb --steps 8 --out ray.jsonl
     python benchmarks/ray_bench.py --phase local --root /tmp/rb --steps 8 --out ray.jsonl
+
+Scaling over N GPUs (issue 23): ``--phase prepare --videos 8N``, then ``--phase ray-warm --workers 1`` and
+``--phase ray-warm --workers N`` on the same cache; each record has ``videos_per_hour`` (whole phase,
+warm-up included: use enough videos per worker that the warm-up is small against the run).
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def prepare(root: Path, videos: int, small: bool) -> None:
     )
 
 
-def run_phase(root: Path, phase: str, steps: int, small: bool) -> dict:
+def run_phase(root: Path, phase: str, steps: int, small: bool, workers: int = 1) -> dict:
     out_dir = root / f"videos_{phase}"
     cmd = ["cosmos-bench", "run", "--models", "base-fast", "--suite", str(root / "suite"), "--models-file",
            str(root / "models.yaml"), "--seeds", "1", "--metrics", "tse", "--steps", str(steps),
@@ -80,7 +84,7 @@ def run_phase(root: Path, phase: str, steps: int, small: bool) -> dict:
         cmd += ["--out", str(out_dir)]
         env["TORCHINDUCTOR_CACHE_DIR"] = str(root / "inductor_ray-cold")
     else:
-        cmd += ["--executor", "ray", "--workers", "1", "--artifacts", str(out_dir),
+        cmd += ["--executor", "ray", "--workers", str(workers), "--artifacts", str(out_dir),
                 "--compile-cache", str(root / "compile-cache")]
         env["TORCHINDUCTOR_CACHE_DIR"] = str(root / f"inductor_{phase}")
         if small:
@@ -93,7 +97,8 @@ def run_phase(root: Path, phase: str, steps: int, small: bool) -> dict:
     sidecars = sorted(out_dir.glob("base-fast/*/seed*/*.json"), key=lambda p: json.loads(p.read_text())["created"])
     seconds = [json.loads(p.read_text())["seconds"] for p in sidecars]
     rest = seconds[1:]
-    return {"record": "ray_bench", "phase": phase, "steps": steps, "videos": len(seconds), "seconds": seconds,
+    return {"record": "ray_bench", "phase": phase, "workers": workers if phase != "local" else 1, "steps": steps,
+            "videos": len(seconds), "videos_per_hour": round(3600 * len(seconds) / wall, 2) if wall else None, "seconds": seconds,
             "first_video_s": seconds[0] if seconds else None,
             "median_after_first_s": statistics.median(rest) if rest else None, "wall_s": round(wall, 1),
             "returncode": proc.returncode, "cache_files": sorted(p.name for p in (root / "compile-cache").glob("*.bin"))
@@ -106,6 +111,7 @@ def main() -> None:
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--videos", type=int, default=3, help="test pairs (one seed each)")
     p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--workers", type=int, default=1, help="ray phases: one worker per GPU (issue 23: 1 vs N GPUs in one lease)")
     p.add_argument("--small", action="store_true", help="tiny pipeline on the CPU: checks the script, measures nothing")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
@@ -115,7 +121,7 @@ def main() -> None:
         prepare(args.root, args.videos, args.small)
         record = {"record": "ray_bench", "phase": "prepare", "wall_s": round(time.perf_counter() - t0, 1)}
     else:
-        record = run_phase(args.root, args.phase, args.steps, args.small)
+        record = run_phase(args.root, args.phase, args.steps, args.small, args.workers)
     try:
         import torch
 

@@ -197,6 +197,11 @@ class JudgeConfig:
         return RequestForm(self.server if self.server not in (None, "auto") else "generic")
 
 
+def endpoint_urls(base_url: str) -> list[str]:
+    """``--judge-url a,b``: several servers of the same judge model; requests are spread over them."""
+    return [u.strip() for u in base_url.split(",") if u.strip()]
+
+
 def _url_vars(generic: bool) -> tuple[str, ...]:
     return (URL_ENV, GENERIC_URL_ENV) if generic else (URL_ENV,)
 
@@ -810,12 +815,51 @@ async def judge_videos(
             log.warning("%s; asking in the generic form", exc)
             config = dataclasses.replace(config, server="generic")
     requests = [v if isinstance(v, JudgeRequest) else JudgeRequest(video=v) for v in videos]
+    urls = endpoint_urls(config.base_url)
+    if len(urls) > 1:
+        return await _judge_on_endpoints(requests, rubric, config, cache, progress, urls)
     judge = _Judge(rubric, config, cache, progress)
     judge.total = len(requests) * config.samples
     try:
         return list(await asyncio.gather(*(judge.judge_one(r) for r in requests)))
     finally:
         await judge.aclose()
+
+
+async def _judge_on_endpoints(requests: list[JudgeRequest], rubric: Rubric, config: JudgeConfig,
+                              cache: ScoreCache | None, progress: ProgressCallback | None,
+                              urls: list[str]) -> list[JudgeResult]:
+    """Videos dealt round-robin to the endpoints, each with its own client, concurrency and retry
+    budget; a video whose result failed on one endpoint is asked again on the next (once per endpoint),
+    so an endpoint that goes down mid-run costs retries, not scores. Every endpoint is asked in the
+    same request form, so their scores share one judge version."""
+    total = len(requests) * config.samples
+    done = [0]
+
+    def forward(event: ProgressEvent) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(dataclasses.replace(event, done=min(done[0], total), total=total))
+
+    judges = [_Judge(rubric, dataclasses.replace(config, base_url=url), cache, forward) for url in urls]
+    results: list[JudgeResult | None] = [None] * len(requests)
+    pending = list(range(len(requests)))
+
+    async def ask(i: int, judge: _Judge) -> tuple[int, JudgeResult]:
+        return i, await judge.judge_one(requests[i])
+
+    try:
+        for turn in range(len(judges)):
+            if not pending:
+                break
+            answered = await asyncio.gather(*(ask(i, judges[(i + turn) % len(judges)]) for i in pending))
+            for i, res in answered:
+                results[i] = res
+            pending = [i for i, res in answered if res.status != "ok"]
+    finally:
+        for judge in judges:
+            await judge.aclose()
+    return [r for r in results if r is not None]
 
 
 def judge_videos_sync(
@@ -843,6 +887,9 @@ async def resolve_endpoint(config: JudgeConfig | None = None, timeout_s: float =
     answers the model listing with an error. Compute judge versions from the returned config.
     """
     config = (config or JudgeConfig()).resolved()
+    urls = endpoint_urls(config.base_url)
+    if len(urls) > 1:
+        return await _resolve_endpoints(config, urls, timeout_s)
     try:
         found = await probe_endpoint(config.base_url, config.api_key, config.model, config.server, timeout_s)
     except openai.APIConnectionError as exc:
@@ -862,6 +909,24 @@ async def resolve_endpoint(config: JudgeConfig | None = None, timeout_s: float =
                 f"the judge at {config.base_url} serves {config.model!r} with a context of {context} tokens, "
                 f"no more than max_tokens ({config.max_tokens}): restart it with a larger --max-model-len")
     return dataclasses.replace(config, server=found.server, context_length=context), found
+
+
+async def _resolve_endpoints(config: JudgeConfig, urls: list[str], timeout_s: float) -> tuple[JudgeConfig, Endpoint]:
+    """Each endpoint looked at once; those that answer are kept (a note names the others), and the first
+    one that answers decides the request form and context length for all of them."""
+    reachable: list[tuple[JudgeConfig, Endpoint]] = []
+    problems: list[str] = []
+    for url in urls:
+        try:
+            reachable.append(await resolve_endpoint(dataclasses.replace(config, base_url=url), timeout_s))
+        except JudgeEndpointError as exc:
+            problems.append(str(exc))
+    if not reachable:
+        raise JudgeEndpointError("; ".join(problems))
+    first, found = reachable[0]
+    notes = [*found.notes, *(f"{p}: using the other judge endpoint(s)" for p in problems)]
+    joined = ",".join(c.base_url for c, _ in reachable)
+    return dataclasses.replace(first, base_url=joined), dataclasses.replace(found, notes=notes)
 
 
 async def check_endpoint(config: JudgeConfig | None = None, timeout_s: float = 10.0) -> list[str] | None:
