@@ -80,6 +80,9 @@ def test_leaderboard_has_the_section_and_the_cost(bench: Path, both) -> None:
     csv_lines = (bench / "boards_both" / "seqtiny.sequential.csv").read_text().splitlines()
     assert csv_lines[0].startswith("candidate,metric,verdict,n_pairs,videos")
     assert any(line.startswith("warp3,tse,worse,") for line in csv_lines)
+    # the HTML report shows the same verdicts (issue 22)
+    html = (bench / "boards_both" / "seqtiny.report" / "index.html").read_text()
+    assert 'id="sequential"' in html and '<td>warp3</td><td>tse</td><td class="verdict">worse</td>' in html
     # regenerating the leaderboard from the store keeps the section
     result = CliRunner().invoke(app, ["leaderboard", "--store", str(bench / "both.sqlite"),
                                       "--out", str(bench / "boards_both"), "--no-plots"])

@@ -66,9 +66,9 @@ class AdapterNotTrainedError(ModelConfigError):
     entry: the shipped ``models.yaml`` names adapters a fresh checkout has not trained.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, where: str | None = None):
         self.path = path
-        super().__init__(f"{path}: adapter not found")
+        super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found")
 
 
 def train_command(spec: "ModelSpec", adapter: Path) -> str:
@@ -301,6 +301,10 @@ def build_model(spec: ModelSpec) -> WorldModel:
     """
     try:
         model = get_kind(spec.kind)(spec)
+    except AdapterNotTrainedError as exc:  # stays a note in `cosmos-bench models`, now naming the entry
+        if str(exc).startswith(spec.where):
+            raise
+        raise AdapterNotTrainedError(exc.path, where=spec.where) from None
     except ModelConfigError as exc:
         if str(exc).startswith(spec.where):
             raise

@@ -25,8 +25,11 @@ def default_report_dir(leaderboards: str | os.PathLike, suite: str) -> Path:
 def report_for_board(board: Leaderboard, out_dir: str | os.PathLike, *, bundle: bool = False, store: str | None = None,
                      root: str | os.PathLike | None = None, plots: bool = True) -> Path:
     """Write the report of an already built leaderboard (``run`` has one); returns ``index.html``."""
+    from ..results.sequential_report import read_decisions_csv
+
     outputs = collect_outputs(board.rows, root=root)
     model = report_model(board, outputs, training_logs(outputs, board.models))
+    model.sequential = read_decisions_csv(Path(out_dir).parent, board.suite)  # written beside the leaderboards
     return write_report(model, out_dir, bundle=bundle, store=store, plots=plots)
 
 

@@ -291,6 +291,7 @@ class ReportModel:
     index: list[dict[str, Any]]
     training: list[TrainingLog] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # videos a browser cannot play, missing sidecars
+    sequential: list[dict[str, str]] = field(default_factory=list)  # the last sequential run's verdicts, if any
 
 
 def report_model(board: Leaderboard, outputs: Mapping[tuple[str, str, int], OutputFacts] | None = None,

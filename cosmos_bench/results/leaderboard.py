@@ -29,7 +29,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -134,6 +134,15 @@ class Leaderboard:
     interval: str = "auto"
     generations: dict[str, GenerationChoice] = field(default_factory=dict)
 
+    def judge_agreement(self) -> dict[tuple[str, str], Any]:
+        """Test-retest agreement of the judge per (model, judge metric), from the rows asked with two or
+        more samples (``--judge-samples N``); empty when none was."""
+        from ..judge.agreement import agreement_of_rows
+
+        judged = set(catalog.metrics_of_stage("judge"))
+        rows = [r for r in self.rows if r.metric in judged and len((r.details or {}).get("samples") or []) >= 2]
+        return agreement_of_rows(rows) if rows else {}
+
     # ----------------------------------------------------------------- rendering
     def to_markdown(self) -> str:
         pct = int(round(self.confidence * 100))
@@ -173,6 +182,20 @@ class Leaderboard:
                 for metric in self.metrics:
                     c = self.comparisons.get((model, metric))
                     cells.append(_format_comparison(c))
+                lines.append("| " + " | ".join(cells) + " |")
+        agreement = self.judge_agreement()
+        if agreement:
+            judged = [m for m in self.metrics if any(key[1] == m for key in agreement)]
+            lines += ["", "## Judge agreement", "",
+                      "How well the judge agrees with itself over its samples of each video: Krippendorff's ordinal α "
+                      "over videos × samples (1 = always the same score, 0 = no better than chance; failed samples are "
+                      "missing), and how many videos got samples 2+ points apart.", "",
+                      "| model | " + " | ".join(judged) + " |", "|---|" + "---|" * len(judged)]
+            for model in self.models:
+                cells = [model]
+                for metric in judged:
+                    a = agreement.get((model, metric))
+                    cells.append("—" if a is None else f"{a.summary()}; {len(a.flagged)} disagree by 2+")
                 lines.append("| " + " | ".join(cells) + " |")
         notes = [c.note() for c in self.generations.values() if c.dropped]
         if notes:

@@ -84,6 +84,16 @@ def decisions_csv(decisions: Sequence["Decision"]) -> str:
     return buf.getvalue()
 
 
+def read_decisions_csv(out_dir: Path, suite: str) -> list[dict[str, str]]:
+    """The last sequential run's decisions written beside the leaderboards (none if there was no such run)."""
+    path = Path(out_dir) / f"{suite}.sequential.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except FileNotFoundError:
+        return []
+
+
 def decisions_markdown(decisions: Sequence["Decision"], cost: SequentialCost, provenance: dict[str, Any]) -> str:
     rules = provenance.get("rules", {})
     lines = [

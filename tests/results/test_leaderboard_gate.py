@@ -133,3 +133,30 @@ def test_a_suite_name_from_the_store_never_writes_outside_the_leaderboard_folder
     with pytest.raises(ValueError, match=r"suite name '../../escaped' .* must be letters, digits"):
         write_leaderboard(board, tmp_path / "boards" / "deep")
     assert not list(tmp_path.rglob("escaped*"))
+
+
+def _judge_row(model: str, sample: str, seed: int, scores: list[int]) -> ResultRow:
+    samples = [{"index": i, "status": "ok", "score": s} for i, s in enumerate(scores)]
+    return ResultRow(suite="s", model=model, generation_key="g", sample=sample, seed=seed, metric="physics",
+                     metric_version="physics-v1", direction="higher", value=sum(scores) / len(scores), status="ok",
+                     details={"samples": samples})
+
+
+def test_judge_agreement_is_shown_beside_the_judge_columns_when_videos_had_several_samples() -> None:
+    """Issue 19: with --judge-samples N >= 2 the board states the judge's test-retest agreement (its
+    numbers are judge.agreement's, which tests/judge/test_agreement.py checks against a published value)."""
+    from cosmos_bench.judge.agreement import agreement_of_rows
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        true = int(rng.integers(1, 6))
+        rows.append(_judge_row("base", f"p{i}", 0, [true, min(5, true + int(rng.integers(0, 2)))]))
+    rows.append(_judge_row("base", "p12", 0, [1, 5]))  # 4 points apart: flagged
+    board = build_leaderboard(rows, "s")
+    expected = agreement_of_rows(rows)[("base", "physics")]
+    md = board.to_markdown()
+    assert "## Judge agreement" in md and expected.alpha is not None
+    assert f"| base | {expected.summary()}; 1 disagree by 2+ |" in md
+    single = build_leaderboard([_judge_row("base", f"p{i}", 0, [4]) for i in range(3)], "s")
+    assert "## Judge agreement" not in single.to_markdown()  # one sample per video: nothing to agree on
