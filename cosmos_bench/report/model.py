@@ -148,7 +148,8 @@ class FieldView:
 SUMMARY_FIELDS = {"model", "metric", "metric_version", "direction", "mean", "ci_low", "ci_high", "n",
                   "n_degenerate", "n_error"}
 COMPARISON_FIELDS = {"model", "baseline", "metric", "direction", "diff", "ci_low", "ci_high", "n_pairs"}
-BOARD_FIELDS = {"suite", "models", "metrics", "versions", "directions", "summaries", "comparisons", "baseline", "rows"}
+BOARD_FIELDS = {"suite", "models", "metrics", "versions", "directions", "summaries", "comparisons", "baseline", "rows",
+                "generations"}  # generations: shown as each model's generation key (and the keys left out)
 
 
 def extra_fields(obj: Any, known: set[str]) -> list[FieldView]:
