@@ -226,8 +226,8 @@ def generate_on_ray(
     """
     ray = _import_ray()
     opts = options or RayOptions()
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted({int(s) for s in seeds})
-    planned = plan_run(models, suite, settings, seeds=seed_list, limit=limit)
+    planned = plan_run(models, suite, settings, seeds=seeds, limit=limit)
+    seed_list = sorted({item.seed for item in planned.items})  # the plan's checks and seeds, for every worker
     report = GenerationReport(out=Path(out), shard=(0, 1), keys=dict(planned.keys))
     if on_start:
         on_start(len(planned.items))

@@ -69,10 +69,6 @@ class SequentialSummary:
     provenance: dict[str, Any]
     files: dict[str, Path] = field(default_factory=dict)
 
-    @property
-    def any_worse(self) -> bool:
-        return any(d.verdict == "worse" for d in self.decisions)
-
 
 def provenance_path(store: str | Path, suite: str) -> Path:
     store = Path(store)
@@ -129,15 +125,16 @@ def _missing(values: PairValues, models: Sequence[str], metrics: Iterable[str], 
 
 def _sidecar_seconds(out: Path, keys: Mapping[str, str], pairs: Sequence[str], seeds: Sequence[int]) -> dict[tuple[str, str, int], float]:
     """(model, pair, seed) → generation seconds recorded in each existing video's sidecar."""
-    from .models.generate import read_sidecar, sidecar_path
+    from .models.generate import sidecar_path
+    from .models.outputs import Sidecar
 
     found = {}
     for model, key in keys.items():
         for pair in pairs:
             for seed in seeds:
-                side = read_sidecar(sidecar_path(out, model, key, seed, pair))
+                side = Sidecar.read(sidecar_path(out, model, key, seed, pair))
                 if side is not None:
-                    found[(model, pair, seed)] = float(side.get("seconds") or 0.0)
+                    found[(model, pair, seed)] = float(side.seconds or 0.0)
     return found
 
 

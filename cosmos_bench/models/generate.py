@@ -201,14 +201,6 @@ def sidecar_path(out: str | os.PathLike, model: str, key: str, seed: int, sample
     return seed_dir(out, model, key, seed) / f"{sample}.json"
 
 
-def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
-    """A sidecar's content, or None if missing or unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def is_complete(sidecar: Path, key: str, input_hash: str) -> bool:
     """True when ``sidecar`` records ``key`` and ``input_hash`` and all its files are intact."""
     side = Sidecar.read(sidecar)

@@ -305,9 +305,6 @@ class SequentialMonitor:
         """The next test pair to generate, or None when every candidate is decided or the budget is spent."""
         return self.order[self.pairs_done] if self.pending() else None
 
-    def videos_for_next_pair(self) -> int:
-        return len(self.seeds) * (1 + len(self.pending()))
-
     def _budget_spent(self) -> bool:
         b = self.budget
         if self.pairs_done >= len(self.order) or (b.max_pairs is not None and self.pairs_done >= b.max_pairs):

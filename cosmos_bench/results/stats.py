@@ -53,10 +53,6 @@ class Interval:
     n_pairs: int
     sd: float  # standard deviation of the pair means (nan below 2 pairs)
 
-    @property
-    def defined(self) -> bool:
-        return math.isfinite(self.low) and math.isfinite(self.high)
-
 
 def pair_means(values: Sequence[float], clusters: Sequence[str]) -> np.ndarray:
     """Mean of each cluster's values, in sorted cluster order (deterministic whatever the row order)."""
