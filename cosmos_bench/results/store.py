@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
 
+from ..errors import EXIT_INTERNAL, CosmosBenchError
 from ..serialize import json_safe
 
 Status = Literal["ok", "degenerate", "error"]
@@ -59,6 +60,17 @@ CREATE TABLE IF NOT EXISTS claims (
     expires_at REAL NOT NULL
 );
 """
+
+
+class StoreWriteError(CosmosBenchError, sqlite3.OperationalError):
+    """SQLite could not write a row (a full disk, a read-only file): the message names the store.
+
+    SQLite's own message ("database or disk is full") does not say which file; with several stores
+    and a run folder on another disk, the user needs that. Still a ``sqlite3.OperationalError`` so
+    code that handles SQLite errors keeps working; exit code 4, since it is the machine, not the input.
+    """
+
+    exit_code = EXIT_INTERNAL
 
 
 @dataclass
@@ -162,7 +174,7 @@ class ResultStore:
             row.metric_version, row.direction, row.value, row.status, row.reason,
             _json(row.details), _json(row.provenance), row.created_at,
         )
-        cur = self._conn.execute(
+        cur = self._write(
             """
             INSERT INTO results (suite, model, generation_key, sample, seed, metric, metric_version,
                                  direction, value, status, reason, details, provenance, created_at)
@@ -176,6 +188,14 @@ class ResultStore:
             values,
         )
         return cur.rowcount > 0
+
+    def _write(self, sql: str, values: tuple) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, values)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):  # busy past the timeout: not a disk problem, keep SQLite's own error
+                raise
+            raise StoreWriteError(f"cannot write to the results store {self.path}: {exc}") from exc
 
     def put_many(self, rows: Iterable[ResultRow]) -> int:
         return sum(self.put(r) for r in rows)

@@ -74,3 +74,29 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     store = ResultStore(path)
     samples = sorted(r.sample for r in store.rows())
     assert samples == [f"s{i:03d}" for i in range(75)]
+
+
+def test_a_full_disk_names_the_store_and_keeps_the_rows_written_before(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" names no file; the store's error must, and exit with 4.
+
+    The disk is made to fill up for real, without timing: ``max_page_count`` caps the file's size.
+    """
+    import sqlite3
+
+    from cosmos_bench.errors import CosmosBenchError
+    from cosmos_bench.results.store import StoreWriteError
+
+    path = tmp_path / "full.sqlite"
+    store = ResultStore(path)
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    written = 0
+    with pytest.raises(StoreWriteError) as info:
+        for i in range(10_000):
+            store.put(row(sample=f"s{i}", details={"pad": "x" * 500}))
+            written += 1
+    err = info.value
+    assert str(path) in str(err) and "full" in str(err)
+    assert isinstance(err, CosmosBenchError) and err.exit_code == 4
+    assert isinstance(err, sqlite3.OperationalError)  # callers that handle SQLite errors still catch it
+    assert written > 0 and len(store) == written  # nothing already stored was lost
