@@ -218,34 +218,18 @@ def models_register(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing entry of that name."),
 ) -> None:
     """Add a trained adapter to the models YAML as `NAME: {extends: BASE, adapter: DIR}`."""
-    import os
-
-    from .models.base import ModelConfigError, build_model, default_models_path, load_models_config, parse_models, register_model
+    from .models.base import ModelConfigError, default_models_path, load_models_config
+    from .models.registration import ModelExistsError, adapter_entry, register_adapter
 
     path = (models_file or default_models_path()).resolve()
-    if not adapter.exists():
-        _fail(f"{adapter}: adapter not found", 2)
-    target = adapter.resolve()
     try:
-        relative = os.path.relpath(target, path.parent)
-    except ValueError:  # another drive
-        relative = str(target)
-    entry: dict = {"extends": base, "adapter": relative if not relative.startswith("..") else str(target)}
-    if fuse:
-        entry["fuse"] = True
-    if lora_scale is not None:
-        entry["lora_scale"] = lora_scale
-    try:
-        config = load_models_config(path, missing_ok=True)
-        trial = dict(config.entries)
-        if name in trial and not overwrite:
-            _fail(f"{path}: model {name!r} already exists (pass --overwrite to replace it)", 2)
-        trial[name] = entry
-        build_model(parse_models({"models": trial}, path).spec(name))  # validate before writing
-        register_model(name, entry, path, overwrite=overwrite)
+        entry = adapter_entry(adapter, path, base=base, fuse=fuse, lora_scale=lora_scale)
+        done = register_adapter(name, entry, load_models_config(path, missing_ok=True), overwrite=overwrite)
+    except ModelExistsError as exc:
+        _fail(f"{exc} (pass --overwrite to replace it)", 2)
     except ModelConfigError as exc:
         _fail(str(exc), 2)
-    console.print(f"[green]registered[/] {escape(name)} in {escape(str(path))}: {escape(str(entry))}")
+    console.print(f"[green]registered[/] {escape(name)} in {escape(str(done.path))}: {escape(str(done.entry))}")
 
 
 @app.command("generate")
@@ -335,28 +319,22 @@ def metrics_cmd(
     """Temporal (TSE) and cross-view (CSE) Sampson error of videos, in pixels (lower is better)."""
     import json
 
-    from .data.video import VideoError, parse_grid, probe_video, read_video, split_grid
+    from .data.video import VideoError, parse_grid, read_views, view_names
     from .metrics import sampson_metrics
+    from .metrics.summary import summary_lines
 
     if mode not in ("pooled", "per_frame"):
         _fail(f"--mode must be pooled or per_frame (calibrated needs cameras: use the library), got {mode!r}", 2)
     try:
         rows, cols = parse_grid(grid) if grid else (1, 1)
+        names = view_names(views, rows, cols)
     except ValueError as exc:
-        _fail(str(exc), 2)
-    names = [v.strip() for v in views.split(",")] if views else None
-    if names is not None and len(names) != rows * cols:
-        _fail(f"--views names {len(names)} view(s) but the grid {rows}x{cols} has {rows * cols}", 2)
+        _fail(f"--views: {exc}" if isinstance(exc, VideoError) else str(exc), 2)
     everything: dict = {}
     failed = 0
     for path in paths:
         try:
-            probe_video(path)  # a PNG renamed .mp4 would decode as a one-frame video
-            video = read_video(path)
-            if rows * cols > 1:
-                split = split_grid(video.frames, rows, cols, names, path=path)
-            else:
-                split = {(names[0] if names else "view0"): video.frames}
+            video, split = read_views(path, rows, cols, names)
             results = sampson_metrics(split, stride=stride, mode=mode if len(split) > 1 else None,
                                       backend=backend, device=device, keep=keep)
         except (VideoError, ValueError, OSError) as exc:
@@ -368,21 +346,10 @@ def metrics_cmd(
         table = Table(title=f"{escape(str(path))} — {len(split)} view(s), {video.num_frames} frames, {backend}")
         for col in ("metric", "value (px)", "mean of means", "pairs ok", "degenerate", "static cam"):
             table.add_column(col, justify="left" if col == "metric" else "right")
-        for name, r in results.items():
-            d = r.details
-            reasons = ", ".join(f"{k} {v}" for k, v in d.get("degenerate_reasons", {}).items())
-            value = f"{r.value:.4f}" if r.ok else f"[red]{r.status}[/]"
-            mom = d.get("mean_of_means")
-            table.add_row(name.upper(), value, "-" if mom is None else f"{mom:.4f}", f"{d['n_ok']}/{d['n_pairs']}",
-                          f"{d['n_degenerate']}" + (f" ({reasons})" if reasons else ""),
-                          str(d.get("n_static_camera_pairs", 0) + d.get("n_static_scene_pairs", 0)))
-            groups = d.get("views" if name == "tse" else "view_pairs", {})
-            if len(groups) > 1:
-                for g, summ in groups.items():
-                    v = summ.get("value")
-                    table.add_row(f"  {escape(g)}", "-" if v is None else f"{v:.4f}",
-                                  "-" if summ.get("mean_of_means") is None else f"{summ['mean_of_means']:.4f}",
-                                  f"{summ['n_ok']}/{summ['n_pairs']}", str(summ["n_degenerate"]), "")
+        for line in summary_lines(results):
+            value = line.value if line.failed is None else f"[red]{line.failed}[/]"
+            table.add_row(f"  {escape(line.label)}" if line.group else line.label, value, line.mean_of_means,
+                          line.pairs_ok, line.degenerate, line.static_pairs)
         console.print(table)
         for r in results.values():
             if not r.ok:
@@ -487,6 +454,7 @@ def check_cmd(
     """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
     from .results.gate import EXIT_BAD_INPUT, check_regression
     from .results.leaderboard import read_samples_csv
+    from .results.selection import gate_rows
     from .results.store import ResultStore
     from .results.store_check import check_store
 
@@ -507,27 +475,17 @@ def check_cmd(
             _fail(f"{store}: results store not found; pass --current FILE or --store", 2)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc), 2)
-    suites = sorted({r.suite for r in (file_rows or current_rows)})
     if suite is None:
-        if len(suites) != 1:
-            _fail(f"several suites found {suites}: pass --suite", 2)
-        suite = suites[0]
+        suite = _only_suite(file_rows or current_rows, "")
     if sequential:
         if baseline_file is not None:
             _fail("--baseline FILE does not apply with --sequential: it replays one run's rows (--store or --current)", 2)
         seq = _sequential_options(margin, bound, alpha, None, None, None, order_seed, population)
         return _check_sequential(current_rows, suite, candidate, baseline_model or "base", store if current_file is None else None, seq)
-    base_name = baseline_model or candidate
-    base_source = file_rows if file_rows is not None else current_rows
-    base_rows = [r for r in base_source if r.suite == suite and r.model == base_name]
-    cand_rows = [r for r in current_rows if r.suite == suite and r.model == candidate]
-    if not cand_rows:
-        where = current_file if current_file is not None else store
-        models_there = sorted({r.model for r in current_rows if r.suite == suite})
-        _fail(f"no rows for candidate {candidate!r} in suite {suite!r} of {where}; models there: {models_there}", 2)
-    if not base_rows:
-        where = baseline_file if file_rows is not None else store
-        _fail(f"no rows for baseline model {base_name!r} in suite {suite!r} of {where}", 2)
+    chosen = gate_rows(current_rows, suite=suite, candidate=candidate, baseline=baseline_model, baseline_rows=file_rows,
+                       current_from=str(current_file if current_file is not None else store),
+                       baseline_from=None if baseline_file is None else str(baseline_file))
+    base_name, base_rows, cand_rows = chosen.baseline, chosen.baseline_rows, chosen.candidate_rows
     try:
         report = check_regression(
             base_rows, cand_rows, candidate=candidate, baseline=base_name,
@@ -739,19 +697,11 @@ def _progress():
 
 
 def _judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, judge_server: Optional[str] = None):
-    """A judge config when cosmos-bench is told of an endpoint (--judge-url or COSMOS_BENCH_JUDGE_URL), else None.
+    """The run's judge config, resolved here once (see ``judge_config_if_asked``): None when no endpoint is named."""
+    from .judge.client import judge_config_if_asked
 
-    The generic OPENAI_BASE_URL / OPENAI_API_KEY never switch the judge on here: many users keep them
-    set for other tools, and a benchmark must not send their key or videos there unasked.
-    """
-    import os
-
-    from .judge.client import URL_ENV, JudgeConfig
-
-    if not (judge_url or os.environ.get(URL_ENV)):
-        return None
     try:
-        return JudgeConfig.from_env(base_url=judge_url, model=judge_model, samples=judge_samples, server=judge_server)
+        return judge_config_if_asked(judge_url, model=judge_model, samples=judge_samples, server=judge_server)
     except ValueError as exc:
         _fail(str(exc), 2)
 
@@ -1046,7 +996,8 @@ def train_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .models.base import ModelConfigError, load_models_config, register_model
+    from .models.base import ModelConfigError, load_models_config
+    from .models.registration import ModelExistsError, register_adapter
     from .train.dataset import DatasetError
     from .train.recipe import RecipeError, load_recipe
     from .train.trainer import TrainError, models_entry, train
@@ -1088,23 +1039,27 @@ def train_cmd(
         console.print(f"checkpoint {escape(str(result.checkpoint))}; continue with --resume")
         return
     console.print(f"adapter {escape(str(result.adapter))}")
-    model_name, entry = models_entry(result, spec, models_file)
+    try:
+        models = load_models_config(models_file, missing_ok=True)  # read once: the entry and the registration use it
+    except ModelConfigError:
+        models = None  # a broken models YAML is reported when registering
+    model_name, entry = models_entry(result, spec, models if models is not None else models_file)
     model_name = name or model_name
     if not register:
         console.print(escape(f"models YAML entry (not registered): {model_name}: {entry}"))
         return
     try:
-        existing = load_models_config(models_file, missing_ok=True)
-        if model_name in existing.entries:
-            if existing.entries[model_name].get("adapter") == entry["adapter"]:
-                console.print(escape(f"{model_name} already registered in {existing.path} with this adapter"))
-                return
-            _fail(f"{existing.path}: model {model_name!r} already exists with another adapter; pass --name, or add this "
-                  f"entry yourself: {model_name}: {entry}", 2)
-        path = register_model(model_name, entry, models_file)
+        if models is None:
+            models = load_models_config(models_file, missing_ok=True)  # raises the YAML's problem
+        done = register_adapter(model_name, entry, models, keep_same=True)
+    except ModelExistsError as exc:
+        _fail(f"{exc}; pass --name, or add this entry yourself: {model_name}: {entry}", 2)
     except ModelConfigError as exc:
         _fail(f"{exc}; entry not registered: {model_name}: {entry}", 2)
-    console.print(f"[green]registered[/] " + escape(f"{model_name} in {path}: {entry} (`cosmos-bench run --models {model_name}` finds it)"))
+    if not done.added:
+        console.print(escape(f"{model_name} already registered in {done.path} with this adapter"))
+        return
+    console.print(f"[green]registered[/] " + escape(f"{model_name} in {done.path}: {entry} (`cosmos-bench run --models {model_name}` finds it)"))
 
 
 def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options) -> None:
@@ -1138,6 +1093,16 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
 
 
 # --------------------------------------------------------------------------------------- plan
+def _only_suite(rows, prefix: str) -> str:
+    """The rows' one suite; several (or none) is bad input, and the line says which option chooses."""
+    from .results.selection import SuiteChoiceError, only_suite
+
+    try:
+        return only_suite(rows)
+    except SuiteChoiceError as exc:
+        _fail(f"{prefix}{exc}" + (": pass --suite" if exc.suites else ""), 2)
+
+
 def _pilot_rows(pilot: Path, suite: Optional[str]):
     """Rows of one suite (current metric versions) from a results store or a samples.csv export."""
     from .results.leaderboard import read_samples_csv
@@ -1154,11 +1119,8 @@ def _pilot_rows(pilot: Path, suite: Optional[str]):
                 versions = {s: db.current_versions(s) for s in db.suites()}
     except (ValueError, OSError) as exc:
         _fail(f"--pilot {pilot}: {exc}", 2)
-    suites = sorted({r.suite for r in rows})
     if suite is None:
-        if len(suites) != 1:
-            _fail(f"--pilot {pilot}: {'no rows' if not suites else f'several suites {suites}: pass --suite'}", 2)
-        suite = suites[0]
+        suite = _only_suite(rows, f"--pilot {pilot}: ")
     return [r for r in rows if r.suite == suite
             and (versions is None or versions[suite].get(r.metric) == r.metric_version)]
 

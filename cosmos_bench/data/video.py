@@ -300,6 +300,27 @@ def read_view_files(
     return views, fps_values[ref_name]
 
 
+def view_names(names: str | None, rows: int, cols: int) -> list[str] | None:
+    """Comma-separated view names for an ``rows x cols`` grid (``None``: the default names), one per tile."""
+    if not names:
+        return None
+    out = [v.strip() for v in names.split(",")]
+    if len(out) != rows * cols:
+        raise VideoError(None, f"{len(out)} view name(s) given but the grid {rows}x{cols} has {rows * cols}")
+    return out
+
+
+def read_views(path: str | os.PathLike, rows: int = 1, cols: int = 1,
+               names: Sequence[str] | None = None) -> tuple[Video, dict[str, np.ndarray]]:
+    """One video file as named views: probed first (a still image renamed ``.mp4`` would decode as a
+    one-frame video and get a score), decoded, and split into its ``rows x cols`` tiles."""
+    probe_video(path)
+    video = read_video(path)
+    if rows * cols > 1:
+        return video, split_grid(video.frames, rows, cols, names, path=path)
+    return video, {(names[0] if names else default_view_names(1)[0]): video.frames}
+
+
 # --------------------------------------------------------------------------------------- probing
 @dataclass(frozen=True)
 class VideoInfo:

@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import openai
 
@@ -195,6 +195,21 @@ class JudgeConfig:
     def request_form(self) -> RequestForm:
         """The form requests are sent in; an unresolved ``auto`` counts as ``generic``, its fallback."""
         return RequestForm(self.server if self.server not in (None, "auto") else "generic")
+
+
+def judge_config_if_asked(base_url: str | None = None, env: Mapping[str, str] | None = None,
+                          **overrides: Any) -> JudgeConfig | None:
+    """The resolved judge config when an endpoint was named (``base_url``, else ``$COSMOS_BENCH_JUDGE_URL``),
+    else ``None``: a benchmark run then leaves the judge columns "not run".
+
+    The generic ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` never switch the judge on here: many users keep
+    them set for other tools, and a benchmark must not send their key or videos there unasked. This is
+    the one place that decides from the environment whether a run has a judge.
+    """
+    env = os.environ if env is None else env
+    if not (base_url or env.get(URL_ENV)):
+        return None
+    return JudgeConfig.from_env(dict(env), base_url=base_url, **overrides)
 
 
 def endpoint_urls(base_url: str) -> list[str]:

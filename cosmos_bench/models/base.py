@@ -426,17 +426,19 @@ def register_model(
     path: str | os.PathLike | None = None,
     *,
     overwrite: bool = False,
+    config: ModelsConfig | None = None,
 ) -> Path:
     """Add ``name: entry`` to the models YAML (created if absent), atomically.
 
     A new name is appended as text, so comments in the file survive. Replacing an existing name
-    (``overwrite=True``) rewrites the file from its parsed form, which drops comments.
+    (``overwrite=True``) rewrites the file from its parsed form, which drops comments. ``config``:
+    the file as the caller already read it (else it is read here).
     """
     p = Path(path) if path is not None else default_models_path()
     if not NAME_RE.match(name):
         raise ModelConfigError(f"model name {name!r} must be letters, digits, '-', '_' or '.'")
     entry = dict(entry)
-    config = load_models_config(p, missing_ok=True)
+    config = config if config is not None else load_models_config(p, missing_ok=True)
     if name in config.entries and not overwrite:
         raise ModelConfigError(f"{p}: model {name!r} already exists (use overwrite to replace it)")
     trial = dict(config.entries)
