@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .cli_errors import ErrorReportingGroup, check_backend, check_output_file, check_positive, one_of, set_debug
+from .cli_errors import ErrorReportingGroup, check_backend, check_output_file, check_positive, fail, one_of, set_debug
 from .errors import EXIT_FAILED_WORK
 from .catalog import metrics_help, metrics_of_stage, selectable_metrics
 
@@ -60,15 +60,13 @@ def _root(
     """cosmos-bench: is the adapter really better than the base model, and by how much?
 
     Exit codes: 0 done; 1 the work ran but some of it failed (error rows, failed videos, a regression);
-    2 bad input (option, file, store), found before any work; 3 an unexpected error (--debug shows it).
+    2 bad input (option, file, store), found before any work; 3 `check` cannot decide; 4 an unexpected
+    error (--debug shows it).
     """
     set_debug(debug)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    """Print one error line (``message`` is plain text: user-supplied names are escaped) and exit."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, even in a log
-    raise typer.Exit(code)
+_fail = fail  # a problem the CLI finds itself: one line, as cli_errors prints every error
 
 
 # --------------------------------------------------------------------------------------- data
@@ -127,15 +125,12 @@ def data_synth(
     from .data.synthetic import SceneConfig, parse_degradation
     from .data.synthetic_suite import write_synthetic_suite
 
-    try:
-        height, width = parse_size(size, where="--size")
-        degradations = [parse_degradation(d) for d in degrade]
-        config = SceneConfig(
-            views=views, frames=frames, height=height, width=width, fps=fps, seed=seed,
-            camera_motion=camera_motion, object_motion=object_motion,
-        )
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    height, width = parse_size(size, where="--size")
+    degradations = [parse_degradation(d) for d in degrade]
+    config = SceneConfig(
+        views=views, frames=frames, height=height, width=width, fps=fps, seed=seed,
+        camera_motion=camera_motion, object_motion=object_motion,
+    )
     suite = write_synthetic_suite(
         out, config, samples=samples, degradations=degradations, storage=storage, name=name, console=console
     )
@@ -158,10 +153,7 @@ app.add_typer(models_app, name="models")
 def _models_table(models_file: Optional[Path]) -> None:
     from .models.base import AdapterNotTrainedError, ModelConfigError, available_kinds, build_model, load_models_config, train_command
 
-    try:
-        config = load_models_config(models_file, missing_ok=True)
-    except ModelConfigError as exc:
-        _fail(str(exc), 2)
+    config = load_models_config(models_file, missing_ok=True)
     table = Table(title=f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)"))
     for col in ("name", "kind", "details", "status"):
         table.add_column(col, overflow="fold")
@@ -218,7 +210,7 @@ def models_register(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing entry of that name."),
 ) -> None:
     """Add a trained adapter to the models YAML as `NAME: {extends: BASE, adapter: DIR}`."""
-    from .models.base import ModelConfigError, default_models_path, load_models_config
+    from .models.base import default_models_path, load_models_config
     from .models.registration import ModelExistsError, adapter_entry, register_adapter
 
     path = (models_file or default_models_path()).resolve()
@@ -227,8 +219,6 @@ def models_register(
         done = register_adapter(name, entry, load_models_config(path, missing_ok=True), overwrite=overwrite)
     except ModelExistsError as exc:
         _fail(f"{exc} (pass --overwrite to replace it)", 2)
-    except ModelConfigError as exc:
-        _fail(str(exc), 2)
     console.print(f"[green]registered[/] {escape(name)} in {escape(str(done.path))}: {escape(str(done.entry))}")
 
 
@@ -256,18 +246,15 @@ def generate_cmd(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .data.suite import SuiteError, load_suite, parse_size
-    from .models.base import ModelConfigError, load_models
+    from .data.suite import load_suite, parse_size
+    from .models.base import load_models
     from .models.generate import generate, parse_shard, settings_for_suite
 
-    try:
-        the_suite = load_suite(suite)
-        size_t = parse_size(size, where="--size") if size else None
-        shard_t = parse_shard(shard)
-        settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
-        world_models = load_models(models, models_file)
-    except (SuiteError, ValueError) as exc:  # ModelConfigError is a ValueError
-        _fail(str(exc), 2)
+    the_suite = load_suite(suite)
+    size_t = parse_size(size, where="--size") if size else None
+    shard_t = parse_shard(shard)
+    settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
+    world_models = load_models(models, models_file)
     console.print(
         f"generating [bold]{', '.join(m.name for m in world_models)}[/] on suite [bold]{the_suite.name}[/] "
         f"({settings.num_frames} frames, {settings.height}x{settings.width}, {settings.steps} steps, seeds 0..{seeds - 1}), "
@@ -281,13 +268,10 @@ def generate_cmd(
             status = {"generated": "[green]done[/]", "skipped": "[dim]skip[/]", "failed": "[red]FAILED[/]"}[result.status]
             progress.update(task, advance=1, description=f"{status} {result.item.model}/{result.item.sample}/seed{result.item.seed}")
 
-        try:
-            report = generate(
-                world_models, the_suite, out, seeds=seeds, settings=settings, limit=limit, shard=shard_t,
-                overwrite=overwrite, on_start=lambda total: progress.update(task, total=total), on_item=on_item,
-            )
-        except (ModelConfigError, ValueError) as exc:
-            _fail(str(exc), 2)
+        report = generate(
+            world_models, the_suite, out, seeds=seeds, settings=settings, limit=limit, shard=shard_t,
+            overwrite=overwrite, on_start=lambda total: progress.update(task, total=total), on_item=on_item,
+        )
     table = Table(title=f"generation keys ({escape(str(out))})")
     table.add_column("model")
     table.add_column("generation key")
@@ -325,11 +309,11 @@ def metrics_cmd(
 
     if mode not in ("pooled", "per_frame"):
         _fail(f"--mode must be pooled or per_frame (calibrated needs cameras: use the library), got {mode!r}", 2)
+    rows, cols = parse_grid(grid) if grid else (1, 1)
     try:
-        rows, cols = parse_grid(grid) if grid else (1, 1)
         names = view_names(views, rows, cols)
-    except ValueError as exc:
-        _fail(f"--views: {exc}" if isinstance(exc, VideoError) else str(exc), 2)
+    except VideoError as exc:
+        _fail(f"--views: {exc}", 2)
     everything: dict = {}
     failed = 0
     for path in paths:
@@ -463,18 +447,15 @@ def check_cmd(
             _fail(f"{flag} must be in (0, 0.5], got {level}", EXIT_BAD_INPUT)
     if baseline_file is None and baseline_model is None and not sequential:
         _fail("give --baseline FILE (an earlier export) and/or --baseline-model NAME", 2)
-    try:
-        file_rows = read_samples_csv(baseline_file) if baseline_file else None
-        if current_file is not None:
-            current_rows = read_samples_csv(current_file)
-        elif store.exists():
-            check_store(store, write=False)
-            with ResultStore(store) as db:
-                current_rows = db.rows()
-        else:
-            _fail(f"{store}: results store not found; pass --current FILE or --store", 2)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc), 2)
+    file_rows = read_samples_csv(baseline_file) if baseline_file else None
+    if current_file is not None:
+        current_rows = read_samples_csv(current_file)
+    elif store.exists():
+        check_store(store, write=False)
+        with ResultStore(store) as db:
+            current_rows = db.rows()
+    else:
+        _fail(f"{store}: results store not found; pass --current FILE or --store", 2)
     if suite is None:
         suite = _only_suite(file_rows or current_rows, "")
     if sequential:
@@ -486,14 +467,11 @@ def check_cmd(
                        current_from=str(current_file if current_file is not None else store),
                        baseline_from=None if baseline_file is None else str(baseline_file))
     base_name, base_rows, cand_rows = chosen.baseline, chosen.baseline_rows, chosen.candidate_rows
-    try:
-        report = check_regression(
-            base_rows, cand_rows, candidate=candidate, baseline=base_name,
-            metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
-            method=method, alpha=alpha, failure_alpha=failure_alpha,
-        )
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    report = check_regression(
+        base_rows, cand_rows, candidate=candidate, baseline=base_name,
+        metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
+        method=method, alpha=alpha, failure_alpha=failure_alpha,
+    )
     _print_gate(report, title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
 
 
@@ -560,21 +538,18 @@ def judge_cmd(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, RubricError, ScoreCache, load_rubric, resolve_endpoint
+    from .judge import JudgeConfig, JudgeEndpointError, JudgeRequest, ScoreCache, load_rubric, resolve_endpoint
     from .judge.agreement import agreement_of_results
     from .judge.client import generic_env_used
     from .judge.preflight import judge_probed_videos_sync
 
-    try:
-        the_rubric = load_rubric(rubric)
-        config = JudgeConfig.from_env(
-            generic=True, base_url=base_url, model=model, server=server, samples=samples, temperature=temperature,
-            seed=seed, fps=fps,
-            video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
-            timeout_s=timeout,
-        )
-    except (RubricError, ValueError) as exc:
-        _fail(str(exc), 2)
+    the_rubric = load_rubric(rubric)
+    config = JudgeConfig.from_env(
+        generic=True, base_url=base_url, model=model, server=server, samples=samples, temperature=temperature,
+        seed=seed, fps=fps,
+        video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
+        timeout_s=timeout,
+    )
     for name in generic_env_used(base_url):
         err_console.print(f"[yellow]note:[/] using ${name} for the judge (set COSMOS_BENCH_JUDGE_URL / "
                           "COSMOS_BENCH_JUDGE_API_KEY or pass --base-url to choose explicitly)")
@@ -799,10 +774,7 @@ def _sequential_options(margin: str, bound: Optional[str], alpha: float, max_pai
 
     if population not in ("prompts", "suite"):
         _fail(f"--population must be 'prompts' or 'suite', got {population!r}", 2)
-    try:
-        metric_rules(margin, bound)
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    metric_rules(margin, bound)  # checked before any work
     return SequentialOptions(margin=margin, bound=bound, alpha=alpha, order_seed=order_seed, population=population,
                              budget=Budget(max_pairs=max_pairs, max_videos=max_videos, gpu_hours=gpu_hours))
 
@@ -864,15 +836,10 @@ def run_cmd(
     population: str = typer.Option("prompts", "--population", help="With --sequential: prompts (verdicts about the prompts' population) or suite (about this suite's pairs)."),
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
-    from .data.suite import SuiteError, parse_size
-    from .models.base import ModelConfigError
-    from .ray_executor import RayExecutorError
+    from .data.suite import parse_size
     from .runner import run
 
-    try:
-        size_hw = parse_size(size, where="--size") if size else None
-    except SuiteError as exc:
-        _fail(str(exc), 2)
+    size_hw = parse_size(size, where="--size") if size else None
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
@@ -881,19 +848,14 @@ def run_cmd(
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         _fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = _sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
-    try:
-        with _stage_reporter() as reporter:
-            if seq is not None:
-                from .sequential_run import run_sequential
+    with _stage_reporter() as reporter:
+        if seq is not None:
+            from .sequential_run import run_sequential
 
-                result = run_sequential(cfg, seq, reporter=reporter)
-                summary = result.run
-            else:
-                summary = run(cfg, reporter=reporter)
-    except (ModelConfigError, SuiteError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc), 2)
-    except RayExecutorError as exc:  # no Ray installed, no worker could start
-        _fail(str(exc), 1)
+            result = run_sequential(cfg, seq, reporter=reporter)
+            summary = result.run
+        else:
+            summary = run(cfg, reporter=reporter)
     _print_summary(summary)
     if seq is not None:
         _print_decisions(result.decisions)
@@ -918,16 +880,12 @@ def rescore_cmd(
     judge_server: Optional[str] = typer.Option(None, "--judge-server", "--server", help=_SERVER_HELP),
 ) -> None:
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
-    from .data.suite import SuiteError
     from .runner import rescore
 
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
                       judge_url, judge_model, judge_samples, judge_server)
-    try:
-        with _stage_reporter() as reporter:
-            summary = rescore(cfg, reporter=reporter)
-    except (SuiteError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc), 2)
+    with _stage_reporter() as reporter:
+        summary = rescore(cfg, reporter=reporter)
     _print_summary(summary)
     _exit_if_work_failed(summary)
 
@@ -952,10 +910,7 @@ def demo_cmd(
     from .data.suite import parse_size
     from .demo import run_demo
 
-    try:
-        height, width = parse_size(size, where="--size")
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    height, width = parse_size(size, where="--size")
     with _stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
                           judge=_judge_config(judge_url, None, 1), reporter=reporter)
@@ -998,15 +953,11 @@ def train_cmd(
 
     from .models.base import ModelConfigError, load_models_config
     from .models.registration import ModelExistsError, register_adapter
-    from .train.dataset import DatasetError
-    from .train.recipe import RecipeError, load_recipe
-    from .train.trainer import TrainError, models_entry, train
+    from .train.recipe import load_recipe
+    from .train.trainer import models_entry, train
 
     main_process = os.environ.get("RANK", "0") == "0"
-    try:
-        spec = load_recipe(recipe)
-    except RecipeError as exc:
-        _fail(str(exc), 2)
+    spec = load_recipe(recipe)
     if not data.is_dir():
         _fail(f"{data}: training folder not found", 2)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -1024,12 +975,9 @@ def train_cmd(
             task = progress.add_task(f"train {spec.name}", total=info.stop_step, completed=info.step - 1, loss="-", rate="")
         progress.update(task, completed=info.step, loss=f"{info.loss:.4f}", rate=f"{1.0 / max(info.seconds, 1e-9):.2f} it/s")
 
-    try:
-        with progress:
-            result = train(spec, data, out, resume=resume, max_steps=max_steps, cache_dir=cache, device=device,
-                           on_step=on_step, on_event=on_event)
-    except (RecipeError, TrainError, DatasetError, ModelConfigError, FileNotFoundError) as exc:
-        _fail(str(exc), 2)
+    with progress:
+        result = train(spec, data, out, resume=resume, max_steps=max_steps, cache_dir=cache, device=device,
+                       on_step=on_step, on_event=on_event)
     if not main_process:
         return
     last = f"{result.losses[-1]:.4f}" if result.losses else "-"
@@ -1067,18 +1015,15 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
     from .sequential_run import SequentialOptions, check_sequential, read_provenance
 
     rows = [r for r in rows if r.suite == suite]
-    try:
-        recorded = read_provenance(store, suite) if store is not None else None
-        candidates, pairs, seeds = [candidate], None, None
-        if recorded is not None and candidate in recorded["candidates"] and recorded["baseline"] == baseline:
-            options = SequentialOptions.from_provenance(recorded)
-            candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
-            console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
-                          f"alpha {options.alpha}, margins {options.margin})")
-        decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
-                                                 pairs=pairs, seeds=seeds) if d.candidate == candidate]
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    recorded = read_provenance(store, suite) if store is not None else None
+    candidates, pairs, seeds = [candidate], None, None
+    if recorded is not None and candidate in recorded["candidates"] and recorded["baseline"] == baseline:
+        options = SequentialOptions.from_provenance(recorded)
+        candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
+        console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
+                      f"alpha {options.alpha}, margins {options.margin})")
+    decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
+                                             pairs=pairs, seeds=seeds) if d.candidate == candidate]
     _print_decisions(decisions)
     worse = [d.metric for d in decisions if d.verdict == "worse"]
     open_ = [d.metric for d in decisions if not d.decided]
@@ -1150,13 +1095,10 @@ def plan_cmd(
     except ValueError:
         _fail(f"--seeds {seeds!r}: give positive integers, e.g. 1,2,5", 2)
     rows = _pilot_rows(pilot, suite)
-    try:
-        rules = metric_rules(margin, bound)
-        results = plan_from_rows(rows, rules, effect=effect, baseline=baseline,
-                                 candidates=candidates.split(",") if candidates else None, alpha=alpha,
-                                 power=power, pool=pool, seed_options=seed_options)
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    rules = metric_rules(margin, bound)
+    results = plan_from_rows(rows, rules, effect=effect, baseline=baseline,
+                             candidates=candidates.split(",") if candidates else None, alpha=alpha,
+                             power=power, pool=pool, seed_options=seed_options)
     for pilot_var, size, plans in results:
         rule = rules[pilot_var.metric]
         console.print(

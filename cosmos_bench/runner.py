@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import catalog
 from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
-from .errors import CosmosBenchError
+from .errors import CosmosBenchError, InputError, MissingInputError
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
@@ -110,9 +110,9 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
     names = [m.strip().lower() for m in (spec.split(",") if isinstance(spec, str) else spec) if m.strip()]
     unknown = sorted(set(names) - set(ALL_METRICS))
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
+        raise InputError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
     if not names:
-        raise ValueError("no metrics given")
+        raise InputError("no metrics given")
     return names
 
 
@@ -289,7 +289,7 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         elif cfg.executor == "ray":
             report = _generate_on_ray(cfg, suite, out, models, settings, summary, store, on_start, on_item, reporter)
         else:
-            raise ValueError(f"unknown executor {cfg.executor!r}; choose 'local' or 'ray'")
+            raise InputError(f"unknown executor {cfg.executor!r}; choose 'local' or 'ray'")
         summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
         if report.count("claimed"):
             summary.left_to_others["generate"] = report.count("claimed")
@@ -317,7 +317,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
     from .ray_executor import RayOptions, generate_on_ray
 
     if cfg.shard:
-        raise ValueError("--shard splits work between local processes; the ray executor spreads it itself")
+        raise InputError("--shard splits work between local processes; the ray executor spreads it itself")
     scorer = GeometryScorer(dataclasses.replace(cfg, judge=None), suite)  # no endpoint or key travels to workers
 
     def on_rows(rows: list[ResultRow], message: str | None) -> None:
@@ -367,7 +367,7 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     if not out.is_dir():
-        raise FileNotFoundError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
+        raise MissingInputError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
     wanted = set(cfg.models)
     outputs = [o for o in find_outputs(out) if o.sidecar.suite == suite.name and (not wanted or o.model in wanted)]
     if cfg.limit is not None:

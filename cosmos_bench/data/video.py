@@ -19,9 +19,10 @@ import av
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import CosmosBenchError, InputError
 
 
-class VideoError(ValueError):
+class VideoError(CosmosBenchError, ValueError):
     """A video that cannot be used, with the offending file and the reason."""
 
     def __init__(self, path: str | os.PathLike | None, problem: str):
@@ -182,9 +183,9 @@ def parse_grid(spec: str) -> tuple[int, int]:
         rows_s, cols_s = spec.lower().split("x")
         rows, cols = int(rows_s), int(cols_s)
     except ValueError:
-        raise ValueError(f"grid must look like RxC, e.g. 1x2 or 2x3; got {spec!r}") from None
+        raise InputError(f"grid must look like RxC, e.g. 1x2 or 2x3; got {spec!r}") from None
     if rows < 1 or cols < 1:
-        raise ValueError(f"grid needs at least one row and column; got {spec!r}")
+        raise InputError(f"grid needs at least one row and column; got {spec!r}")
     return rows, cols
 
 

@@ -47,6 +47,7 @@ from cosmos_bench.judge.server import (
     server_reason,
     unknown_fields,
 )
+from ..errors import InputError, WorkFailedError
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -87,7 +88,7 @@ _ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
 _VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
 
 
-class JudgeEndpointError(RuntimeError):
+class JudgeEndpointError(WorkFailedError, RuntimeError):
     """The judge server cannot be reached or refuses every request (wrong URL, server down, bad key)."""
 
 
@@ -155,9 +156,9 @@ class JudgeConfig:
         ]
         for ok, name, value, want in checks:
             if not ok:
-                raise ValueError(f"JudgeConfig.{name} must be {want}, got {value!r}")
+                raise InputError(f"JudgeConfig.{name} must be {want}, got {value!r}")
         if self.server == "openai" and self.video_mode == "video":
-            raise ValueError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
+            raise InputError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
                              "use video_mode='frames' (--frames-mode)")
 
     @classmethod
@@ -182,7 +183,7 @@ class JudgeConfig:
 
         server = self.server or first((SERVER_ENV,), "auto")
         if server not in SERVER_PROFILES:
-            raise ValueError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
+            raise InputError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
         return dataclasses.replace(
             self,
             base_url=self.base_url or first(_url_vars(generic), DEFAULT_BASE_URL),

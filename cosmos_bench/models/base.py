@@ -45,6 +45,7 @@ import yaml
 from ..atomic import atomic_write_text
 from ..names import NAME_RE
 from ..provenance import file_sha256, folder_fingerprint  # re-exported: imported from here by models and train
+from ..errors import CosmosBenchError
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
@@ -54,7 +55,7 @@ MODELS_ENV = "COSMOS_BENCH_MODELS"
 Frames = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(CosmosBenchError, ValueError):
     """A models YAML or model entry that cannot be used; the message names the file and entry."""
 
 

@@ -59,6 +59,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import CosmosBenchError
 from ..models.base import ModelsConfig
 from ..models.cosmos_facts import ADAPTER_FILE, DEFAULT_MODEL, default_revision
 from ..models.loading import pretrained_kwargs, stand_in_warning_hidden, torch_dtype
@@ -96,7 +97,7 @@ def _set_numpy_rng_state(state: dict[str, Any]) -> None:
 LOSS_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "seconds", "samples_per_second"]
 
 
-class TrainError(RuntimeError):
+class TrainError(CosmosBenchError, RuntimeError):
     """A run that cannot start or continue, with what to do about it."""
 
 
