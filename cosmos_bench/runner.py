@@ -257,14 +257,23 @@ def check_config(cfg: RunConfig) -> None:
             raise CosmosBenchError(f"{option} must be at least 1, got {value}")
 
 
+def resolve_config(cfg: RunConfig) -> RunConfig:
+    """``cfg`` checked, its metric list parsed and its judge config resolved from the environment, once.
+
+    ``run`` and ``rescore`` call it first; everything below them (stages, judge versions, requests)
+    takes the result as given, so a run never sees two different environments halfway through.
+    """
+    check_config(cfg)
+    judge = cfg.judge.resolved() if cfg.judge is not None else None
+    return dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics), judge=judge)
+
+
 def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """Run the benchmark described by ``cfg``; safe to interrupt and to run again."""
     from .models.base import load_models
     from .models.generate import generate, settings_for_suite
 
-    check_config(cfg)
-    metrics = parse_metrics(cfg.metrics)
-    cfg = dataclasses.replace(cfg, metrics=metrics)
+    cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
@@ -362,8 +371,7 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """
     from .models.generate import find_outputs
 
-    check_config(cfg)
-    cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
+    cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     if not out.is_dir():

@@ -34,7 +34,7 @@ from .results.sequential import Budget, Decision, PairValues, SequentialMonitor,
 from .results.sequential_report import SequentialCost, write_sequential_report
 from .results.store import ResultRow, ResultStore
 from .runner import (
-    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _claims, _drive, _emit, _score_and_publish, _stages, parse_metrics,
+    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _claims, _drive, _emit, _score_and_publish, _stages, resolve_config,
 )
 from .errors import InputError
 
@@ -166,7 +166,7 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     if cfg.executor != "local" or cfg.shard:
         raise InputError("--sequential runs on the local executor without --shard (it generates pair by pair)")
     rules = metric_rules(options.margin, options.bound)
-    cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
+    cfg = resolve_config(cfg)
     missing = sorted(set(rules) - set(cfg.metrics))
     if missing:
         raise InputError(f"--margin gates {', '.join(missing)}, which --metrics does not compute")

@@ -106,3 +106,29 @@ def test_the_judge_is_on_only_when_an_endpoint_is_named() -> None:
     on = judge_config_if_asked(None, env={**generic, "COSMOS_BENCH_JUDGE_URL": "http://judge/v1"}, samples=2)
     assert (on.base_url, on.api_key, on.samples) == ("http://judge/v1", "EMPTY", 2)
     assert judge_config_if_asked("http://given/v1", env={}).base_url == "http://given/v1"
+
+
+class _NoEnvironment(dict):
+    """An environment that fails the test if anything looks at it."""
+
+    def get(self, *args):
+        raise AssertionError(f"environment read after the config was resolved: {args}")
+
+    __getitem__ = get
+
+
+def test_a_resolved_judge_config_is_taken_as_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 17: the judge config is resolved once where a run starts, not again per judge metric."""
+    from cosmos_bench.judge import JudgeConfig, load_rubric
+    from cosmos_bench.judge.client import judge_settings
+    from cosmos_bench.runner import RunConfig, resolve_config
+
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_MODEL", "judge-one")
+    cfg = resolve_config(RunConfig(models=["base"], suite=tmp_path, store=tmp_path / "r.sqlite", metrics="tse,physics",
+                                   judge=JudgeConfig(base_url="http://judge/v1")))
+    assert cfg.metrics == ["tse", "physics"] and cfg.judge.is_resolved and cfg.judge.model == "judge-one"
+    assert cfg.judge.resolved(_NoEnvironment()) is cfg.judge
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_MODEL", "judge-two")  # a change halfway through a run is not seen
+    assert judge_settings(load_rubric("video_physics"), cfg.judge)["model"] == "judge-one"
+    with pytest.raises(AssertionError, match="environment read"):
+        JudgeConfig(base_url="http://judge/v1").resolved(_NoEnvironment())  # unresolved: it must look

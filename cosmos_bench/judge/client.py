@@ -171,8 +171,12 @@ class JudgeConfig:
         """Fill ``base_url``, ``api_key`` and ``model`` from the environment where they are ``None``.
 
         ``generic``: also fall back to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` (see
-        :func:`generic_env_used` for telling the user so).
+        :func:`generic_env_used` for telling the user so). A config resolved already is returned as it
+        is, without looking at the environment: it is resolved once where the run starts (the CLI, or
+        the top of ``runner.run``), and every later step (versions, requests, endpoints) takes it as given.
         """
+        if self.is_resolved:
+            return self
         env = os.environ if env is None else env
 
         def first(names: Sequence[str], default: str) -> str:
@@ -191,6 +195,11 @@ class JudgeConfig:
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
             server=server,
         )
+
+    @property
+    def is_resolved(self) -> bool:
+        """Where the judge is, its key, its model and the request form are all decided."""
+        return None not in (self.base_url, self.api_key, self.model, self.server)
 
     @property
     def request_form(self) -> RequestForm:
