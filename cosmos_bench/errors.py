@@ -4,7 +4,7 @@ A ``CosmosBenchError`` is a problem the user can fix (a bad option, an unusable 
 server); its message is one line that names the file or setting and the problem. Every domain error of
 the package (``SuiteError``, ``ModelConfigError``, ``VideoError``, ``RubricError``, ``StoreError``, ...)
 derives from it, keeping the built-in base that callers already catch (``ValueError``, ``RuntimeError``,
-``FileNotFoundError``). The CLI catches it in one place (``cli_errors``), prints that line and exits with
+``FileNotFoundError``). The CLI catches it in one place (``cli/errors.py``), prints that line and exits with
 ``exit_code`` (2 unless the class says otherwise), so no traceback reaches the user unless ``--debug``
 asks for it; anything else is a bug or the machine (exit 4).
 """

@@ -1,7 +1,7 @@
 """One user-facing error base, mapped to the documented exit codes in one place (issue 17).
 
 Every exception class the package defines (public name) must derive from ``CosmosBenchError``, so the
-CLI's one handler (``cli_errors.ErrorReportingGroup``) can give it a one-line message and its exit code
+CLI's one handler (``cli.errors.ErrorReportingGroup``) can give it a one-line message and its exit code
 instead of each command catching its own mix. The exit codes are the README's ("Exit codes and errors").
 """
 
@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import cosmos_bench
 from cosmos_bench import errors
-from cosmos_bench.cli_errors import ErrorReportingGroup, exit_code_of
+from cosmos_bench.cli.errors import ErrorReportingGroup, exit_code_of
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Modules that run a program when imported. Private classes (``_Transient`` and the like: the judge

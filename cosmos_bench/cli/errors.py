@@ -13,9 +13,7 @@ problems the CLI finds itself go through :func:`fail`, which prints the same one
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -23,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from .errors import EXIT_FAILED_WORK, EXIT_INTERNAL, CosmosBenchError
+from ..errors import EXIT_FAILED_WORK, EXIT_INTERNAL, CosmosBenchError
 
 _state = {"debug": False}
 
@@ -72,46 +70,3 @@ class ErrorReportingGroup(TyperGroup):
 
 def _print(markup: str) -> None:
     Console(stderr=True).print(markup, soft_wrap=True)
-
-
-# ------------------------------------------------------------------ option checks (click callbacks)
-def check_backend(value: str) -> str:
-    """``--backend``: one of the geometric metric backends (checked at parse time, before any work)."""
-    from .metrics.matching import BACKENDS
-
-    if value not in BACKENDS:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(BACKENDS)}")
-    return value
-
-
-def check_positive(value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"must be greater than 0, got {value}")
-    return value
-
-
-def check_output_file(value: Path | None) -> Path | None:
-    """An output file option: refuse a folder, or a path under a file, before the work that fills it."""
-    if value is None:
-        return value
-    if value.is_dir():
-        raise typer.BadParameter(f"{value} is a folder; give a file name")
-    parent = value.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise typer.BadParameter(f"{value}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK):
-        raise typer.BadParameter(f"{value}: {parent} is not writable")
-    return value
-
-
-def one_of(*choices: str):
-    """A callback refusing any value but ``choices``, naming the option (click's usage error, exit 2)."""
-
-    def check(value: str) -> str:
-        if value not in choices:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
