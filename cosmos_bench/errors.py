@@ -1,9 +1,12 @@
 """The one user-facing error type, on the ground floor so every layer can raise it.
 
-A ``CosmosBenchError`` is a problem the user can fix (a bad option, an unusable file); its message is
-one line that names the file or option and the problem. The CLI catches it in one place, prints that
-line and exits with ``exit_code`` (2: bad input, nothing was done), so no traceback reaches the user
-unless ``--debug`` asks for it.
+A ``CosmosBenchError`` is a problem the user can fix (a bad option, an unusable file, an unreachable
+server); its message is one line that names the file or setting and the problem. Every domain error of
+the package (``SuiteError``, ``ModelConfigError``, ``VideoError``, ``RubricError``, ``StoreError``, ...)
+derives from it, keeping the built-in base that callers already catch (``ValueError``, ``RuntimeError``,
+``FileNotFoundError``). The CLI catches it in one place (``cli/errors.py``), prints that line and exits with
+``exit_code`` (2 unless the class says otherwise), so no traceback reaches the user unless ``--debug``
+asks for it; anything else is a bug or the machine (exit 4).
 """
 
 from __future__ import annotations
@@ -20,3 +23,18 @@ class CosmosBenchError(Exception):
     """A problem the user can fix, reported as one line; ``exit_code`` is what the CLI exits with."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class InputError(CosmosBenchError, ValueError):
+    """A value the library was given cannot be used (a malformed spec, a number out of range)."""
+
+
+class MissingInputError(CosmosBenchError, FileNotFoundError):
+    """A file or folder the library was pointed at does not exist (or holds nothing to work on)."""
+
+
+class WorkFailedError(CosmosBenchError):
+    """The work was started but could not be done (no worker could start, the judge is unreachable):
+    exit 1 like other failed work, not 2, since the input itself was fine."""
+
+    exit_code = EXIT_FAILED_WORK

@@ -43,6 +43,7 @@ from .models.base import WorldModel, load_models
 from .models.generate import GenerationReport, GenerationSettings, ItemResult, WorkItem, generate, plan_run
 from .data.suite import Suite
 from .results.store import ResultRow
+from .errors import WorkFailedError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ ITEMS_IN_FLIGHT = 2  # per worker: one generating while the other is written and
 Scorer = Callable[[ItemResult, str, Path], "tuple[list[ResultRow], str | None]"]
 
 
-class RayExecutorError(RuntimeError):
+class RayExecutorError(WorkFailedError, RuntimeError):
     """The Ray executor cannot run (Ray missing, no cluster, no worker could start)."""
 
 

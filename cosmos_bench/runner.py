@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import catalog
 from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
-from .errors import CosmosBenchError
+from .errors import CosmosBenchError, InputError, MissingInputError
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
@@ -110,9 +110,9 @@ def parse_metrics(spec: str | Sequence[str]) -> list[str]:
     names = [m.strip().lower() for m in (spec.split(",") if isinstance(spec, str) else spec) if m.strip()]
     unknown = sorted(set(names) - set(ALL_METRICS))
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
+        raise InputError(f"unknown metric(s) {unknown}; choose from {list(ALL_METRICS)}")
     if not names:
-        raise ValueError("no metrics given")
+        raise InputError("no metrics given")
     return names
 
 
@@ -257,14 +257,23 @@ def check_config(cfg: RunConfig) -> None:
             raise CosmosBenchError(f"{option} must be at least 1, got {value}")
 
 
+def resolve_config(cfg: RunConfig) -> RunConfig:
+    """``cfg`` checked, its metric list parsed and its judge config resolved from the environment, once.
+
+    ``run`` and ``rescore`` call it first; everything below them (stages, judge versions, requests)
+    takes the result as given, so a run never sees two different environments halfway through.
+    """
+    check_config(cfg)
+    judge = cfg.judge.resolved() if cfg.judge is not None else None
+    return dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics), judge=judge)
+
+
 def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """Run the benchmark described by ``cfg``; safe to interrupt and to run again."""
     from .models.base import load_models
     from .models.generate import generate, settings_for_suite
 
-    check_config(cfg)
-    metrics = parse_metrics(cfg.metrics)
-    cfg = dataclasses.replace(cfg, metrics=metrics)
+    cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
@@ -289,7 +298,7 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         elif cfg.executor == "ray":
             report = _generate_on_ray(cfg, suite, out, models, settings, summary, store, on_start, on_item, reporter)
         else:
-            raise ValueError(f"unknown executor {cfg.executor!r}; choose 'local' or 'ray'")
+            raise InputError(f"unknown executor {cfg.executor!r}; choose 'local' or 'ray'")
         summary.generation = {s: report.count(s) for s in ("generated", "skipped", "failed")}
         if report.count("claimed"):
             summary.left_to_others["generate"] = report.count("claimed")
@@ -317,7 +326,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
     from .ray_executor import RayOptions, generate_on_ray
 
     if cfg.shard:
-        raise ValueError("--shard splits work between local processes; the ray executor spreads it itself")
+        raise InputError("--shard splits work between local processes; the ray executor spreads it itself")
     scorer = GeometryScorer(dataclasses.replace(cfg, judge=None), suite)  # no endpoint or key travels to workers
 
     def on_rows(rows: list[ResultRow], message: str | None) -> None:
@@ -362,12 +371,11 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     """
     from .models.generate import find_outputs
 
-    check_config(cfg)
-    cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
+    cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     if not out.is_dir():
-        raise FileNotFoundError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
+        raise MissingInputError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
     wanted = set(cfg.models)
     outputs = [o for o in find_outputs(out) if o.sidecar.suite == suite.name and (not wanted or o.model in wanted)]
     if cfg.limit is not None:

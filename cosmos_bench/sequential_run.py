@@ -34,8 +34,9 @@ from .results.sequential import Budget, Decision, PairValues, SequentialMonitor,
 from .results.sequential_report import SequentialCost, write_sequential_report
 from .results.store import ResultRow, ResultStore
 from .runner import (
-    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _claims, _drive, _emit, _score_and_publish, _stages, parse_metrics,
+    JUDGE_METRICS, Reporter, RunConfig, RunSummary, _claims, _drive, _emit, _score_and_publish, _stages, resolve_config,
 )
+from .errors import InputError
 
 PROVENANCE_FORMAT = "cosmos-bench.sequential/1"
 
@@ -87,7 +88,7 @@ def _check_design(store: str | Path, design: dict[str, Any]) -> None:
 
     if fixed(recorded) != fixed(design):
         changed = sorted(k for k in set(recorded) | set(design) if k != "budget" and recorded.get(k) != design.get(k))
-        raise ValueError(f"{provenance_path(store, design['suite'])}: this store holds a sequential run with another design (differs in {', '.join(changed)}); "
+        raise InputError(f"{provenance_path(store, design['suite'])}: this store holds a sequential run with another design (differs in {', '.join(changed)}); "
                          "use another --store or --order-seed as recorded, or move the file away")
 
 
@@ -163,20 +164,20 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     from .models.generate import generate, output_of, plan_run, settings_for_suite
 
     if cfg.executor != "local" or cfg.shard:
-        raise ValueError("--sequential runs on the local executor without --shard (it generates pair by pair)")
+        raise InputError("--sequential runs on the local executor without --shard (it generates pair by pair)")
     rules = metric_rules(options.margin, options.bound)
-    cfg = dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics))
+    cfg = resolve_config(cfg)
     missing = sorted(set(rules) - set(cfg.metrics))
     if missing:
-        raise ValueError(f"--margin gates {', '.join(missing)}, which --metrics does not compute")
+        raise InputError(f"--margin gates {', '.join(missing)}, which --metrics does not compute")
     if cfg.judge is None and any(m in JUDGE_METRICS for m in rules):
-        raise ValueError(f"--margin gates judge metrics ({', '.join(m for m in rules if m in JUDGE_METRICS)}) "
+        raise InputError(f"--margin gates judge metrics ({', '.join(m for m in rules if m in JUDGE_METRICS)}) "
                          "but no judge endpoint is given (--judge-url)")
     if cfg.baseline not in cfg.models:
-        raise ValueError(f"--sequential compares against the baseline {cfg.baseline!r}: add it to --models")
+        raise InputError(f"--sequential compares against the baseline {cfg.baseline!r}: add it to --models")
     suite = load_suite(cfg.suite)
     if "cse" in rules and len(suite.views) < 2:
-        raise ValueError(f"--margin gates cse but suite {suite.name!r} has one view")
+        raise InputError(f"--margin gates cse but suite {suite.name!r} has one view")
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
     by_name = {m.name: m for m in models}
@@ -256,7 +257,7 @@ def read_provenance(store: str | Path, suite: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: unreadable sequential provenance ({exc})") from None
+        raise InputError(f"{path}: unreadable sequential provenance ({exc})") from None
 
 
 def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseline: str,
@@ -280,10 +281,10 @@ def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], ba
     used = [r for r in rows if counts_as_result(r) and (r.model, r.metric) in latest and latest[(r.model, r.metric)][1:] == (r.generation_key, r.metric_version)]
     base_rows = [r for r in used if r.model == baseline]
     if not base_rows:
-        raise ValueError(f"no rows of the baseline {baseline!r} for the gated metrics {sorted(rules)}")
+        raise InputError(f"no rows of the baseline {baseline!r} for the gated metrics {sorted(rules)}")
     absent = [c for c in candidates if not any(r.model == c for r in used)]
     if absent:
-        raise ValueError(f"no rows of {', '.join(absent)} for the gated metrics {sorted(rules)}")
+        raise InputError(f"no rows of {', '.join(absent)} for the gated metrics {sorted(rules)}")
     monitor = SequentialMonitor(
         candidates=list(candidates), pairs=pairs if pairs is not None else sorted({r.sample for r in base_rows}),
         seeds=sorted(seeds if seeds is not None else {r.seed for r in base_rows}), rules=rules, baseline=baseline,

@@ -55,3 +55,14 @@ def test_every_top_level_module_has_a_layer() -> None:
     modules = {p.stem for p in (REPO / "cosmos_bench").glob("*.py") if p.stem != "__init__"}
     modules |= {p.name for p in (REPO / "cosmos_bench").iterdir() if (p / "__init__.py").is_file()}
     assert not modules - named, f"modules with no layer in pyproject.toml: {sorted(modules - named)}"
+
+
+def test_every_cli_module_has_a_layer() -> None:
+    """The same for the CLI package: a new command module must join the command layer (no command imports another)."""
+    import tomllib
+
+    config = tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in config if c["id"] == "cli")["layers"]
+    named = {part.strip() for layer in layers for part in layer.replace("|", ":").split(":")}
+    modules = {p.stem for p in (REPO / "cosmos_bench" / "cli").glob("*.py")} - {"__init__", "__main__"}
+    assert modules and not modules - named, f"cli modules with no layer in pyproject.toml: {sorted(modules - named)}"

@@ -110,10 +110,10 @@ def test_concurrent_runs_split_generation(bench: Path, gate: Gate) -> None:
     assert a.generation == {"generated": 1, "skipped": N_VIDEOS - 1, "failed": 0}
     assert a.left_to_others == {} and a.rows_written == 4 and a.rows_skipped == ROWS - 4
     assert a.rows_discarded == b.rows_discarded == 0
-    from cosmos_bench import cli
+    from cosmos_bench.cli import output
 
-    with cli.console.capture() as shown:
-        cli._print_shared_work(b)
+    with output.console.capture() as shown:
+        output.print_shared_work(b)
     assert "left to another run on this store: 1 video(s) to generate" in " ".join(shown.get().split())
     rows, claims = stored(cfg)
     assert len(rows) == ROWS and all(r.status == "ok" for r in rows) and claims == {}

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_write_text
+from ..errors import CosmosBenchError
 from ..names import NAME_RULE, is_safe_name
 from .judge_view import tiled_views_video
 from .video import VideoError, check_video_shape, parse_grid, probe_video, read_grid_views, read_video, read_view_files
@@ -29,7 +30,7 @@ StorageKind = Literal["single", "grid", "files"]
 DEFAULT_FILE_PATTERN = "{sample}_{view}.mp4"
 
 
-class SuiteError(ValueError):
+class SuiteError(CosmosBenchError, ValueError):
     """An invalid suite manifest, naming the file and the problem."""
 
 

@@ -86,6 +86,7 @@ import cv2
 import numpy as np
 
 from .synthetic_motion import ARM_LINKS, arm_chain, independent_motion
+from ..errors import InputError
 
 __all__ = [
     "FIRST_BOX_SURFACE",
@@ -274,10 +275,10 @@ class Degradation:
 
     def __post_init__(self) -> None:
         if self.kind not in DEGRADATION_KINDS:
-            raise ValueError(f"unknown degradation kind {self.kind!r}; expected one of {DEGRADATION_KINDS}")
+            raise InputError(f"unknown degradation kind {self.kind!r}; expected one of {DEGRADATION_KINDS}")
         amp = float(self.amplitude)
         if not math.isfinite(amp) or amp < 0:
-            raise ValueError(f"degradation amplitude must be a finite number of pixels >= 0. Got {self.amplitude!r}")
+            raise InputError(f"degradation amplitude must be a finite number of pixels >= 0. Got {self.amplitude!r}")
         object.__setattr__(self, "amplitude", amp)
 
     def __str__(self) -> str:
@@ -290,11 +291,11 @@ def parse_degradation(spec: str | Degradation) -> Degradation:
         return spec
     kind, sep, amp = str(spec).strip().partition(":")
     if not sep:
-        raise ValueError(f"degradation {spec!r}: expected KIND:PIXELS, e.g. 'elastic:2' (kinds {DEGRADATION_KINDS})")
+        raise InputError(f"degradation {spec!r}: expected KIND:PIXELS, e.g. 'elastic:2' (kinds {DEGRADATION_KINDS})")
     try:
         amplitude = float(amp)
     except ValueError:
-        raise ValueError(f"degradation {spec!r}: amplitude {amp!r} is not a number of pixels") from None
+        raise InputError(f"degradation {spec!r}: amplitude {amp!r} is not a number of pixels") from None
     return Degradation(kind.strip(), amplitude)
 
 
@@ -353,40 +354,40 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.views, str):
-            raise ValueError(f"views must be a count or a list of names, not the string {self.views!r}")
+            raise InputError(f"views must be a count or a list of names, not the string {self.views!r}")
         names = self.view_names
         if len(names) < 1 or len(set(names)) != len(names):
-            raise ValueError(f"views must be a positive count or distinct names. Got {self.views!r}")
+            raise InputError(f"views must be a positive count or distinct names. Got {self.views!r}")
         for name, value, lo in (("frames", self.frames, 1), ("height", self.height, 16), ("width", self.width, 16),
                                 ("num_boxes", self.num_boxes, 1), ("supersample", self.supersample, 1)):
             if int(value) != value or value < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}. Got {value!r}")
+                raise InputError(f"{name} must be an integer >= {lo}. Got {value!r}")
         if self.camera_motion not in ("static", "orbit"):
-            raise ValueError(f"camera_motion must be 'static' or 'orbit'. Got {self.camera_motion!r}")
+            raise InputError(f"camera_motion must be 'static' or 'orbit'. Got {self.camera_motion!r}")
         if self.object_motion not in OBJECT_MOTIONS:
-            raise ValueError(f"object_motion must be one of {OBJECT_MOTIONS}. Got {self.object_motion!r}")
+            raise InputError(f"object_motion must be one of {OBJECT_MOTIONS}. Got {self.object_motion!r}")
         if self.object_motion == "arm" and self.num_boxes + len(ARM_LINKS) > len(PALETTE):
-            raise ValueError(f"object_motion='arm' adds {len(ARM_LINKS)} links: num_boxes must be <= "
+            raise InputError(f"object_motion='arm' adds {len(ARM_LINKS)} links: num_boxes must be <= "
                              f"{len(PALETTE) - len(ARM_LINKS)} (one colour each). Got {self.num_boxes}")
         if not self.fps > 0:
-            raise ValueError(f"fps must be > 0. Got {self.fps!r}")
+            raise InputError(f"fps must be > 0. Got {self.fps!r}")
         if not 10.0 <= self.hfov_deg <= 120.0:
-            raise ValueError(f"hfov_deg must be in [10, 120]. Got {self.hfov_deg!r}")
+            raise InputError(f"hfov_deg must be in [10, 120]. Got {self.hfov_deg!r}")
         if self.num_boxes > len(PALETTE):
-            raise ValueError(f"num_boxes must be <= {len(PALETTE)} (one colour each). Got {self.num_boxes}")
+            raise InputError(f"num_boxes must be <= {len(PALETTE)} (one colour each). Got {self.num_boxes}")
         if not 0.5 <= self.camera_distance <= 1.8 or not 0.3 <= self.camera_height <= 2.0:
-            raise ValueError(
+            raise InputError(
                 "camera_distance must be in [0.5, 1.8] m and camera_height in [0.3, 2.0] m (inside the room, "
                 f"above the boxes). Got {self.camera_distance!r}, {self.camera_height!r}"
             )
         if self.baseline < 0 or self.baseline > 1.0 or (len(names) > 1 and self.baseline <= 0):
-            raise ValueError(f"baseline must be in (0, 1] m for a multi-view rig. Got {self.baseline!r}")
+            raise InputError(f"baseline must be in (0, 1] m for a multi-view rig. Got {self.baseline!r}")
 
     @property
     def view_names(self) -> tuple[str, ...]:
         if isinstance(self.views, (int, np.integer)):
             if self.views < 1:
-                raise ValueError(f"views must be >= 1. Got {self.views}")
+                raise InputError(f"views must be >= 1. Got {self.views}")
             return _default_view_names(int(self.views))
         return tuple(str(v) for v in self.views)
 
@@ -1302,7 +1303,7 @@ def render_clip(config: SceneConfig | None = None, degradations: Sequence[Degrad
     degr = tuple(parse_degradation(d) for d in degradations)
     kinds = [d.kind for d in degr]
     if len(set(kinds)) != len(kinds):
-        raise ValueError(f"each degradation kind may appear once. Got {[str(d) for d in degr]}")
+        raise InputError(f"each degradation kind may appear once. Got {[str(d) for d in degr]}")
     boxes = _layout(config)
     cameras = _rig_cameras(config)
     scene = _Scene(config, boxes, None)

@@ -21,6 +21,7 @@ from .layout import write_image
 from .suite import Storage, Suite
 from .synthetic import Degradation, SceneConfig, SyntheticClip, render_clip
 from .video import tile_grid, write_video
+from ..errors import InputError
 
 CAMERAS_DIR = "cameras"
 VIDEOS_DIR = "videos"
@@ -94,7 +95,7 @@ def write_synthetic_suite(
     elif storage == "files":
         store = Storage("files")
     else:
-        raise ValueError(f"storage must be 'grid' or 'files', got {storage!r}")
+        raise InputError(f"storage must be 'grid' or 'files', got {storage!r}")
     suite = Suite(
         name=name or root.resolve().name, root=root, views=views, storage=store, fps=config.fps,
         frames=config.frames, size=(config.height, config.width), videos=VIDEOS_DIR, cameras=CAMERAS_DIR,

@@ -19,9 +19,10 @@ import av
 import numpy as np
 
 from ..atomic import atomic_path
+from ..errors import CosmosBenchError, InputError
 
 
-class VideoError(ValueError):
+class VideoError(CosmosBenchError, ValueError):
     """A video that cannot be used, with the offending file and the reason."""
 
     def __init__(self, path: str | os.PathLike | None, problem: str):
@@ -182,9 +183,9 @@ def parse_grid(spec: str) -> tuple[int, int]:
         rows_s, cols_s = spec.lower().split("x")
         rows, cols = int(rows_s), int(cols_s)
     except ValueError:
-        raise ValueError(f"grid must look like RxC, e.g. 1x2 or 2x3; got {spec!r}") from None
+        raise InputError(f"grid must look like RxC, e.g. 1x2 or 2x3; got {spec!r}") from None
     if rows < 1 or cols < 1:
-        raise ValueError(f"grid needs at least one row and column; got {spec!r}")
+        raise InputError(f"grid needs at least one row and column; got {spec!r}")
     return rows, cols
 
 
@@ -298,6 +299,27 @@ def read_view_files(
             raise VideoError(paths[name], f"view {name!r} plays at {fps:g} fps but {ref_name!r} at {fps_values[ref_name]:g} fps")
     views = check_views({n: v.frames for n, v in videos.items()}, {n: str(p) for n, p in paths.items()})
     return views, fps_values[ref_name]
+
+
+def view_names(names: str | None, rows: int, cols: int) -> list[str] | None:
+    """Comma-separated view names for an ``rows x cols`` grid (``None``: the default names), one per tile."""
+    if not names:
+        return None
+    out = [v.strip() for v in names.split(",")]
+    if len(out) != rows * cols:
+        raise VideoError(None, f"{len(out)} view name(s) given but the grid {rows}x{cols} has {rows * cols}")
+    return out
+
+
+def read_views(path: str | os.PathLike, rows: int = 1, cols: int = 1,
+               names: Sequence[str] | None = None) -> tuple[Video, dict[str, np.ndarray]]:
+    """One video file as named views: probed first (a still image renamed ``.mp4`` would decode as a
+    one-frame video and get a score), decoded, and split into its ``rows x cols`` tiles."""
+    probe_video(path)
+    video = read_video(path)
+    if rows * cols > 1:
+        return video, split_grid(video.frames, rows, cols, names, path=path)
+    return video, {(names[0] if names else default_view_names(1)[0]): video.frames}
 
 
 # --------------------------------------------------------------------------------------- probing

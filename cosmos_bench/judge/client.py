@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import openai
 
@@ -47,6 +47,7 @@ from cosmos_bench.judge.server import (
     server_reason,
     unknown_fields,
 )
+from ..errors import InputError, WorkFailedError
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -87,7 +88,7 @@ _ENV_MODEL = ("COSMOS_BENCH_JUDGE_MODEL",)
 _VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska"}
 
 
-class JudgeEndpointError(RuntimeError):
+class JudgeEndpointError(WorkFailedError, RuntimeError):
     """The judge server cannot be reached or refuses every request (wrong URL, server down, bad key)."""
 
 
@@ -155,9 +156,9 @@ class JudgeConfig:
         ]
         for ok, name, value, want in checks:
             if not ok:
-                raise ValueError(f"JudgeConfig.{name} must be {want}, got {value!r}")
+                raise InputError(f"JudgeConfig.{name} must be {want}, got {value!r}")
         if self.server == "openai" and self.video_mode == "video":
-            raise ValueError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
+            raise InputError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
                              "use video_mode='frames' (--frames-mode)")
 
     @classmethod
@@ -170,8 +171,12 @@ class JudgeConfig:
         """Fill ``base_url``, ``api_key`` and ``model`` from the environment where they are ``None``.
 
         ``generic``: also fall back to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` (see
-        :func:`generic_env_used` for telling the user so).
+        :func:`generic_env_used` for telling the user so). A config resolved already is returned as it
+        is, without looking at the environment: it is resolved once where the run starts (the CLI, or
+        the top of ``runner.run``), and every later step (versions, requests, endpoints) takes it as given.
         """
+        if self.is_resolved:
+            return self
         env = os.environ if env is None else env
 
         def first(names: Sequence[str], default: str) -> str:
@@ -182,7 +187,7 @@ class JudgeConfig:
 
         server = self.server or first((SERVER_ENV,), "auto")
         if server not in SERVER_PROFILES:
-            raise ValueError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
+            raise InputError(f"{SERVER_ENV} must be {' or '.join(SERVER_PROFILES)}, got {server!r}")
         return dataclasses.replace(
             self,
             base_url=self.base_url or first(_url_vars(generic), DEFAULT_BASE_URL),
@@ -192,9 +197,29 @@ class JudgeConfig:
         )
 
     @property
+    def is_resolved(self) -> bool:
+        """Where the judge is, its key, its model and the request form are all decided."""
+        return None not in (self.base_url, self.api_key, self.model, self.server)
+
+    @property
     def request_form(self) -> RequestForm:
         """The form requests are sent in; an unresolved ``auto`` counts as ``generic``, its fallback."""
         return RequestForm(self.server if self.server not in (None, "auto") else "generic")
+
+
+def judge_config_if_asked(base_url: str | None = None, env: Mapping[str, str] | None = None,
+                          **overrides: Any) -> JudgeConfig | None:
+    """The resolved judge config when an endpoint was named (``base_url``, else ``$COSMOS_BENCH_JUDGE_URL``),
+    else ``None``: a benchmark run then leaves the judge columns "not run".
+
+    The generic ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` never switch the judge on here: many users keep
+    them set for other tools, and a benchmark must not send their key or videos there unasked. This is
+    the one place that decides from the environment whether a run has a judge.
+    """
+    env = os.environ if env is None else env
+    if not (base_url or env.get(URL_ENV)):
+        return None
+    return JudgeConfig.from_env(dict(env), base_url=base_url, **overrides)
 
 
 def endpoint_urls(base_url: str) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from ..provenance import sha256_hex
+from ..errors import CosmosBenchError
 
 __all__ = ["Rubric", "RubricError", "load_rubric", "rubric_dirs", "available_rubrics"]
 
@@ -56,7 +57,7 @@ PACKAGED_RUBRICS = Path(__file__).resolve().parent / "rubrics"
 RUBRICS_ENV = "COSMOS_BENCH_RUBRICS"
 
 
-class RubricError(ValueError):
+class RubricError(CosmosBenchError, ValueError):
     """A rubric file that cannot be used; the message names the file and the offending key/value."""
 
 

@@ -45,6 +45,7 @@ import yaml
 from ..atomic import atomic_write_text
 from ..names import NAME_RE
 from ..provenance import file_sha256, folder_fingerprint  # re-exported: imported from here by models and train
+from ..errors import CosmosBenchError
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
@@ -54,7 +55,7 @@ MODELS_ENV = "COSMOS_BENCH_MODELS"
 Frames = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(CosmosBenchError, ValueError):
     """A models YAML or model entry that cannot be used; the message names the file and entry."""
 
 
@@ -426,17 +427,19 @@ def register_model(
     path: str | os.PathLike | None = None,
     *,
     overwrite: bool = False,
+    config: ModelsConfig | None = None,
 ) -> Path:
     """Add ``name: entry`` to the models YAML (created if absent), atomically.
 
     A new name is appended as text, so comments in the file survive. Replacing an existing name
-    (``overwrite=True``) rewrites the file from its parsed form, which drops comments.
+    (``overwrite=True``) rewrites the file from its parsed form, which drops comments. ``config``:
+    the file as the caller already read it (else it is read here).
     """
     p = Path(path) if path is not None else default_models_path()
     if not NAME_RE.match(name):
         raise ModelConfigError(f"model name {name!r} must be letters, digits, '-', '_' or '.'")
     entry = dict(entry)
-    config = load_models_config(p, missing_ok=True)
+    config = config if config is not None else load_models_config(p, missing_ok=True)
     if name in config.entries and not overwrite:
         raise ModelConfigError(f"{p}: model {name!r} already exists (use overwrite to replace it)")
     trial = dict(config.entries)

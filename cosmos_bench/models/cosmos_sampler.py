@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from .dit_rewrites import installed
+from ..errors import CosmosBenchError
 from .noise import TEMPORAL_FACTOR
 from .safety import NoSafetyChecker
 
 
-class UnsafePromptError(ValueError):
+class UnsafePromptError(CosmosBenchError, ValueError):
     """NVIDIA's guardrail refused a prompt (the pipeline raises the same ValueError)."""
 
 

@@ -56,6 +56,7 @@ from ..data.video import tile_grid, write_video
 from .base import GeneratedVideo, GenerationRequest, ModelConfigError, WorldModel, file_sha256
 from .noise import NOISE_VERSION
 from .outputs import SIDECAR_FORMAT, Output, Sidecar
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +159,9 @@ def parse_shard(spec: str | None) -> tuple[int, int]:
         i_s, n_s = str(spec).split("/")
         i, n = int(i_s), int(n_s)
     except ValueError:
-        raise ValueError(f"shard must look like I/N (e.g. 0/4), got {spec!r}") from None
+        raise InputError(f"shard must look like I/N (e.g. 0/4), got {spec!r}") from None
     if n < 1 or not 0 <= i < n:
-        raise ValueError(f"shard I/N needs 0 <= I < N, got {spec!r}")
+        raise InputError(f"shard I/N needs 0 <= I < N, got {spec!r}")
     return i, n
 
 
@@ -336,15 +337,15 @@ def plan_run(
     and a cluster's workers produce the same items under the same generation keys."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else sorted({int(s) for s in seeds})
     if not seed_list:
-        raise ValueError("no seeds to generate")
+        raise InputError("no seeds to generate")
     if any(s < 0 for s in seed_list):
-        raise ValueError(f"seeds must be >= 0, got {seed_list}")
+        raise InputError(f"seeds must be >= 0, got {seed_list}")
     names = [m.name for m in models]
     if len(set(names)) != len(names):
-        raise ValueError(f"model names repeat: {names}")
+        raise InputError(f"model names repeat: {names}")
     pairs = list_test_pairs(suite.root)
     if not pairs:
-        raise ValueError(f"{suite.root}: no test pairs (<name>.txt + <name>.png)")
+        raise InputError(f"{suite.root}: no test pairs (<name>.txt + <name>.png)")
     if limit is not None:
         pairs = pairs[: max(int(limit), 0)]
     by_name = {p.name: p for p in pairs}
@@ -405,7 +406,7 @@ def generate(
     else:
         unknown = sorted({i.sample for i in items} - set(by_name)) + sorted({i.model for i in items} - set(by_model))
         if unknown:
-            raise ValueError(f"work items name unknown test pairs or models: {unknown}")
+            raise InputError(f"work items name unknown test pairs or models: {unknown}")
     if on_start:
         on_start(len(items))
     context = _RunContext(suite=suite, settings=settings, shard=shard_t)

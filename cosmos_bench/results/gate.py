@@ -39,7 +39,7 @@ Method = Literal["auto", "t", "bootstrap", "wilcoxon"]
 METHODS = ("auto", "t", "bootstrap", "wilcoxon")
 POWER = 0.8
 # exit codes of `cosmos-bench check`
-from ..errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK as EXIT_REGRESSION, EXIT_OK as EXIT_PASS, EXIT_UNDECIDED
+from ..errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK as EXIT_REGRESSION, EXIT_OK as EXIT_PASS, EXIT_UNDECIDED, InputError
 MISSING_NAMED = 5  # how many missing (sample, seed) pairs a verdict names
 
 
@@ -106,7 +106,7 @@ class GateReport:
 
 def _check_level(name: str, value: float) -> None:
     if not (0 < value <= 0.5):
-        raise ValueError(f"{name} must be in (0, 0.5], got {value}")
+        raise InputError(f"{name} must be in (0, 0.5], got {value}")
 
 
 def _pick_version(base: Sequence[ResultRow], cand: Sequence[ResultRow]) -> str | None:
@@ -192,9 +192,9 @@ def check_regression(
     ``min_pairs`` is the fewest test pairs a verdict is decided on (never fewer than 2).
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
     if max_regression < 0:
-        raise ValueError(f"max_regression must be >= 0, got {max_regression}")
+        raise InputError(f"max_regression must be >= 0, got {max_regression}")
     _check_level("alpha", alpha)
     _check_level("failure_alpha", failure_alpha)
     confidence = 1 - alpha if confidence is None else confidence
@@ -208,10 +208,10 @@ def check_regression(
     if metrics is not None:
         unknown = sorted(set(metrics) - set(names))
         if unknown:
-            raise ValueError(f"metric(s) {unknown} are not scored for both {baseline!r} and {candidate!r}; both have {names}")
+            raise InputError(f"metric(s) {unknown} are not scored for both {baseline!r} and {candidate!r}; both have {names}")
         names = list(metrics)
     if not names:
-        raise ValueError(f"no metric is scored for both baseline {baseline!r} and candidate {candidate!r}")
+        raise InputError(f"no metric is scored for both baseline {baseline!r} and candidate {candidate!r}")
     k = len(names)
     needed = max(2, min_pairs)
     pending: list[tuple[MetricVerdict, _Paired]] = []

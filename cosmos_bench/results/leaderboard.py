@@ -39,6 +39,7 @@ from ..names import NAME_RULE, is_safe_name
 from . import stats
 from .selection import GenerationChoice, newest_generation
 from .store import ResultRow, ResultStore
+from ..errors import InputError, MissingInputError
 
 # The benchmark's own metrics: always shown (as "not run" when the store has no rows for them), in
 # this order, so a table regenerated from the store alone equals the one a run printed.
@@ -429,11 +430,11 @@ def read_samples_csv(path: str | os.PathLike) -> list[ResultRow]:
     """Read a per-sample export back into rows (for the gate and for other tools)."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{p}: per-sample export not found")
+        raise MissingInputError(f"{p}: per-sample export not found")
     try:
         return _read_samples(p)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{p}: not UTF-8 text, so not a cosmos-bench samples export ({exc.reason} at byte {exc.start})") from None
+        raise InputError(f"{p}: not UTF-8 text, so not a cosmos-bench samples export ({exc.reason} at byte {exc.start})") from None
 
 
 def _read_samples(p: Path) -> list[ResultRow]:
@@ -442,7 +443,7 @@ def _read_samples(p: Path) -> list[ResultRow]:
         reader = csv.DictReader(fh)
         missing = set(SAMPLE_COLUMNS) - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(f"{p}: not a cosmos-bench samples export, missing columns {sorted(missing)}")
+            raise InputError(f"{p}: not a cosmos-bench samples export, missing columns {sorted(missing)}")
         for line_no, rec in enumerate(reader, start=2):
             try:
                 rows.append(ResultRow(
@@ -454,7 +455,7 @@ def _read_samples(p: Path) -> list[ResultRow]:
                     created_at=0.0,
                 ))
             except (ValueError, json.JSONDecodeError) as exc:
-                raise ValueError(f"{p}:{line_no}: bad row ({exc})") from None
+                raise InputError(f"{p}:{line_no}: bad row ({exc})") from None
     return rows
 
 

@@ -25,6 +25,7 @@ from .confseq import betting_confidence_path
 from .sequential import VERDICT_CODES, MetricRule, first_decisions
 from .simulation import Components
 from .store import ResultRow
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def pilot_variance(rows: list[ResultRow], *, candidate: str, baseline: str, rule
             b, c = np.log(b), np.log(c)
         per_pair.append((c - b, b))
     if len(per_pair) < 3:
-        raise ValueError(f"pilot: {rule.metric} has {len(per_pair)} test pairs that both {candidate!r} and "
+        raise InputError(f"pilot: {rule.metric} has {len(per_pair)} test pairs that both {candidate!r} and "
                          f"{baseline!r} scored; need at least 3")
     seeds = int(np.median([len(d) for d, _ in per_pair]))
     means = np.array([d.mean() for d, _ in per_pair])
@@ -169,9 +170,9 @@ def effect_in_rule_units(effect: str, rule: MetricRule, pilot: PilotVariance, di
     try:
         value = float(text[:-1] if percent else text)
     except ValueError:
-        raise ValueError(f"--effect: {effect!r} is not a number or a percentage (e.g. 10%)") from None
+        raise InputError(f"--effect: {effect!r} is not a number or a percentage (e.g. 10%)") from None
     if not math.isfinite(value) or value <= 0 or (percent and value >= 100):
-        raise ValueError(f"--effect: {effect!r} must be positive (and below 100%)")
+        raise InputError(f"--effect: {effect!r} must be positive (and below 100%)")
     if rule.relative:
         fraction = value / 100 if percent else value
         return abs(math.log1p(fraction if direction == "higher" else -fraction))
@@ -185,10 +186,10 @@ def plan_from_rows(rows: list[ResultRow], rules: dict[str, MetricRule], *, effec
     """One (pilot variance, effect in rule units, plans) per candidate and gated metric found in the pilot."""
     models = sorted({r.model for r in rows})
     if baseline not in models:
-        raise ValueError(f"pilot: no rows of the baseline {baseline!r} (models: {', '.join(models) or 'none'})")
+        raise InputError(f"pilot: no rows of the baseline {baseline!r} (models: {', '.join(models) or 'none'})")
     chosen = candidates or [m for m in models if m != baseline]
     if not chosen:
-        raise ValueError(f"pilot: only {baseline!r} was scored; a pilot needs a candidate too "
+        raise InputError(f"pilot: only {baseline!r} was scored; a pilot needs a candidate too "
                          "(its differences give the prompt x model variance)")
     directions = {r.metric: r.direction for r in rows}
     out = []
@@ -201,5 +202,5 @@ def plan_from_rows(rows: list[ResultRow], rules: dict[str, MetricRule], *, effec
             out.append((pilot, size, plan(pilot, rule, effect=size, alpha=alpha, power=power, pool=pool,
                                           seed_options=seed_options, runs=runs)))
     if not out:
-        raise ValueError(f"pilot: none of the gated metrics ({', '.join(rules)}) has rows")
+        raise InputError(f"pilot: none of the gated metrics ({', '.join(rules)}) has rows")
     return out

@@ -13,10 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ..errors import CosmosBenchError
 from .store import ResultRow
 
 
-class MixedGenerationError(ValueError):
+class MixedGenerationError(CosmosBenchError, ValueError):
     """Rows of one model name carry several generation keys and nothing says which is newest."""
 
 
@@ -53,3 +54,56 @@ def newest_generation(rows: Sequence[ResultRow]) -> tuple[list[ResultRow], dict[
         choices[model] = GenerationChoice(model, newest[0], {k: counts[model][k] for k in keys if k != newest[0]})
     kept = [r for r in rows if r.generation_key == choices[r.model].key]
     return kept, choices
+
+
+class SuiteChoiceError(CosmosBenchError, ValueError):
+    """Rows of several suites (or none) where one suite was wanted; ``suites`` lists what was found."""
+
+    def __init__(self, suites: Sequence[str]):
+        self.suites = list(suites)
+        super().__init__(f"several suites found {self.suites}" if self.suites else "no rows")
+
+
+class MissingRowsError(CosmosBenchError, ValueError):
+    """A model a verdict needs has no rows in the chosen suite."""
+
+
+def only_suite(rows: Sequence[ResultRow]) -> str:
+    """The one suite ``rows`` belong to; none or several cannot be chosen here (the caller names it)."""
+    suites = sorted({r.suite for r in rows})
+    if len(suites) != 1:
+        raise SuiteChoiceError(suites)
+    return suites[0]
+
+
+@dataclass(frozen=True)
+class GateRows:
+    """The rows one gate verdict compares: the candidate's and its baseline's, of one suite."""
+
+    suite: str
+    candidate: str
+    baseline: str
+    candidate_rows: list[ResultRow]
+    baseline_rows: list[ResultRow]
+
+
+def gate_rows(current: Sequence[ResultRow], *, suite: str, candidate: str, baseline: str | None = None,
+              baseline_rows: Sequence[ResultRow] | None = None, current_from: str = "the rows",
+              baseline_from: str | None = None) -> GateRows:
+    """Pick the candidate's rows from ``current`` and the baseline's from ``baseline_rows`` (an earlier
+    export) or, without one, from ``current`` too. ``baseline`` defaults to the candidate itself (its
+    earlier results). ``current_from``/``baseline_from`` name where the rows came from, for the message
+    when a side has none: an empty side would make the gate pass on nothing.
+    """
+    base_name = baseline or candidate
+    source = baseline_rows if baseline_rows is not None else current
+    base = [r for r in source if r.suite == suite and r.model == base_name]
+    cand = [r for r in current if r.suite == suite and r.model == candidate]
+    if not cand:
+        models_there = sorted({r.model for r in current if r.suite == suite})
+        raise MissingRowsError(f"no rows for candidate {candidate!r} in suite {suite!r} of {current_from}; "
+                               f"models there: {models_there}")
+    if not base:
+        where = baseline_from if baseline_rows is not None and baseline_from else current_from
+        raise MissingRowsError(f"no rows for baseline model {base_name!r} in suite {suite!r} of {where}")
+    return GateRows(suite, candidate, base_name, cand, base)

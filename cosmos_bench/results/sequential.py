@@ -43,6 +43,7 @@ import numpy as np
 from .. import catalog
 from .confseq import betting_confidence_path
 from .store import ResultRow
+from ..errors import InputError
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive at budget", "undecided"]
 DECIDED: tuple[str, ...] = ("better", "worse", "equivalent")
@@ -86,12 +87,12 @@ def _parse_amounts(spec: str, option: str) -> dict[str, tuple[float, bool]]:
         except ValueError:
             value = math.nan
         if not sep or not name or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{option}: {part!r} is not metric=amount with a positive amount (e.g. tse=5%)")
+            raise InputError(f"{option}: {part!r} is not metric=amount with a positive amount (e.g. tse=5%)")
         if name in out:
-            raise ValueError(f"{option}: {name!r} given twice")
+            raise InputError(f"{option}: {name!r} given twice")
         out[name] = (value / 100 if relative else value, relative)
     if not out:
-        raise ValueError(f"{option}: no metric=amount given")
+        raise InputError(f"{option}: no metric=amount given")
     return out
 
 
@@ -101,22 +102,22 @@ def metric_rules(margins: str = DEFAULT_MARGINS, bounds: str | None = None) -> d
     bound_of = _parse_amounts(bounds, "--bound") if bounds else {}
     unknown = sorted(set(bound_of) - set(margin_of))
     if unknown:
-        raise ValueError(f"--bound: {', '.join(unknown)} has no margin (--margin names the gated metrics)")
+        raise InputError(f"--bound: {', '.join(unknown)} has no margin (--margin names the gated metrics)")
     rules = {}
     for metric, (margin, relative) in margin_of.items():
         if metric in bound_of:
             bound, bound_relative = bound_of[metric]
             if bound_relative != relative:
-                raise ValueError(f"--bound: {metric} must be given in the margin's unit ({'%' if relative else 'absolute'})")
+                raise InputError(f"--bound: {metric} must be given in the margin's unit ({'%' if relative else 'absolute'})")
         elif relative:
             bound = DEFAULT_RELATIVE_BOUND
         elif metric in JUDGE_METRICS:
             bound = DEFAULT_JUDGE_BOUND
         else:
-            raise ValueError(f"--margin: {metric} has an absolute margin but no known scale: "
+            raise InputError(f"--margin: {metric} has an absolute margin but no known scale: "
                              f"give it in % or pass --bound {metric}=<largest per-pair difference>")
         if bound <= margin:
-            raise ValueError(f"--bound: {metric}'s bound {bound:g} must exceed its margin {margin:g}")
+            raise InputError(f"--bound: {metric}'s bound {bound:g} must exceed its margin {margin:g}")
         if relative:
             margin, bound = math.log1p(margin), math.log1p(bound)
         rules[metric] = MetricRule(metric, margin, relative, bound)
@@ -269,13 +270,13 @@ class SequentialMonitor:
                  directions: Mapping[str, str] | None = None,
                  population: Literal["suite", "prompts"] = "prompts", grid_points: int = 801):
         if not candidates:
-            raise ValueError("no candidates to compare")
+            raise InputError("no candidates to compare")
         if baseline in candidates:
-            raise ValueError(f"the baseline {baseline!r} is also a candidate")
+            raise InputError(f"the baseline {baseline!r} is also a candidate")
         if not rules:
-            raise ValueError("no gated metrics (give --margin)")
+            raise InputError("no gated metrics (give --margin)")
         if population not in ("suite", "prompts"):
-            raise ValueError(f"population must be 'suite' or 'prompts', got {population!r}")
+            raise InputError(f"population must be 'suite' or 'prompts', got {population!r}")
         self.candidates = list(candidates)
         self.baseline = baseline
         self.seeds = sorted(int(s) for s in seeds)
@@ -347,13 +348,13 @@ class SequentialMonitor:
         """Add the pair :meth:`next_pair` asked for; returns the decisions it made."""
         expected = self.next_pair()
         if pair != expected:
-            raise ValueError(f"pair {pair!r} out of order: the monitor expects {expected!r}")
+            raise InputError(f"pair {pair!r} out of order: the monitor expects {expected!r}")
         needed = self.pending()
         for model in [self.baseline, *needed]:
             for metric in self.rules:
                 missing = sorted(set(self.seeds) - set(values.get(model, {}).get(metric, {})))
                 if missing:  # a failed video is None; an absent one is not scored yet
-                    raise ValueError(f"pair {pair!r}: {model!r} has no {metric} result for seeds {missing}")
+                    raise InputError(f"pair {pair!r}: {model!r} has no {metric} result for seeds {missing}")
         made = []
         for c in needed:
             for metric, rule in self.rules.items():
@@ -379,7 +380,7 @@ class SequentialMonitor:
 
     def _direction(self, metric: str) -> str:
         if metric not in self._directions:
-            raise ValueError(f"metric {metric!r}: direction unknown (pass directions= or use replay)")
+            raise InputError(f"metric {metric!r}: direction unknown (pass directions= or use replay)")
         return self._directions[metric]
 
     def _current(self, stream: _Stream) -> Decision:

@@ -28,6 +28,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
+from ..errors import CosmosBenchError
 
 # cosmos_bench.data (PyAV, OpenCV) is imported where clips are read, so that the pixel and plan
 # helpers work on machines without them (the GPU benchmark image).
@@ -36,7 +37,7 @@ _ORDER_STREAM = 1
 _WINDOW_STREAM = 2
 
 
-class DatasetError(ValueError):
+class DatasetError(CosmosBenchError, ValueError):
     """A training folder that cannot be trained on, naming the clips at fault."""
 
 

@@ -81,10 +81,11 @@ import yaml
 from ..models.cosmos_facts import DEFAULT_MODEL, LORA_TARGET_MODULES, default_revision
 from ..models.loading import DTYPES
 from ..provenance import sha256_hex
+from ..errors import CosmosBenchError
 CHECKPOINTING_RE = re.compile(r"^(none|full|selective(:\d+)?|partial:\d+)$")
 
 
-class RecipeError(ValueError):
+class RecipeError(CosmosBenchError, ValueError):
     """A recipe that cannot be trained, with the file and the offending field."""
 
 

@@ -59,6 +59,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import CosmosBenchError
+from ..models.base import ModelsConfig
 from ..models.cosmos_facts import ADAPTER_FILE, DEFAULT_MODEL, default_revision
 from ..models.loading import pretrained_kwargs, stand_in_warning_hidden, torch_dtype
 from ..provenance import file_sha256, library_versions
@@ -95,7 +97,7 @@ def _set_numpy_rng_state(state: dict[str, Any]) -> None:
 LOSS_FIELDS = ["step", "epoch", "loss", "lr", "grad_norm", "seconds", "samples_per_second"]
 
 
-class TrainError(RuntimeError):
+class TrainError(CosmosBenchError, RuntimeError):
     """A run that cannot start or continue, with what to do about it."""
 
 
@@ -763,28 +765,30 @@ def train(recipe: Recipe | str | os.PathLike, data: str | os.PathLike, out: str 
     return trainer.run(max_steps=max_steps, on_step=on_step, on_event=on_event)
 
 
-def models_entry(result: TrainResult, recipe: Recipe, models_path: str | os.PathLike | None = None) -> tuple[str, dict[str, Any]]:
+def models_entry(result: TrainResult, recipe: Recipe,
+                 models: ModelsConfig | str | os.PathLike | None = None) -> tuple[str, dict[str, Any]]:
     """The models-YAML entry of a trained adapter, as ``(name, entry)``.
 
     ``{extends: <model>, adapter: <out>}`` when the models YAML has a plain ``cosmos`` model on the same
     base weights (same local folder, or same hub id and revision); otherwise a full ``kind: cosmos``
     entry. The adapter path is relative to the YAML's folder when it lies below it (as
-    ``cosmos-bench models register`` writes it), else absolute.
+    ``cosmos-bench models register`` writes it), else absolute. ``models``: the models YAML as already
+    read (a :class:`ModelsConfig`), or its path.
     """
     from ..models.base import ModelConfigError, default_models_path, load_models_config
+    from ..models.registration import adapter_option
 
-    path = Path(models_path) if models_path is not None else default_models_path()
-    target = Path(result.out).resolve()
-    try:
-        relative = os.path.relpath(target, path.resolve().parent)
-    except ValueError:  # another drive
-        relative = str(target)
-    adapter = relative if not relative.startswith("..") else str(target)
+    if isinstance(models, ModelsConfig):
+        config: ModelsConfig | None = models
+        path = models.path if models.path is not None else default_models_path()
+    else:
+        path = Path(models) if models is not None else default_models_path()
+        try:
+            config = load_models_config(path, missing_ok=True)
+        except ModelConfigError:  # a broken models YAML is reported when registering, not here
+            config = None
+    adapter = adapter_option(result.out, path)
     base_name = None
-    try:
-        config = load_models_config(path, missing_ok=True)
-    except ModelConfigError:  # a broken models YAML is reported when registering, not here
-        config = None
     if config is not None:
         want_local = Path(os.path.expanduser(recipe.model.pretrained))
         for name in config.names:

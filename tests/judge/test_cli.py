@@ -138,7 +138,7 @@ def test_samples_show_the_judges_agreement_and_flag_disagreeing_videos(server, s
 def test_run_and_rescore_pass_the_judge_server_on(monkeypatch):
     import typer
 
-    from cosmos_bench.cli import _judge_config
+    from cosmos_bench.cli.options import judge_config as _judge_config
 
     assert _judge_config("http://judge/v1", None, 1, "vllm").server == "vllm"
     monkeypatch.setenv("COSMOS_BENCH_JUDGE_SERVER", "generic")

@@ -1,0 +1,68 @@
+"""``cosmos-bench leaderboard`` and ``report``: tables, charts and the HTML report from a results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from .errors import fail
+from .options import DEFAULT_BOARDS, DEFAULT_STORE, PairedBaseline, StoreSuite, WrittenStore
+from .output import console, print_board
+
+
+def _store_suites(store: Path, suite: Optional[str]) -> list[str]:
+    """The suites a results command works on: ``suite`` if the store has it, else every suite there."""
+    from ..results.store import ResultStore
+
+    if not store.exists():
+        fail(f"{store}: results store not found (run `cosmos-bench run` first, or pass --store)", 2)
+    with ResultStore(store) as db:
+        found = db.suites()
+    if suite and suite not in found:
+        fail(f"suite {suite!r} has no results in {store}; suites there: {found}", 2)
+    return [suite] if suite else found
+
+
+def leaderboard_cmd(
+    suite: StoreSuite = None,
+    store: WrittenStore = DEFAULT_STORE,
+    out: Path = typer.Option(DEFAULT_BOARDS, "--out", help="Folder for <suite>.md, .csv, .samples.csv and charts."),
+    baseline: PairedBaseline = "base",
+    n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+) -> None:
+    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
+    from ..results.leaderboard import leaderboard_from_store, write_leaderboard
+    from ..results.store import ResultStore
+    from ..results.store_check import check_store
+
+    check_store(store, write=False)  # a directory or another file: one line, exit 2
+    suites = _store_suites(store, suite)
+    with ResultStore(store) as db:
+        for name in suites:
+            board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
+            paths = write_leaderboard(board, out, plots=plots)
+            print_board(board)
+            console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+
+
+def report_cmd(
+    suite: StoreSuite = None,
+    store: WrittenStore = DEFAULT_STORE,
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: leaderboards/<suite>.report/)."),
+    baseline: PairedBaseline = "base",
+    bundle: bool = typer.Option(False, "--bundle", help="Copy the videos and images into the report folder (for publishing it alone)."),
+) -> None:
+    """Write a static HTML report from the results store: leaderboard, charts, every candidate's videos side by side."""
+    from ..report import build_report, default_report_dir
+
+    suites = _store_suites(store, suite)
+    if out is not None and len(suites) > 1:
+        fail(f"--out names one folder but {store} holds {len(suites)} suites; pass --suite", 2)
+    for name in suites:
+        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle)
+        console.print(f"[green]wrote[/] report {index}")
