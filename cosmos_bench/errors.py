@@ -38,3 +38,10 @@ class WorkFailedError(CosmosBenchError):
     exit 1 like other failed work, not 2, since the input itself was fine."""
 
     exit_code = EXIT_FAILED_WORK
+
+
+class MachineError(CosmosBenchError):
+    """The machine refused (a full disk, a file that cannot be written): exit 4 like any environment
+    problem, but as one line that names the file, since the user can fix it and needs no traceback."""
+
+    exit_code = EXIT_INTERNAL

@@ -86,8 +86,11 @@ def test_readme_documents_the_exit_codes_errors_py_defines() -> None:
 
 
 def _expected_code(cls: type[BaseException]) -> int:
-    """Work that could not be done (no Ray worker, no judge server) is 1; every other domain error is bad input."""
-    return errors.EXIT_FAILED_WORK if issubclass(cls, errors.WorkFailedError) else errors.EXIT_BAD_INPUT
+    """Work that could not be done (no Ray worker, no judge server) is 1; the machine refusing (a full disk)
+    is 4; every other domain error is bad input."""
+    if issubclass(cls, errors.WorkFailedError):
+        return errors.EXIT_FAILED_WORK
+    return errors.EXIT_INTERNAL if issubclass(cls, errors.MachineError) else errors.EXIT_BAD_INPUT
 
 
 def _app_raising(exc: BaseException) -> typer.Typer:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
 
-from ..errors import EXIT_INTERNAL, CosmosBenchError
+from ..errors import MachineError
 from ..serialize import json_safe
 
 Status = Literal["ok", "degenerate", "error"]
@@ -62,15 +62,13 @@ CREATE TABLE IF NOT EXISTS claims (
 """
 
 
-class StoreWriteError(CosmosBenchError, sqlite3.OperationalError):
+class StoreWriteError(MachineError, sqlite3.OperationalError):
     """SQLite could not write a row (a full disk, a read-only file): the message names the store.
 
     SQLite's own message ("database or disk is full") does not say which file; with several stores
     and a run folder on another disk, the user needs that. Still a ``sqlite3.OperationalError`` so
     code that handles SQLite errors keeps working; exit code 4, since it is the machine, not the input.
     """
-
-    exit_code = EXIT_INTERNAL
 
 
 @dataclass
