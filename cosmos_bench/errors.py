@@ -20,9 +20,28 @@ EXIT_INTERNAL = 4  # an unexpected error (a bug or an environment problem); --de
 
 
 class CosmosBenchError(Exception):
-    """A problem the user can fix, reported as one line; ``exit_code`` is what the CLI exits with."""
+    """A problem the user can fix, reported as one line; ``exit_code`` is what the CLI exits with.
+
+    ``option`` names the parameter at fault as the library spells it (``margin``, ``models_file``):
+    the library's message reads ``margin: ...``, and the CLI, which alone knows its flags, shows the
+    same line as ``--margin: ...``. So no library message has to name a command-line flag.
+    """
 
     exit_code = EXIT_BAD_INPUT
+    option: str | None = None
+
+    def __init__(self, *args: object, option: str | None = None):
+        super().__init__(*args)
+        if option is not None:
+            self.option = option
+
+    @property
+    def message(self) -> str:
+        """The message without the parameter's name."""
+        return Exception.__str__(self)
+
+    def __str__(self) -> str:
+        return f"{self.option}: {self.message}" if self.option else self.message
 
 
 class InputError(CosmosBenchError, ValueError):

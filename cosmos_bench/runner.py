@@ -251,10 +251,10 @@ def check_config(cfg: RunConfig) -> None:
 
     check_store(cfg.store)
     if cfg.backend not in BACKENDS:
-        raise CosmosBenchError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
-    for option, value in (("--frames", cfg.frames), ("--steps", cfg.steps)):
+        raise CosmosBenchError(f"must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}", option="backend")
+    for option, value in (("frames", cfg.frames), ("steps", cfg.steps)):
         if value is not None and value < 1:
-            raise CosmosBenchError(f"{option} must be at least 1, got {value}")
+            raise CosmosBenchError(f"must be at least 1, got {value}", option=option)
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
@@ -326,7 +326,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
     from .ray_executor import RayOptions, generate_on_ray
 
     if cfg.shard:
-        raise InputError("--shard splits work between local processes; the ray executor spreads it itself")
+        raise InputError("splits work between local processes; the ray executor spreads it itself", option="shard")
     scorer = GeometryScorer(dataclasses.replace(cfg, judge=None), suite)  # no endpoint or key travels to workers
 
     def on_rows(rows: list[ResultRow], message: str | None) -> None:
@@ -375,7 +375,8 @@ def rescore(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     if not out.is_dir():
-        raise MissingInputError(f"{out}: no generated videos to rescore (run `cosmos-bench run` first or pass --out)")
+        raise MissingInputError(f"{out}: no generated videos to rescore (generate them first, or name the folder that holds them)",
+                                option="out")
     wanted = set(cfg.models)
     outputs = [o for o in find_outputs(out) if o.sidecar.suite == suite.name and (not wanted or o.model in wanted)]
     if cfg.limit is not None:

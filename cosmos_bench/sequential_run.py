@@ -89,7 +89,7 @@ def _check_design(store: str | Path, design: dict[str, Any]) -> None:
     if fixed(recorded) != fixed(design):
         changed = sorted(k for k in set(recorded) | set(design) if k != "budget" and recorded.get(k) != design.get(k))
         raise InputError(f"{provenance_path(store, design['suite'])}: this store holds a sequential run with another design (differs in {', '.join(changed)}); "
-                         "use another --store or --order-seed as recorded, or move the file away")
+                         "use another store or the recorded order seed, or move the file away")
 
 
 def pair_values(rows: Iterable[ResultRow], pair: str) -> dict[str, dict[str, dict[int, float | None]]]:
@@ -164,20 +164,20 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     from .models.generate import generate, output_of, plan_run, settings_for_suite
 
     if cfg.executor != "local" or cfg.shard:
-        raise InputError("--sequential runs on the local executor without --shard (it generates pair by pair)")
+        raise InputError("runs on the local executor without shards (it generates pair by pair)", option="sequential")
     rules = metric_rules(options.margin, options.bound)
     cfg = resolve_config(cfg)
     missing = sorted(set(rules) - set(cfg.metrics))
     if missing:
-        raise InputError(f"--margin gates {', '.join(missing)}, which --metrics does not compute")
+        raise InputError(f"gates {', '.join(missing)}, which the run's metrics do not include", option="margin")
     if cfg.judge is None and any(m in JUDGE_METRICS for m in rules):
-        raise InputError(f"--margin gates judge metrics ({', '.join(m for m in rules if m in JUDGE_METRICS)}) "
-                         "but no judge endpoint is given (--judge-url)")
+        raise InputError(f"gates judge metrics ({', '.join(m for m in rules if m in JUDGE_METRICS)}) "
+                         "but no judge endpoint is configured", option="margin")
     if cfg.baseline not in cfg.models:
-        raise InputError(f"--sequential compares against the baseline {cfg.baseline!r}: add it to --models")
+        raise InputError(f"the sequential baseline {cfg.baseline!r} is not among them: add it", option="models")
     suite = load_suite(cfg.suite)
     if "cse" in rules and len(suite.views) < 2:
-        raise InputError(f"--margin gates cse but suite {suite.name!r} has one view")
+        raise InputError(f"gates cse but suite {suite.name!r} has one view", option="margin")
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
     models = load_models(list(cfg.models), cfg.models_file)
     by_name = {m.name: m for m in models}

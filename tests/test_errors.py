@@ -121,3 +121,18 @@ def test_anything_else_is_an_unexpected_error_with_the_debug_hint() -> None:
     result = CliRunner().invoke(_app_raising(KeyError("surprise")), ["boom"])
     assert result.exit_code == errors.EXIT_INTERNAL == exit_code_of(KeyError("x"))
     assert "KeyError: 'surprise'" in result.output and "--debug" in result.output
+
+
+def test_the_library_names_a_parameter_and_the_cli_shows_its_flag() -> None:
+    """Library messages name no flag (issue 17): ``option`` is the parameter; only the CLI spells it as one."""
+    from cosmos_bench.results.sequential import metric_rules
+
+    with pytest.raises(errors.InputError) as info:
+        metric_rules("if=abc")
+    exc = info.value
+    assert str(exc).startswith("margin: 'if=abc'") and "--" not in str(exc)
+    result = CliRunner().invoke(_app_raising(exc), ["boom"])
+    assert result.exit_code == 2 and result.output.startswith("error: --margin: 'if=abc'"), result.output
+    snake = errors.InputError("not found", option="models_file")
+    result = CliRunner().invoke(_app_raising(snake), ["boom"])
+    assert result.output.startswith("error: --models-file: not found"), result.output

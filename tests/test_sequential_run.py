@@ -130,7 +130,7 @@ def test_cli_run_sequential_resumes_the_recorded_run_and_refuses_bad_input(bench
     assert "## Sequential decisions" in (bench / "boards_cli" / "seqtiny.md").read_text()
     rows_before = len(keys_and_values(bench / "both.sqlite"))
     for extra, why in ((["--margin", "tse=five"], "--margin: 'tse=five'"),
-                       (["--margin", "if=0.25"], "--metrics does not compute"),
+                       (["--margin", "if=0.25"], "--margin: gates if, which the run's metrics do not include"),
                        (["--margin", "if=0.25", "--metrics", "tse,if"], "no judge endpoint"),
                        (["--margin", "cse=5%", "--metrics", "tse,cse"], "has one view"),
                        (["--population", "all"], "--population")):

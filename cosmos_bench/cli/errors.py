@@ -35,9 +35,13 @@ def set_debug(on: bool) -> None:
 
 
 def error_line(exc: BaseException) -> str:
-    """One line for ``exc``: its message (a CosmosBenchError) or its type and message (anything else)."""
+    """One line for ``exc``: its message (a CosmosBenchError, with the flag of the parameter it names)
+    or its type and message (anything else)."""
+    if isinstance(exc, CosmosBenchError):
+        text = exc.message if exc.option is None else f"--{exc.option.replace('_', '-')}: {exc.message}"
+        return " ".join(text.split()) or repr(exc)
     text = " ".join(str(exc).split()) or repr(exc)
-    return text if isinstance(exc, CosmosBenchError) else f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__}: {text}"
 
 
 def exit_code_of(exc: BaseException) -> int:

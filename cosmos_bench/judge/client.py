@@ -158,8 +158,8 @@ class JudgeConfig:
             if not ok:
                 raise InputError(f"JudgeConfig.{name} must be {want}, got {value!r}")
         if self.server == "openai" and self.video_mode == "video":
-            raise InputError("JudgeConfig.server 'openai' takes no video input (OpenAI's API has no video parts); "
-                             "use video_mode='frames' (--frames-mode)")
+            raise InputError("server 'openai' takes no video input (OpenAI's API has no video parts); "
+                             "use video_mode='frames'", option="frames_mode")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, generic: bool = False, **overrides: Any) -> JudgeConfig:

@@ -400,7 +400,8 @@ def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: boo
         if missing_ok:
             return ModelsConfig(path=p)
         raise ModelConfigError(
-            f"{p}: models file not found. Create it (see models.yaml in the repository) or pass --models-file."
+            f"{p}: models file not found. Create it (see models.yaml in the repository) or name another one.",
+            option="models_file",
         )
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))

@@ -170,9 +170,9 @@ def effect_in_rule_units(effect: str, rule: MetricRule, pilot: PilotVariance, di
     try:
         value = float(text[:-1] if percent else text)
     except ValueError:
-        raise InputError(f"--effect: {effect!r} is not a number or a percentage (e.g. 10%)") from None
+        raise InputError(f"{effect!r} is not a number or a percentage (e.g. 10%)", option="effect") from None
     if not math.isfinite(value) or value <= 0 or (percent and value >= 100):
-        raise InputError(f"--effect: {effect!r} must be positive (and below 100%)")
+        raise InputError(f"{effect!r} must be positive (and below 100%)", option="effect")
     if rule.relative:
         fraction = value / 100 if percent else value
         return abs(math.log1p(fraction if direction == "higher" else -fraction))

@@ -87,37 +87,37 @@ def _parse_amounts(spec: str, option: str) -> dict[str, tuple[float, bool]]:
         except ValueError:
             value = math.nan
         if not sep or not name or not math.isfinite(value) or value <= 0:
-            raise InputError(f"{option}: {part!r} is not metric=amount with a positive amount (e.g. tse=5%)")
+            raise InputError(f"{part!r} is not metric=amount with a positive amount (e.g. tse=5%)", option=option)
         if name in out:
-            raise InputError(f"{option}: {name!r} given twice")
+            raise InputError(f"{name!r} given twice", option=option)
         out[name] = (value / 100 if relative else value, relative)
     if not out:
-        raise InputError(f"{option}: no metric=amount given")
+        raise InputError("no metric=amount given", option=option)
     return out
 
 
 def metric_rules(margins: str = DEFAULT_MARGINS, bounds: str | None = None) -> dict[str, MetricRule]:
-    """Rules from ``--margin`` (and optional ``--bound``) strings; the gated metrics are the margins' keys."""
-    margin_of = _parse_amounts(margins, "--margin")
-    bound_of = _parse_amounts(bounds, "--bound") if bounds else {}
+    """Rules from margin (and optional bound) strings; the gated metrics are the margins' keys."""
+    margin_of = _parse_amounts(margins, "margin")
+    bound_of = _parse_amounts(bounds, "bound") if bounds else {}
     unknown = sorted(set(bound_of) - set(margin_of))
     if unknown:
-        raise InputError(f"--bound: {', '.join(unknown)} has no margin (--margin names the gated metrics)")
+        raise InputError(f"{', '.join(unknown)} has no margin (the margins name the gated metrics)", option="bound")
     rules = {}
     for metric, (margin, relative) in margin_of.items():
         if metric in bound_of:
             bound, bound_relative = bound_of[metric]
             if bound_relative != relative:
-                raise InputError(f"--bound: {metric} must be given in the margin's unit ({'%' if relative else 'absolute'})")
+                raise InputError(f"{metric} must be given in the margin's unit ({'%' if relative else 'absolute'})", option="bound")
         elif relative:
             bound = DEFAULT_RELATIVE_BOUND
         elif metric in JUDGE_METRICS:
             bound = DEFAULT_JUDGE_BOUND
         else:
-            raise InputError(f"--margin: {metric} has an absolute margin but no known scale: "
-                             f"give it in % or pass --bound {metric}=<largest per-pair difference>")
+            raise InputError(f"{metric} has an absolute margin but no known scale: "
+                             f"give it in % or a bound {metric}=<largest per-pair difference>", option="margin")
         if bound <= margin:
-            raise InputError(f"--bound: {metric}'s bound {bound:g} must exceed its margin {margin:g}")
+            raise InputError(f"{metric}'s bound {bound:g} must exceed its margin {margin:g}", option="bound")
         if relative:
             margin, bound = math.log1p(margin), math.log1p(bound)
         rules[metric] = MetricRule(metric, margin, relative, bound)
@@ -274,7 +274,7 @@ class SequentialMonitor:
         if baseline in candidates:
             raise InputError(f"the baseline {baseline!r} is also a candidate")
         if not rules:
-            raise InputError("no gated metrics (give --margin)")
+            raise InputError("no gated metrics given", option="margin")
         if population not in ("suite", "prompts"):
             raise InputError(f"population must be 'suite' or 'prompts', got {population!r}")
         self.candidates = list(candidates)

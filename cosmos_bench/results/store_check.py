@@ -30,13 +30,13 @@ def check_store(path: str | os.PathLike, *, write: bool = True) -> Path:
         raise StoreError(f"{p}: is a directory, not a results store (pass the .sqlite file, e.g. {p / 'results.sqlite'})")
     if not p.exists():
         if not write:
-            raise StoreError(f"{p}: results store not found (run `cosmos-bench run` first, or pass --store)")
+            raise StoreError(f"{p}: results store not found (run `cosmos-bench run` first, or name another store)", option="store")
         _check_folder_writable(p)
         return p
     with open(p, "rb") as fh:
         head = fh.read(len(_SQLITE_MAGIC))
     if head and head != _SQLITE_MAGIC:
-        raise StoreError(f"{p}: not a SQLite file, so not a results store (wrong --store?)")
+        raise StoreError(f"{p}: not a SQLite file, so not a results store (the wrong file?)", option="store")
     if head:
         _check_tables(p)
     if write:
