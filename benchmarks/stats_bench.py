@@ -21,7 +21,9 @@ at the same rate for every model (nothing changed). Tables: coverage of the 95% 
 mean and of a paired difference; the gate's false-failure rate under no change (also with 1–5%
 degenerate videos and 6 gated metrics); its power at 2/5/10/20% regressions with the default 5%
 margin, beside its own stated minimum detectable effect; how often any cell of a 4 candidates ×
-6 metrics paired table is bold when nothing differs. Every rate is over ``--datasets`` simulated
+6 metrics paired table is bold when nothing differs (the board's sign-flip test + Holm, and the
+t-test + Holm rule used before, on the same boards), and how often the cell of a candidate 5% or
+10% worse on one Sampson-like and one judge-like metric is bold (their power). Every rate is over ``--datasets`` simulated
 datasets per cell, printed as ``rate ± Monte Carlo standard error`` (binomial). Dataset i of cell c
 uses ``numpy.random.default_rng([seed, c, i])``; bootstraps use the project's default seed 0.
 """
