@@ -21,7 +21,9 @@ at the same rate for every model (nothing changed). Tables: coverage of the 95% 
 mean and of a paired difference; the gate's false-failure rate under no change (also with 1–5%
 degenerate videos and 6 gated metrics); its power at 2/5/10/20% regressions with the default 5%
 margin, beside its own stated minimum detectable effect; how often any cell of a 4 candidates ×
-6 metrics paired table is bold when nothing differs. Every rate is over ``--datasets`` simulated
+6 metrics paired table is bold when nothing differs (the board's sign-flip test + Holm, and the
+t-test + Holm rule used before, on the same boards), and how often the cell of a candidate 5% or
+10% worse on one Sampson-like and one judge-like metric is bold (their power). Every rate is over ``--datasets`` simulated
 datasets per cell, printed as ``rate ± Monte Carlo standard error`` (binomial). Dataset i of cell c
 uses ``numpy.random.default_rng([seed, c, i])``; bootstraps use the project's default seed 0.
 """
@@ -51,6 +53,7 @@ from cosmos_bench.results.leaderboard import (  # noqa: E402
     paired_differences,
     summarize,
 )
+from cosmos_bench.results import stats  # noqa: E402
 from cosmos_bench.results.store import ResultRow  # noqa: E402
 
 SIZES = {"50×5": (50, 5), "10×2": (10, 2), "5×2": (5, 2)}
@@ -62,6 +65,8 @@ SIX_METRICS = (("tse", "sampson"), ("cse", "sampson"), ("tse_mean", "sampson"), 
 REGRESSIONS = (0.02, 0.05, 0.10, 0.20)
 MARGIN = 0.05
 BOOTSTRAP_CHECKED = (0.05, 0.10)  # regressions at which the bootstrap method's seed stability is measured
+POWER_METRICS = ("tse", "physics")  # a Sampson-like and a judge-like metric on which c1 is worse in the bold-power cells
+BOLD_SHIFTS = (0.05, 0.10)  # how much worse c1 is in the bold-power cells
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -175,14 +180,33 @@ class Cell:
         return out
 
     def _bold(self, rng, prompts, seeds) -> dict[str, float]:
+        """A 4 candidates × 6 metrics board; with ``shift``, c1 is that much worse on POWER_METRICS only.
+
+        Measured: the board's own bold marks (sign-flip + Holm) and, on the same data, the rule used
+        before (two-sided t-test on the per-pair mean differences + Holm).
+        """
         models = ["base", "c1", "c2", "c3", "c4"]
         rows = []
         for name, kind in SIX_METRICS:
-            rows += to_rows(simulate(kind, rng, prompts, seeds, [0.0] * len(models)), models, name, kind)
+            shifts = [0.0, self.shift if name in POWER_METRICS else 0.0, 0.0, 0.0, 0.0]
+            rows += to_rows(simulate(kind, rng, prompts, seeds, shifts), models, name, kind)
         board = build_leaderboard(rows, "sim")
-        comps = list(board.comparisons.values())
-        return {"any_bold": float(any(c.significant for c in comps)),
+        keys = list(board.comparisons)
+        comps = [board.comparisons[k] for k in keys]
+        t_bold = [p < 0.05 for p in stats.holm([_t_two_sided(rows, *k) for k in keys])]
+        if self.shift:
+            return {f"power_{name}": float(board.comparisons[("c1", name)].significant) for name in POWER_METRICS} | \
+                   {f"power_t_{name}": float(t_bold[keys.index(("c1", name))]) for name in POWER_METRICS}
+        return {"any_bold": float(any(c.significant for c in comps)), "any_bold_t": float(any(t_bold)),
                 "any_raw": float(any(c.p_value < c.alpha for c in comps))}
+
+
+def _t_two_sided(rows: list[ResultRow], model: str, metric: str) -> float:
+    """Two-sided t-test p of "no difference" on the per-pair mean differences (the bold marks' test before)."""
+    diffs, samples = paired_differences([r for r in rows if r.model == model and r.metric == metric],
+                                        [r for r in rows if r.model == "base" and r.metric == metric])
+    x = stats.pair_means(diffs, samples)
+    return min(1.0, 2 * min(stats.t_p_greater(x, 0.0), stats.t_p_greater(-x, 0.0)))
 
 
 def cells() -> list[Cell]:
@@ -200,6 +224,8 @@ def cells() -> list[Cell]:
                 out.append(Cell("power", size, f"{kind}, {r:.0%} worse", kind=kind, shift=r))
     for size in SIZES:
         out.append(Cell("bold", size, "4 candidates × 6 metrics"))
+        for shift in BOLD_SHIFTS:
+            out.append(Cell("bold", size, f"c1 {shift:.0%} worse on {' and '.join(POWER_METRICS)}", shift=shift))
     return out
 
 
@@ -290,10 +316,25 @@ def tables(selected: list[Cell], measured: list[dict[str, list[float]]], dataset
         out.append("")
     if "bold" in by_table:
         out += ["### Any bold cell in a 4 candidates × 6 metrics paired table, nothing different (%, target ≤ 5)", "",
-                "| size | any bold (Holm, now) | any raw p < 0.05 (no correction) |", "|---|---:|---:|"]
+                "*now* = the board's bold marks (paired sign-flip test + Holm over the 24 cells); *t + Holm* = the rule "
+                "used before (two-sided t-test on per-pair mean differences + Holm) on the same boards; *raw* = any "
+                "sign-flip p < 0.05 without correction.", "",
+                "| size | any bold: **now** | any bold: t + Holm | any raw p < 0.05 |", "|---|---:|---:|---:|"]
+        power = [(c, m) for c, m in by_table["bold"] if c.shift]
         for c, m in by_table["bold"]:
-            out.append(f"| {c.size} | {rate(m['any_bold'])} | {rate(m['any_raw'])} |")
+            if not c.shift:
+                out.append(f"| {c.size} | {rate(m['any_bold'])} | {rate(m['any_bold_t'])} | {rate(m['any_raw'])} |")
         out.append("")
+        if power:
+            out += ["### Power of the bold marks (% of boards where the worse candidate's cell is bold)", "",
+                    f"Candidate c1 worse by the stated amount on {' and '.join(POWER_METRICS)} (Sampson-like ×(1 + r), "
+                    "judge-like latent − r × 3.2), nothing else different; same 4 × 6 board and Holm family.", "",
+                    "| size | c1 worse by | " + " | ".join(f"{n}: **now** | {n}: t + Holm" for n in POWER_METRICS) + " |",
+                    "|---|---:|" + "---:|" * (2 * len(POWER_METRICS))]
+            for c, m in power:
+                cols = " | ".join(f"{rate(m[f'power_{n}'])} | {rate(m[f'power_t_{n}'])}" for n in POWER_METRICS)
+                out.append(f"| {c.size} | {c.shift:.0%} | {cols} |")
+            out.append("")
     out.append(f"{datasets} simulated datasets per cell; ± = binomial Monte Carlo standard error of the rate.")
     return "\n".join(out)
 

@@ -82,7 +82,10 @@ def test_full_run_scores_everything_and_ranks_the_degraded_model_worse(bench: Pa
     assert s.judge_status.startswith("not run")
     board = s.leaderboard
     assert board.rank("tse") == ["base", "warp3"] and board.rank("cse") == ["base", "warp3"]
-    assert board.comparisons[("warp3", "tse")].verdict == "worse"
+    # 2 test pairs: the worsening shows in the difference, but the bold marks' sign-flip test cannot reach
+    # 5% with 2 pairs (smallest p = 2/2^2), and the board says so instead of calling it significant
+    assert board.comparisons[("warp3", "tse")].diff > 0
+    assert board.comparisons[("warp3", "tse")].verdict == "n too small to test"
     assert "not run" in (bench / "boards_a" / "tiny.md").read_text()
 
 

@@ -7,9 +7,13 @@ interval is formed over pair means, by the rule of :mod:`.stats` (a model's mean
 bootstrap from 5 pairs, t below; a paired difference: t; none below 2 pairs, shown as "n too
 small"). The method is printed beside the numbers.
 
-Why Holm: a board with 4 candidates × 6 metrics makes 24 comparisons; marking each one whose own
-interval excludes 0 marks at least one of them in most boards where nothing differs. Bold marks
-follow Holm-adjusted p-values over every comparison on the board (raw and adjusted in the CSV).
+Why Holm, and why a sign-flip test: a board with 4 candidates × 6 metrics makes 24 comparisons;
+marking each one whose own interval excludes 0 marks at least one of them in most boards where
+nothing differs. Bold marks follow Holm-adjusted p-values over every comparison on the board (raw
+and adjusted in the CSV). Holm needs each test to hold its level at alpha / 24, deep in the tail,
+so the p-values come from a paired sign-flip test (:mod:`.signflip`), exact there whatever the
+scores' distribution, not from the t-test the intervals use. Its price: with n test pairs no
+p-value is below 2 / 2^n, so a board of few test pairs can mark nothing, and says so.
 
 Why paired comparisons: every candidate is generated from the same prompts, images and seeds as
 ``base``, so the per-(sample, seed) difference removes most of the prompt-to-prompt variance and
@@ -36,7 +40,7 @@ import numpy as np
 from .. import catalog
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
-from . import stats
+from . import signflip, stats
 from .selection import GenerationChoice, newest_generation
 from .store import ResultRow, ResultStore
 from ..errors import InputError, MissingInputError
@@ -91,12 +95,15 @@ class PairedComparison:
     ci_low: float
     ci_high: float
     n_pairs: int
-    p_value: float = math.nan  # two-sided, "no difference"
+    p_value: float = math.nan  # two-sided sign-flip p of "no difference"
     p_adjusted: float = math.nan  # Holm over every comparison on the board
     alpha: float = 0.05
-    method: str = "t"
+    method: str = "t"  # how the interval was formed
     n_test_pairs: int = 0
     n_missing: int = 0  # baseline (sample, seed) pairs the candidate has no row for
+    test: str = ""  # how p_value was computed (signflip.describe)
+    p_floor: float = math.nan  # the smallest p_value this test can give with n_test_pairs
+    testable: bool = True  # False: no data could make this cell significant on this board (too few test pairs)
 
     @property
     def has_interval(self) -> bool:
@@ -111,9 +118,9 @@ class PairedComparison:
 
     @property
     def verdict(self) -> str:
-        """'better', 'worse' or 'no sig. difference', taking the metric's direction into account."""
+        """'better', 'worse', 'no sig. difference' or 'n too small to test', taking the metric's direction into account."""
         if not self.significant:
-            return "no sig. difference"
+            return "no sig. difference" if self.testable else "n too small to test"
         improved = self.diff < 0 if self.direction == "lower" else self.diff > 0
         return "better" if improved else "worse"
 
@@ -134,6 +141,7 @@ class Leaderboard:
     seed: int = 0
     interval: str = "auto"
     generations: dict[str, GenerationChoice] = field(default_factory=dict)
+    n_flips: int = signflip.MIN_FLIPS  # random sign flips of the bold marks' test beyond the exact range
 
     def judge_agreement(self) -> dict[tuple[str, str], Any]:
         """Test-retest agreement of the judge per (model, judge metric), from the rows asked with two or
@@ -170,10 +178,13 @@ class Leaderboard:
             lines.append(
                 f"Candidate − {self.baseline} over the same samples and seeds, {pct}% CI over test pairs "
                 "(t: Student t on per-pair mean differences); "
-                f"**bold** = different at {1 - self.confidence:g} after Holm's correction over the "
-                f"{len(self.comparisons)} comparisons of this table (the CIs are unadjusted)."
+                f"**bold** = different at {1 - self.confidence:g} by a paired sign-flip test on the per-pair mean "
+                f"differences (exact over all 2^n sign patterns up to {signflip.EXACT_MAX_PAIRS} test pairs, else "
+                f"{self.n_flips} random flips, seed {self.seed}), after Holm's correction over the "
+                f"{len(self.comparisons)} comparisons of this table (the CIs are unadjusted; raw and adjusted p "
+                "in the CSV)."
             )
-            lines.append("")
+            lines += [""] + self._untestable_note()
             lines.append("| model | " + " | ".join(self.metrics) + " |")
             lines.append("|---|" + "---|" * len(self.metrics))
             for model in self.models:
@@ -209,6 +220,22 @@ class Leaderboard:
                 lines.append(f"- `{metric}`: not run ({NOT_RUN_HINT.get(metric, 'no rows in the store')})")
         return "\n".join(lines) + "\n"
 
+    def _untestable_note(self) -> list[str]:
+        """Why cells can never be bold on this board (too few test pairs for the sign-flip test), if any."""
+        alpha = 1 - self.confidence
+        tested = [c for c in self.comparisons.values() if math.isfinite(c.p_floor)]
+        family = len(tested)  # Holm's family: the comparisons with a p-value
+        if tested and not any(c.testable for c in tested):
+            most = max(c.n_test_pairs for c in tested)
+            return [f"**No cell of this table can be bold, whatever the data**: with at most {most} test pairs the "
+                    f"sign-flip test's smallest two-sided p is 2/2^{most} = {signflip.smallest_p(most):.3g}, and Holm "
+                    f"over {family} comparisons needs p < {alpha:g}/{family} = {alpha / family:.3g} for a first mark; "
+                    f"that takes at least {signflip.fewest_pairs(alpha / family)} test pairs.", ""]
+        if any(not c.testable for c in tested):
+            return [f"\"n too small to test\": fewer than {signflip.fewest_pairs(alpha)} test pairs, where the "
+                    f"sign-flip test's smallest two-sided p (2/2^n) is not below {alpha:g}; such a cell cannot be bold.", ""]
+        return []
+
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -216,7 +243,7 @@ class Leaderboard:
             "suite", "model", "metric", "metric_version", "direction", "mean", "ci_low", "ci_high",
             "n", "n_degenerate", "n_error", "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high",
             "n_pairs", "verdict", "ci_method", "n_test_pairs", "diff_ci_method", "diff_p_value", "diff_p_holm",
-            "n_missing_pairs",
+            "n_missing_pairs", "diff_p_test",
         ])
         for model in self.models:
             for metric in self.metrics:
@@ -230,7 +257,7 @@ class Leaderboard:
                     _num(c.diff) if c else "", _num(c.ci_low) if c else "", _num(c.ci_high) if c else "",
                     c.n_pairs if c else "", c.verdict if c else "", s.method, s.n_test_pairs,
                     c.method if c else "", _num(c.p_value) if c else "", _num(c.p_adjusted) if c else "",
-                    c.n_missing if c else "",
+                    c.n_missing if c else "", c.test if c else "",
                 ])
         return buf.getvalue()
 
@@ -267,6 +294,8 @@ def _format_comparison(c: PairedComparison | None) -> str:
     if not c.has_interval:
         return f"{c.diff:+.3f}, n too small"
     text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] {c.method}"
+    if not c.testable:
+        return f"{text}, n too small to test"
     if c.significant:
         text = f"**{text} {c.verdict}**"
     return text
@@ -338,18 +367,19 @@ def paired_differences(candidate: Sequence[ResultRow], baseline: Sequence[Result
 
 
 def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *, n_boot: int, confidence: float, seed: int,
-            interval: str = "auto") -> PairedComparison:
-    """Candidate − baseline over test pairs, with its interval and raw two-sided p-value (Holm comes later)."""
+            interval: str = "auto", n_flips: int = signflip.MIN_FLIPS) -> PairedComparison:
+    """Candidate − baseline over test pairs, with its interval and raw two-sided sign-flip p-value (Holm comes later)."""
     cand = [r for r in rows if r.model == model and r.metric == metric]
     base = [r for r in rows if r.model == baseline and r.metric == metric]
     diffs, samples = paired_differences(cand, base)
     x = stats.pair_means(diffs, samples)
     ci = stats.interval(x, confidence=confidence, method=interval, n_boot=n_boot, seed=seed, paired=True)
-    p = stats.two_sided_p(x, ci.method, n_boot=n_boot, seed=seed)
+    p = signflip.sign_flip_p(x, n_flips=n_flips, seed=seed)
     missing = {(r.sample, r.seed) for r in base} - {(r.sample, r.seed) for r in cand}
     return PairedComparison(model, baseline, metric, cand[0].direction, ci.estimate, ci.low, ci.high, len(diffs),
                             p_value=p, alpha=1 - confidence, method=ci.method, n_test_pairs=ci.n_pairs,
-                            n_missing=len(missing))
+                            n_missing=len(missing), test=signflip.describe(ci.n_pairs, n_flips, seed),
+                            p_floor=signflip.smallest_p(ci.n_pairs, n_flips))
 
 
 def build_leaderboard(
@@ -384,27 +414,37 @@ def build_leaderboard(
     present_metrics = set(by_metric) | set(STANDARD_METRICS)
     metrics = [m for m in METRIC_ORDER if m in present_metrics] + sorted(present_metrics - set(METRIC_ORDER))
     directions = {m: by_metric[m][0].direction if by_metric.get(m) else STANDARD_METRICS[m] for m in metrics}
-    summaries, comparisons = {}, {}
-    for metric in metrics:
-        for model in models:
-            if any(r.model == model for r in by_metric.get(metric, [])):
-                summaries[(model, metric)] = summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence,
-                                                       seed=seed, interval=interval)
-        if baseline in models:
-            for model in models:
-                if model != baseline and (model, metric) in summaries and (baseline, metric) in summaries:
-                    comparisons[(model, metric)] = compare(by_metric[metric], model, baseline, metric, n_boot=n_boot,
-                                                           confidence=confidence, seed=seed, interval=interval)
-    ordered = list(comparisons.values())
-    for c, adjusted in zip(ordered, stats.holm([c.p_value for c in ordered])):
-        c.p_adjusted = adjusted
+    summaries = {(model, metric): summarize(by_metric[metric], model, metric, n_boot=n_boot, confidence=confidence,
+                                            seed=seed, interval=interval)
+                 for metric in metrics for model in models if any(r.model == model for r in by_metric.get(metric, []))}
+    pairs = [(model, metric) for metric in metrics for model in models
+             if baseline in models and model != baseline and (model, metric) in summaries and (baseline, metric) in summaries]
+    n_flips = signflip.flips_for(len(pairs), 1 - confidence)  # the family size is known before any p-value
+    comparisons = {(model, metric): compare(by_metric[metric], model, baseline, metric, n_boot=n_boot, confidence=confidence,
+                                            seed=seed, interval=interval, n_flips=n_flips) for model, metric in pairs}
+    _adjust(list(comparisons.values()), 1 - confidence)
     return Leaderboard(
         suite=suite, models=models, metrics=metrics, versions={m: versions[m] for m in metrics if m in by_metric},
         directions=directions, summaries=summaries, comparisons=comparisons,
         baseline=baseline if baseline in models else None, rows=kept,
         confidence=confidence, n_boot=n_boot, seed=seed, interval=interval,
-        generations={m: g for m, g in generations.items() if m in models},
+        generations={m: g for m, g in generations.items() if m in models}, n_flips=n_flips,
     )
+
+
+def _adjust(comparisons: list[PairedComparison], alpha: float) -> None:
+    """Holm over the board's comparisons, and which of them could be significant at all.
+
+    Every Holm-adjusted p is at least its raw p and at least family × the smallest raw p, so a cell
+    whose smallest attainable p is not below alpha, or a board where family × every cell's smallest
+    attainable p is not below alpha, cannot mark anything whatever the data.
+    """
+    for c, adjusted in zip(comparisons, stats.holm([c.p_value for c in comparisons])):
+        c.p_adjusted = adjusted
+    floors = [c.p_floor for c in comparisons if math.isfinite(c.p_floor)]  # Holm counts these only
+    board_can_mark = bool(floors) and len(floors) * min(floors) < alpha
+    for c in comparisons:
+        c.testable = math.isfinite(c.p_floor) and c.p_floor < alpha and board_can_mark
 
 
 def leaderboard_from_store(store: ResultStore, suite: str, **kwargs) -> Leaderboard:

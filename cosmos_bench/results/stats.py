@@ -182,19 +182,6 @@ def wilcoxon_p_greater(x: np.ndarray, threshold: float) -> float:
     return float(stats.wilcoxon(shifted, alternative="greater", zero_method="zsplit").pvalue)
 
 
-def two_sided_p(x: np.ndarray, method: str, *, n_boot: int, seed: int) -> float:
-    """Two-sided p-value of "mean = 0" matching the interval ``method`` ("t" or "bootstrap")."""
-    if x.size < 2:
-        return math.nan
-    if _constant(x):
-        return 1.0 if abs(float(x.mean())) <= 1e-12 else 0.0
-    if method == "bootstrap":
-        upper, _, _ = bootstrap_p_greater(x, 0.0, n_boot=n_boot, seed=seed)
-        lower, _, _ = bootstrap_p_greater(-x, 0.0, n_boot=n_boot, seed=seed)
-        return float(min(1.0, 2 * min(upper, lower)))
-    return float(min(1.0, 2 * stats.t.sf(abs(_t_statistic(x, 0.0)), x.size - 1)))
-
-
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values (family-wise error control); NaN entries stay NaN, uncounted."""
     idx = [i for i, p in enumerate(p_values) if p is not None and math.isfinite(p)]

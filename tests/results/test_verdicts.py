@@ -222,7 +222,8 @@ def test_simulated_coverage_and_false_failures_at_5x2() -> None:
 
 def test_simulated_family_wise_error_of_bold_marks() -> None:
     """10×2, 4 candidates × 6 metrics, nothing different, 60 boards (seed 77): without correction
-    most boards have a 'significant' cell; with Holm at most a few."""
+    most boards have a sign-flip p below 0.05; with Holm at most a few are bold (benchmarks/RESULTS.md
+    has the 500-board figures at every size)."""
     cell = sim.Cell("bold", "10×2", "bold")
     runs = [cell.run(77, 0, i) for i in range(60)]
     assert np.mean([r["any_raw"] for r in runs]) >= 0.4
