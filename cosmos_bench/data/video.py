@@ -155,9 +155,11 @@ def read_video_windows(
         yield np.stack(buf)
 
 
-def window_frames(pixels_per_frame: int, max_pixels: int = WINDOW_PIXELS) -> int:
-    """Frames per window so that a window holds at most ``max_pixels`` pixels (at least one frame)."""
-    return max(1, max_pixels // max(1, pixels_per_frame))
+def window_frames(pixels_per_frame: int, max_pixels: int | None = None) -> int:
+    """Frames per window so that a window holds at most ``max_pixels`` (default :data:`WINDOW_PIXELS`)
+    pixels, at least one frame."""
+    budget = WINDOW_PIXELS if max_pixels is None else max_pixels
+    return max(1, budget // max(1, pixels_per_frame))
 
 
 def write_video(

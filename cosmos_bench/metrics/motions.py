@@ -35,6 +35,10 @@ group that explains it best:
    content) keep their smallest error and enter the statistics like any other.
 
 Everything is batched over pairs; ``estimate`` is the backend's robust ``F`` (rows = sets of matches).
+A round fits only the sets that can gain a group: behind a moving camera at least about half of a new
+group's ≥ ``group_min`` inliers must lie ``group_separation`` px off the earlier groups, so a set with
+fewer such matches is skipped (exactly the sets the separation rule would reject; in a rigid scene
+behind a moving camera, almost all of them).
 """
 
 from __future__ import annotations
