@@ -5,7 +5,9 @@ Definitions (the README's "Geometric metrics" section says the same in prose):
 * A **frame pair** is two frames whose correspondences should obey one epipolar geometry:
   ``(t, t + stride)`` of one view (temporal) or frame ``t`` of two views (cross-view).
 * Features are detected once per frame and matched per pair (:mod:`.matching`); every match that
-  passes the ratio + mutual test enters the error unless ``select="inliers"``.
+  passes the ratio + mutual test enters the error unless ``select="inliers"``. A video may arrive in
+  windows of consecutive frames (a long one, from ``Suite.iter_views``): features and matches are
+  made window by window, frames are not kept, and the values are those of the whole video at once.
 * Each pair's ``F`` is estimated robustly with unknown intrinsics (:mod:`.epipolar`); for
   cross-view ``mode="pooled"`` one ``F`` per view pair is estimated from the matches of all frames
   (a rigid rig), for ``mode="per_frame"`` one per frame, for ``mode="calibrated"`` it comes from the
