@@ -117,9 +117,9 @@ class GeometryStage:
         from .metrics.geometry import sampson_metrics
 
         self.suite.check_sample(o.directory, o.sample, o.sidecar.expect if o.sidecar else None)  # no score for a broken file
-        views, _ = self.suite.read_views(o.directory, o.sample)
+        windows = self.suite.iter_views(o.directory, o.sample)  # a long video is never in memory at once
         results = sampson_metrics(
-            views, stride=self.stride if "tse" in self.metrics else None,
+            windows, stride=self.stride if "tse" in self.metrics else None,
             mode=self.cross_view_mode if "cse" in self.metrics else None, backend=self.backend, device=self.device,
         )
         rows = []

@@ -29,7 +29,7 @@ def metrics_cmd(
     """Temporal (TSE) and cross-view (CSE) Sampson error of videos, in pixels (lower is better)."""
     import json
 
-    from ..data.video import VideoError, parse_grid, read_views, view_names
+    from ..data.video import VideoError, iter_file_views, parse_grid, view_names
     from ..metrics import sampson_metrics
     from ..metrics.summary import summary_lines
 
@@ -44,8 +44,8 @@ def metrics_cmd(
     failed = 0
     for path in paths:
         try:
-            video, split = read_views(path, rows, cols, names)
-            results = sampson_metrics(split, stride=stride, mode=mode if len(split) > 1 else None,
+            _, windows = iter_file_views(path, rows, cols, names)
+            results = sampson_metrics(windows, stride=stride, mode=mode if rows * cols > 1 else None,
                                       backend=backend, device=device, keep=keep)
         except (VideoError, ValueError, OSError) as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
@@ -53,7 +53,8 @@ def metrics_cmd(
             failed += 1
             continue
         everything[str(path)] = results
-        table = Table(title=f"{escape(str(path))} — {len(split)} view(s), {video.num_frames} frames, {backend}")
+        frames = next(iter(results.values())).details.get("frames") if results else None
+        table = Table(title=f"{escape(str(path))} — {rows * cols} view(s), {frames} frames, {backend}")
         for col in ("metric", "value (px)", "mean of means", "pairs ok", "degenerate", "static cam"):
             table.add_column(col, justify="left" if col == "metric" else "right")
         for line in summary_lines(results):

@@ -3,7 +3,8 @@
 Generated robot videos come as one view, as several views tiled in a grid (GR1's head cameras are
 often side by side), or as one file per view. If each stage guessed, a metric could silently
 compare the wrong tiles. So every stage asks the suite: :meth:`Suite.read_views` turns a sample's
-file(s) into ``{view_name: frames}``, and nothing else splits videos.
+file(s) into ``{view_name: frames}`` (:meth:`Suite.iter_views`: window by window), and nothing else
+splits videos.
 
 A GR1 test folder without ``suite.yaml`` is a valid single-view suite named after the folder.
 """
@@ -14,7 +15,7 @@ import os
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import yaml
@@ -23,7 +24,8 @@ from ..atomic import atomic_write_text
 from ..errors import CosmosBenchError
 from ..names import NAME_RULE, is_safe_name
 from .judge_view import tiled_views_video
-from .video import VideoError, check_video_shape, parse_grid, probe_video, read_grid_views, read_video, read_view_files
+from .video import (VideoError, check_video_shape, iter_grid_windows, iter_view_file_windows, parse_grid, probe_video,
+                    read_grid_views, read_video, read_video_windows, read_view_files, window_frames)
 
 SUITE_FILE = "suite.yaml"
 StorageKind = Literal["single", "grid", "files"]
@@ -116,6 +118,25 @@ class Suite:
             return read_grid_views(path, self.storage.rows, self.storage.cols, self.views, stride=stride, max_frames=max_frames)
         video = read_video(path, stride=stride, max_frames=max_frames)
         return {self.views[0]: video.frames}, video.fps
+
+    def iter_views(self, directory: str | os.PathLike, sample: str, *, window: int | None = None
+                   ) -> Iterator[dict[str, np.ndarray]]:
+        """:meth:`read_views` window by window: ``{view: frames}`` of the next ``window`` frames
+        (default: :data:`~cosmos_bench.data.video.WINDOW_PIXELS` worth of the stored frames), so a
+        long video is never in memory at once."""
+        files = self.sample_files(directory, sample)
+        if self.storage.kind == "files":
+            yield from iter_view_file_windows(files, window=window)
+            return
+        path = next(iter(files.values()))
+        if self.storage.kind == "grid":
+            yield from iter_grid_windows(path, self.storage.rows, self.storage.cols, self.views, window=window)
+            return
+        if window is None:
+            info = probe_video(path)
+            window = window_frames(info.height * info.width)
+        for frames in read_video_windows(path, window):
+            yield {self.views[0]: frames}
 
     def file_size(self) -> tuple[int, int] | None:
         """(height, width) of one stored file as ``suite.yaml`` declares it: the whole grid for grids."""

@@ -13,13 +13,17 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import av
 import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CosmosBenchError, InputError
+
+# Pixels per window when a video is read in windows (:func:`read_video_windows`): 2**26 px is
+# 192 MiB of RGB frames, 202 frames of 432x768, 72 of 720x1280, 33 of a 2x3 grid of 432x768 views.
+WINDOW_PIXELS = 1 << 26
 
 
 class VideoError(CosmosBenchError, ValueError):
@@ -65,6 +69,46 @@ def _check_frames(frames: np.ndarray, path: str | os.PathLike | None = None) -> 
     return arr
 
 
+def _decode(p: Path, stride: int, start: int, max_frames: int | None, meta: dict[str, float]) -> Iterator[np.ndarray]:
+    """Yield the kept RGB frames of ``p`` one at a time (``meta["fps"]`` is set before the first);
+    raise a :class:`VideoError` for a stream that stops decoding half-way or is empty."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    with open_video_file(p) as container:
+        if not container.streams.video:
+            raise VideoError(p, "contains no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        meta["fps"] = float(rate) if rate else 0.0
+        expected = stream.frames or 0
+        kept = decoded = 0
+        shape = None
+        try:
+            for frame in container.decode(stream):
+                if decoded >= start and (decoded - start) % stride == 0:
+                    img = frame.to_ndarray(format="rgb24")
+                    if shape is not None and img.shape != shape:
+                        raise VideoError(p, f"frame size changes inside the video: {sorted({shape, img.shape})}")
+                    shape = img.shape
+                    kept += 1
+                    yield img
+                    if max_frames is not None and kept >= max_frames:
+                        decoded += 1
+                        break
+                decoded += 1
+        except av.error.FFmpegError as exc:
+            raise VideoError(p, f"truncated or corrupt after {decoded} frames ({exc})") from exc
+    if decoded == 0:
+        raise VideoError(p, "zero frames decoded (empty or truncated video)")
+    stopped_early = max_frames is not None and kept >= max_frames
+    if expected and decoded < expected and not stopped_early:
+        raise VideoError(p, f"truncated: header says {expected} frames, only {decoded} decoded")
+    if not kept:
+        raise VideoError(p, f"no frames left after start={start}, stride={stride} ({decoded} frames in file)")
+
+
 def read_video(
     path: str | os.PathLike,
     *,
@@ -79,41 +123,44 @@ def read_video(
     A stream that stops decoding half-way raises: silently scoring the first half of a truncated
     video would make it look better than it is.
     """
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if start < 0:
-        raise ValueError(f"start must be >= 0, got {start}")
-    p = Path(path)
-    with open_video_file(p) as container:
-        if not container.streams.video:
-            raise VideoError(p, "contains no video stream")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        expected = stream.frames or 0
-        frames: list[np.ndarray] = []
-        decoded = 0
-        try:
-            for frame in container.decode(stream):
-                if decoded >= start and (decoded - start) % stride == 0:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    if max_frames is not None and len(frames) >= max_frames:
-                        decoded += 1
-                        break
-                decoded += 1
-        except av.error.FFmpegError as exc:
-            raise VideoError(p, f"truncated or corrupt after {decoded} frames ({exc})") from exc
-    if decoded == 0:
-        raise VideoError(p, "zero frames decoded (empty or truncated video)")
-    stopped_early = max_frames is not None and len(frames) >= max_frames
-    if expected and decoded < expected and not stopped_early:
-        raise VideoError(p, f"truncated: header says {expected} frames, only {decoded} decoded")
-    if not frames:
-        raise VideoError(p, f"no frames left after start={start}, stride={stride} ({decoded} frames in file)")
-    sizes = {f.shape for f in frames}
-    if len(sizes) > 1:
-        raise VideoError(p, f"frame size changes inside the video: {sorted(sizes)}")
-    return Video(frames=np.stack(frames), fps=fps / stride if fps else 0.0, path=str(p))
+    meta: dict[str, float] = {}
+    frames = list(_decode(Path(path), stride, start, max_frames, meta))
+    fps = meta["fps"]
+    return Video(frames=np.stack(frames), fps=fps / stride if fps else 0.0, path=str(path))
+
+
+def read_video_windows(
+    path: str | os.PathLike,
+    window: int,
+    *,
+    stride: int = 1,
+    max_frames: int | None = None,
+) -> Iterator[np.ndarray]:
+    """The frames of :func:`read_video`, as consecutive ``(≤ window, H, W, 3)`` arrays.
+
+    Why: a long or large video need not fit in memory to be scored; a consumer that keeps what it
+    needs of each window (features, matches) holds at most one window of pixels. The checks are
+    :func:`read_video`'s; a truncated file raises after its last good window.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1 frame, got {window}")
+    buf: list[np.ndarray] = []
+    for img in _decode(Path(path), stride, 0, max_frames, {}):
+        buf.append(img)
+        if len(buf) == window:
+            out = np.stack(buf)
+            buf.clear()
+            yield out
+            del out  # decode the next window without holding this one
+    if buf:
+        yield np.stack(buf)
+
+
+def window_frames(pixels_per_frame: int, max_pixels: int | None = None) -> int:
+    """Frames per window so that a window holds at most ``max_pixels`` (default :data:`WINDOW_PIXELS`)
+    pixels, at least one frame."""
+    budget = WINDOW_PIXELS if max_pixels is None else max_pixels
+    return max(1, budget // max(1, pixels_per_frame))
 
 
 def write_video(
@@ -311,15 +358,69 @@ def view_names(names: str | None, rows: int, cols: int) -> list[str] | None:
     return out
 
 
-def read_views(path: str | os.PathLike, rows: int = 1, cols: int = 1,
-               names: Sequence[str] | None = None) -> tuple[Video, dict[str, np.ndarray]]:
-    """One video file as named views: probed first (a still image renamed ``.mp4`` would decode as a
-    one-frame video and get a score), decoded, and split into its ``rows x cols`` tiles."""
-    probe_video(path)
-    video = read_video(path)
+def iter_file_views(path: str | os.PathLike, rows: int = 1, cols: int = 1, names: Sequence[str] | None = None,
+                    *, window: int | None = None) -> tuple[VideoInfo, Iterator[dict[str, np.ndarray]]]:
+    """One video file as named views, window by window (a long 720p file never sits in memory whole).
+
+    Probed first, before anything is decoded (a still image renamed ``.mp4`` would decode as a
+    one-frame video and get a score); then ``{view: frames}`` windows of its ``rows x cols`` tiles,
+    :data:`WINDOW_PIXELS` worth of frames each unless ``window`` says how many.
+    """
+    info = probe_video(path)
     if rows * cols > 1:
-        return video, split_grid(video.frames, rows, cols, names, path=path)
-    return video, {(names[0] if names else default_view_names(1)[0]): video.frames}
+        return info, iter_grid_windows(path, rows, cols, names, window=window)
+    name = names[0] if names else default_view_names(1)[0]
+    size = window if window is not None else window_frames(info.height * info.width)
+    return info, ({name: frames} for frames in read_video_windows(path, size))
+
+
+def iter_grid_windows(
+    path: str | os.PathLike,
+    rows: int,
+    cols: int,
+    names: Sequence[str] | None = None,
+    *,
+    window: int | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`read_grid_views` window by window: ``{view: (≤ window, h, w, 3)}`` per window.
+    ``window`` default: :data:`WINDOW_PIXELS` worth of frames of the whole grid."""
+    if window is None:
+        info = probe_video(path)
+        window = window_frames(info.height * info.width)
+    for frames in read_video_windows(path, window):
+        yield split_grid(frames, rows, cols, names, path=path)
+
+
+def iter_view_file_windows(
+    paths: Mapping[str, str | os.PathLike],
+    *,
+    window: int | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`read_view_files` window by window: the files are decoded in step, each window checked
+    like the whole views (same length and size; same fps, from the probe). ``window`` default:
+    :data:`WINDOW_PIXELS` worth of frames of all views together."""
+    infos = {name: probe_video(p) for name, p in paths.items()}
+    ref = next(iter(infos))
+    for name, info in infos.items():
+        if abs(info.fps - infos[ref].fps) > 1e-3:
+            raise VideoError(paths[name], f"view {name!r} plays at {info.fps:g} fps but {ref!r} at {infos[ref].fps:g} fps")
+    if window is None:
+        window = window_frames(sum(i.height * i.width for i in infos.values()))
+    readers = {name: read_video_windows(p, window) for name, p in paths.items()}
+    str_paths = {n: str(p) for n, p in paths.items()}
+    seen = 0
+    while True:
+        parts = {name: next(r, None) for name, r in readers.items()}
+        if all(part is None for part in parts.values()):
+            return
+        counts = {name: 0 if part is None else part.shape[0] for name, part in parts.items()}
+        short, long = min(counts, key=counts.__getitem__), max(counts, key=counts.__getitem__)
+        if counts[short] != counts[long]:
+            raise VideoError(paths[short], f"view {short!r} has {seen + counts[short]} frames but view {long!r} has more")
+        views = check_views(parts, str_paths)
+        seen += next(iter(views.values())).shape[0]
+        del parts
+        yield views
 
 
 # --------------------------------------------------------------------------------------- probing

@@ -8,12 +8,10 @@
 Each returns a :class:`MetricResult` (``value`` in pixels, lower is better; ``status``; ``details``).
 """
 
-from .base import Metric, MetricResult, json_safe
+from .base import MetricResult, json_safe
 from .geometry import (
     CROSS_VIEW_MODES,
-    CrossViewSampson,
     SampsonOptions,
-    TemporalSampson,
     cross_view_sampson,
     sampson_metrics,
     temporal_sampson,
@@ -21,11 +19,8 @@ from .geometry import (
 
 __all__ = [
     "CROSS_VIEW_MODES",
-    "CrossViewSampson",
-    "Metric",
     "MetricResult",
     "SampsonOptions",
-    "TemporalSampson",
     "cross_view_sampson",
     "json_safe",
     "sampson_metrics",

@@ -1,4 +1,4 @@
-"""What every metric returns and what every metric is.
+"""What every metric returns.
 
 A :class:`MetricResult` is one number with its provenance: the metric's ``version`` string holds
 every setting that changes the number, ``status`` says whether the number exists, and ``details``
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Literal, Mapping
 
 from ..serialize import json_safe
 
@@ -95,21 +95,3 @@ class MetricResult:
         if status == "ok":
             raise ValueError("failed() is for 'degenerate' or 'error' results")
         return cls(name, version, direction, float("nan"), status, reason, details or {})
-
-
-@runtime_checkable
-class Metric(Protocol):
-    """A metric: ``compute(sample) -> MetricResult``.
-
-    ``sample`` is whatever the metric documents; the geometric metrics take frames ``(T, H, W, 3)``
-    uint8, a ``dict[view_name, frames]``, or an object with ``.views`` (and ``.cameras``). ``version``
-    must change whenever a setting that changes the number changes.
-    """
-
-    name: str
-    direction: Direction
-
-    @property
-    def version(self) -> str: ...
-
-    def compute(self, sample: Any) -> MetricResult: ...

@@ -5,7 +5,9 @@ Definitions (the README's "Geometric metrics" section says the same in prose):
 * A **frame pair** is two frames whose correspondences should obey one epipolar geometry:
   ``(t, t + stride)`` of one view (temporal) or frame ``t`` of two views (cross-view).
 * Features are detected once per frame and matched per pair (:mod:`.matching`); every match that
-  passes the ratio + mutual test enters the error unless ``select="inliers"``.
+  passes the ratio + mutual test enters the error unless ``select="inliers"``. A video may arrive in
+  windows of consecutive frames (a long one, from ``Suite.iter_views``): features and matches are
+  made window by window, frames are not kept, and the values are those of the whole video at once.
 * Each pair's ``F`` is estimated robustly with unknown intrinsics (:mod:`.epipolar`); for
   cross-view ``mode="pooled"`` one ``F`` per view pair is estimated from the matches of all frames
   (a rigid rig), for ``mode="per_frame"`` one per frame, for ``mode="calibrated"`` it comes from the
@@ -31,8 +33,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -152,7 +154,9 @@ class SampsonOptions:
         else:
             name = "dog-upright" if self.features == "dog" else f"kornia-sift{'-upright' if self.upright else ''}"
             feat = f"feat={name}{self.max_features}/c{self.contrast_threshold:g}"
-            est = f"F=msac@{self.threshold:g}/h{self.hypotheses}+lm"
+            # +lm2: the better of a graduated (8x, 3x) and a direct local optimisation (issue 18's
+            # speed work); +lm was three graduated refinements, which read the same within noise.
+            est = f"F=msac@{self.threshold:g}/h{self.hypotheses}+lm2"
         return ";".join([
             f"backend={self.backend}",
             feat,
@@ -265,20 +269,51 @@ class _PairTable:
     motion_groups: list[list[int]]  # per pair: inliers of each motion group (background first)
 
 
+def _pad_cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate along dim 0 tensors padded with zeros (False) along dim 1 to the widest."""
+    K = max(p.shape[1] for p in parts)
+    return torch.cat([p if p.shape[1] == K else torch.cat(
+        [p, torch.zeros(p.shape[0], K - p.shape[1], *p.shape[2:], dtype=p.dtype, device=p.device)], 1) for p in parts])
+
+
 def _concat_features(parts: list[matching.Features]) -> matching.Features:
-    K = max(p.keypoints.shape[1] for p in parts)
+    return matching.Features(*(_pad_cat([getattr(p, a) for p in parts]) for a in ("keypoints", "descriptors", "valid")))
 
-    def pad(x: torch.Tensor) -> torch.Tensor:
-        extra = K - x.shape[1]
-        if extra == 0:
-            return x
-        return torch.cat([x, torch.zeros(x.shape[0], extra, *x.shape[2:], dtype=x.dtype, device=x.device)], 1)
 
-    return matching.Features(
-        torch.cat([pad(p.keypoints) for p in parts]),
-        torch.cat([pad(p.descriptors) for p in parts]),
-        torch.cat([pad(p.valid) for p in parts]),
-    )
+@dataclass
+class _Pairs:
+    """The matches of one family of pairs (temporal or cross-view), gathered window by window and
+    put in the order of an all-at-once run (by view or view pair, then frame) by :meth:`ordered`:
+    the batched estimator's random draws follow the row order, so the order fixes the values."""
+
+    parts: list[tuple[matching.Matches, torch.Tensor]]  # matches, keypoint counts (P, 2)
+    keys: list[tuple[int, int]]  # (view or view-pair index, first frame)
+    groups: list[str]
+    frames: list[tuple[int, int]]
+
+    @classmethod
+    def empty(cls) -> "_Pairs":
+        return cls([], [], [], [])
+
+    def add(self, features: matching.Features, local: list[tuple[int, int]], keys: list[tuple[int, int]],
+            groups: list[str], frames: list[tuple[int, int]], opts: SampsonOptions) -> None:
+        """Match the pairs ``local`` (indices into ``features``) and keep them."""
+        if not local:
+            return
+        idx = np.array(local)
+        m = matching.match(features, idx, ratio=opts.ratio, mutual=opts.mutual)
+        self.parts.append((m, features.counts[torch.as_tensor(idx, device=features.device)]))
+        self.keys += keys
+        self.groups += groups
+        self.frames += frames
+
+    def ordered(self) -> tuple[matching.Matches, torch.Tensor, list[str], np.ndarray]:
+        order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
+        m = matching.Matches(*(_pad_cat([getattr(p[0], a) for p in self.parts]) for a in ("x1", "x2", "valid")))
+        kpc = torch.cat([p[1] for p in self.parts])
+        o = torch.as_tensor(order, device=kpc.device)
+        return (matching.Matches(m.x1[o], m.x2[o], m.valid[o]), kpc[o], [self.groups[i] for i in order],
+                np.array([self.frames[i] for i in order]).reshape(-1, 2))
 
 
 def _estimate(x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, opts: SampsonOptions
@@ -423,31 +458,64 @@ def _evaluate_pairs(
 
 
 def _run(
-    views: dict[str, np.ndarray],
+    windows: Iterable[Mapping[str, np.ndarray]],
     opts: SampsonOptions,
     *,
     stride: int | None,
     cross_mode: str | None,
     cameras: Mapping[str, Any] | None,
     timings: dict[str, float] | None = None,
-) -> dict[str, _PairTable]:
+) -> tuple[dict[str, _PairTable], list[str], int]:
+    """Features and matches window by window, then every estimate at once: (tables, view names, frames).
+
+    A window is ``{view: (n, H, W, 3)}``, the next ``n`` frames of every view. Only the features of
+    the last ``stride`` frames of each view outlive their window (the first frames of the next
+    window's temporal pairs); no pixels do. Per-frame features and per-pair matches do not depend
+    on how the frames were cut into windows, and the pairs are put back in the all-at-once order
+    before estimation, so the values do not either.
+    """
     device = matching.resolve_device(opts.backend, opts.device)
     timings = timings if timings is not None else {}
     clock = _Clock(device, timings)
-    names = list(views)
-    T = next(iter(views.values())).shape[0]
-    feats, offsets = [], {}
-    off = 0
-    for name in names:
-        f = matching.detect(views[name], backend=opts.backend, device=device, max_features=opts.max_features,
-                            contrast_threshold=opts.contrast_threshold, upright=opts.upright,
-                            features=opts.features)
-        feats.append(f)
-        offsets[name] = off
-        off += T
-    allf = _concat_features(feats) if len(feats) > 1 else feats[0]
-    counts = allf.counts
-    clock.lap("detect")
+    temporal, cross = _Pairs.empty(), _Pairs.empty()
+    names: list[str] = []
+    carry: dict[str, matching.Features] = {}  # per view: features of frames [t0 - len, t0)
+    t0 = 0
+    for window in windows:
+        views = as_views(window)
+        if not names:
+            names = list(views)
+        elif list(views) != names:
+            raise ValueError(f"every window must have the views {names}, got {list(views)}")
+        n = next(iter(views.values())).shape[0]
+        feats = {name: matching.detect(views[name], backend=opts.backend, device=device,
+                                       max_features=opts.max_features, contrast_threshold=opts.contrast_threshold,
+                                       upright=opts.upright, features=opts.features) for name in names}
+        del window, views  # the reader may decode the next window into the memory freed here
+        clock.lap("detect")
+        if stride is not None:
+            for vi, name in enumerate(names):
+                prev = carry.get(name)
+                local = _concat_features([prev, feats[name]]) if prev is not None else feats[name]
+                base = t0 - (prev.valid.shape[0] if prev is not None else 0)  # frame of local index 0
+                ts = range(max(base, t0 - stride), t0 + n - stride)
+                temporal.add(local, [(t - base, t - base + stride) for t in ts], [(vi, t) for t in ts],
+                             [name] * len(ts), [(t, t + stride) for t in ts], opts)
+                keep = min(stride, local.valid.shape[0])
+                carry[name] = matching.Features(*(getattr(local, a)[-keep:].clone()
+                                                  for a in ("keypoints", "descriptors", "valid")))
+            clock.lap("tse_match")
+        if cross_mode is not None and len(names) > 1:
+            allf = _concat_features([feats[name] for name in names])
+            vpairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+            for k, (i, j) in enumerate(vpairs):
+                cross.add(allf, [(i * n + t, j * n + t) for t in range(n)], [(k, t0 + t) for t in range(n)],
+                          [f"{names[i]}|{names[j]}"] * n, [(t0 + t, t0 + t) for t in range(n)], opts)
+            clock.lap("cse_match")
+        t0 += n
+    if not names:
+        raise ValueError("no frames given")
+    T = t0
     tables: dict[str, _PairTable] = {}
 
     def table(groups: list[str], frames: np.ndarray, res: dict[str, Any], fund: dict[str, list[float]]) -> _PairTable:
@@ -457,59 +525,40 @@ def _run(
                           res["reason"], fund, res["groups"])
 
     if stride is not None:
-        idx, groups, frames = [], [], []
-        for name in names:
-            for t in range(T - stride):
-                idx.append((offsets[name] + t, offsets[name] + t + stride))
-                groups.append(name)
-                frames.append((t, t + stride))
-        if idx:
-            idx_a = np.array(idx)
-            m = matching.match(allf, idx_a, ratio=opts.ratio, mutual=opts.mutual)
-            kpc = counts[torch.as_tensor(idx_a, device=counts.device)]
+        if temporal.keys:
+            m, kpc, groups, frames = temporal.ordered()
             clock.lap("tse_match")
-            res = _evaluate_pairs(m, kpc, np.array(frames), opts, max_motions=opts.max_motions)
-            tables[TSE] = table(groups, np.array(frames), res, {})
+            res = _evaluate_pairs(m, kpc, frames, opts, max_motions=opts.max_motions)
+            tables[TSE] = table(groups, frames, res, {})
             clock.lap("tse_estimate")
         else:
             tables[TSE] = table([], np.zeros((0, 2), int), _empty_result(), {})
 
-    if cross_mode is not None:
+    if cross_mode is not None and len(names) > 1:
         vpairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-        idx, groups, frames = [], [], []
-        for a, b in vpairs:
-            for t in range(T):
-                idx.append((offsets[a] + t, offsets[b] + t))
-                groups.append(f"{a}|{b}")
-                frames.append((t, t))
-        if idx:
-            idx_a = np.array(idx)
-            m = matching.match(allf, idx_a, ratio=opts.ratio, mutual=opts.mutual)
-            kpc = counts[torch.as_tensor(idx_a, device=counts.device)]
-            clock.lap("cse_match")
-            calF = None
-            if cross_mode == "calibrated":
-                if cameras is None:
-                    raise ValueError("mode='calibrated' needs cameras={view: (K, R, t)}")
-                Fs = []
-                for a, b in vpairs:
-                    for name in (a, b):
-                        if name not in cameras:
-                            raise ValueError(f"no camera for view {name!r}; cameras has {sorted(cameras)}")
-                    Ka, Ra, ta = _camera_arrays(cameras[a], T)
-                    Kb, Rb, tb = _camera_arrays(cameras[b], T)
-                    Fs.append(epipolar.fundamental_from_cameras(Ka, Ra, ta, Kb, Rb, tb))
-                calF = torch.cat(Fs)
-            res = _evaluate_pairs(m, kpc, np.array(frames), opts,
-                                  pooled_sets=len(vpairs) if cross_mode == "pooled" else 0, calibrated_F=calF)
-            fund = {}
-            if res["set_F"] is not None:
-                fund = {f"{a}|{b}": res["set_F"][i].reshape(-1).tolist() for i, (a, b) in enumerate(vpairs)}
-            tables[CSE] = table(groups, np.array(frames), res, fund)
-            clock.lap("cse_estimate")
-        else:
-            tables[CSE] = table([], np.zeros((0, 2), int), _empty_result(), {})
-    return tables
+        m, kpc, groups, frames = cross.ordered()
+        clock.lap("cse_match")
+        calF = None
+        if cross_mode == "calibrated":
+            if cameras is None:
+                raise ValueError("mode='calibrated' needs cameras={view: (K, R, t)}")
+            Fs = []
+            for a, b in vpairs:
+                for name in (a, b):
+                    if name not in cameras:
+                        raise ValueError(f"no camera for view {name!r}; cameras has {sorted(cameras)}")
+                Ka, Ra, ta = _camera_arrays(cameras[a], T)
+                Kb, Rb, tb = _camera_arrays(cameras[b], T)
+                Fs.append(epipolar.fundamental_from_cameras(Ka, Ra, ta, Kb, Rb, tb))
+            calF = torch.cat(Fs)
+        res = _evaluate_pairs(m, kpc, frames, opts,
+                              pooled_sets=len(vpairs) if cross_mode == "pooled" else 0, calibrated_F=calF)
+        fund = {}
+        if res["set_F"] is not None:
+            fund = {f"{a}|{b}": res["set_F"][i].reshape(-1).tolist() for i, (a, b) in enumerate(vpairs)}
+        tables[CSE] = table(groups, frames, res, fund)
+        clock.lap("cse_estimate")
+    return tables, names, T
 
 
 class _Clock:
@@ -625,8 +674,11 @@ def sampson_metrics(
     """TSE and CSE of one video from one feature detection pass.
 
     Args:
-        video: frames ``(T, H, W, 3)`` uint8 RGB, ``{view: frames}``, or an object with ``.views``
-            (and ``.cameras``, used for ``mode="calibrated"`` when ``cameras`` is None).
+        video: frames ``(T, H, W, 3)`` uint8 RGB, ``{view: frames}``, an object with ``.views``
+            (and ``.cameras``, used for ``mode="calibrated"`` when ``cameras`` is None), or an
+            iterator of ``{view: frames}`` windows, consecutive frames of every view (as
+            :meth:`~cosmos_bench.data.suite.Suite.iter_views` reads a long video): the same values,
+            with at most one window of frames in memory.
         stride: temporal pair distance (pairs ``(t, t + stride)`` for every t); None skips TSE.
         mode: cross-view mode (``"pooled"`` | ``"per_frame"`` | ``"calibrated"``); None skips CSE,
             as does a single view.
@@ -639,21 +691,25 @@ def sampson_metrics(
     opts = SampsonOptions.from_kwargs(backend=backend, device=device, **options)
     if cameras is None and hasattr(video, "cameras") and not isinstance(video, Mapping):
         cameras = video.cameras
-    views = as_views(video)
     if stride is not None and (not isinstance(stride, (int, np.integer)) or stride < 1):
         raise ValueError(f"stride must be a positive integer, got {stride!r}")
     if mode is not None and mode not in CROSS_VIEW_MODES:
         raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
-    if len(views) < 2:
-        mode = None
+    if isinstance(video, Iterator):
+        windows: Iterable[Any] = video  # read window by window (e.g. Suite.iter_views)
+    else:
+        views = as_views(video)
+        windows = [views]
+        if len(views) < 2:
+            mode = None
     if stride is None and mode is None:
         return {}
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    tables = _run(views, opts, stride=stride, cross_mode=mode, cameras=cameras, timings=timings)
+    tables, names, T = _run(windows, opts, stride=stride, cross_mode=mode, cameras=cameras, timings=timings)
     seconds = time.perf_counter() - t0
     dev = str(matching.resolve_device(opts.backend, opts.device))
-    extra = {"backend": opts.backend, "device": dev, "view_names": list(views), "frames": int(next(iter(views.values())).shape[0]),
+    extra = {"backend": opts.backend, "device": dev, "view_names": names, "frames": T,
              "seconds_all_metrics": round(seconds, 4), "timings": timings, "quantile": opts.quantile}
     out: dict[str, MetricResult] = {}
     if TSE in tables:
@@ -669,8 +725,8 @@ def temporal_sampson(
     """Temporal Sampson Error (TSE) of a video; for a dict of views, the aggregate over views.
 
     Every pair ``(t, t + stride)`` of each view gets an ``F`` estimated with unknown intrinsics;
-    value = mean over pairs (all views pooled) of the per-pair median √Sampson error, pixels
-    (lower is better). ``details["views"]`` has each view's value; ``details["pairs"]`` every pair.
+    value = mean over pairs (all views pooled) of the per-pair ``quantile`` (0.95) of the matches'
+    √Sampson errors, pixels (lower is better; the module docstring says why a quantile). ``details["views"]`` has each view's value; ``details["pairs"]`` every pair.
     See the module docstring for static cameras and degenerate pairs, :class:`SampsonOptions`
     for ``options``.
     """
@@ -691,7 +747,7 @@ def cross_view_sampson(
     ``mode="pooled"`` (default): one ``F`` per view pair from the matches of all frames (a rigid
     rig); ``"per_frame"``: one ``F`` per frame (a moving rig); ``"calibrated"``: ``F`` from
     ``cameras`` (``{view: (K, R, t)}``, world → camera), no estimation. Value = mean over frames
-    (and view pairs) of the per-frame median √Sampson error, pixels (lower is better).
+    (and view pairs) of the per-frame ``quantile`` (0.95) of the √Sampson errors, pixels (lower is better).
     """
     if mode is None or mode not in CROSS_VIEW_MODES:
         raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
@@ -700,55 +756,3 @@ def cross_view_sampson(
         raise ValueError(f"cross-view Sampson error needs at least 2 views, got {list(v)}")
     return sampson_metrics(views, stride=None, mode=mode, cameras=cameras, backend=backend, device=device,
                            **options)[CSE]
-
-
-# --------------------------------------------------------------------------------------------------
-# Metric objects (the Metric protocol of base.py), for the runner
-# --------------------------------------------------------------------------------------------------
-
-
-class TemporalSampson:
-    """:func:`temporal_sampson` as a :class:`~cosmos_bench.metrics.base.Metric`."""
-
-    name = TSE
-    direction = "lower"
-
-    def __init__(self, stride: int = 1, **options: Any) -> None:
-        self.stride = stride
-        self.options = SampsonOptions.from_kwargs(**options)
-
-    @property
-    def version(self) -> str:
-        return tse_version(self.options, self.stride)
-
-    def compute(self, sample: Any) -> MetricResult:
-        try:
-            opts = asdict(self.options)
-            return temporal_sampson(sample, stride=self.stride, **opts)
-        except Exception as exc:  # a runner must get a row, not a crash
-            return MetricResult.failed(self.name, self.version, "lower", "error", f"{type(exc).__name__}: {exc}")
-
-
-class CrossViewSampson:
-    """:func:`cross_view_sampson` as a :class:`~cosmos_bench.metrics.base.Metric`."""
-
-    name = CSE
-    direction = "lower"
-
-    def __init__(self, mode: str = "pooled", cameras: Mapping[str, Any] | None = None, **options: Any) -> None:
-        if mode not in CROSS_VIEW_MODES:
-            raise ValueError(f"mode must be one of {CROSS_VIEW_MODES}, got {mode!r}")
-        self.mode = mode
-        self.cameras = cameras
-        self.options = SampsonOptions.from_kwargs(**options)
-
-    @property
-    def version(self) -> str:
-        return cse_version(self.options, self.mode)
-
-    def compute(self, sample: Any) -> MetricResult:
-        try:
-            opts = asdict(self.options)
-            return cross_view_sampson(sample, mode=self.mode, cameras=self.cameras, **opts)
-        except Exception as exc:
-            return MetricResult.failed(self.name, self.version, "lower", "error", f"{type(exc).__name__}: {exc}")

@@ -209,6 +209,11 @@ def _pad_reflect(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tenso
 
 
 def _blur_conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    if not x.is_cuda and x.shape[0] > 1:
+        # One frame per call on the CPU: oneDNN picks its algorithm by batch and size, and a frame
+        # blurred in a batch of 2 differed in the last bit from the same frame alone (80x128 maps),
+        # which made the features depend on how a video was cut into windows.
+        return torch.cat([_blur_conv(f, k) for f in x.split(1)])
     r = (len(k) - 1) // 2
     # TF32 would round the image to 10 mantissa bits (2e-4 errors, the size of small DoG responses)
     # and is also slower here: cuDNN then picks an implicit GEMM with layout conversions.

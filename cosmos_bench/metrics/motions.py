@@ -35,6 +35,10 @@ group that explains it best:
    content) keep their smallest error and enter the statistics like any other.
 
 Everything is batched over pairs; ``estimate`` is the backend's robust ``F`` (rows = sets of matches).
+A round fits only the sets that can gain a group: behind a moving camera at least about half of a new
+group's ≥ ``group_min`` inliers must lie ``group_separation`` px off the earlier groups, so a set with
+fewer such matches is skipped (exactly the sets the separation rule would reject; in a rigid scene
+behind a moving camera, almost all of them).
 """
 
 from __future__ import annotations
@@ -137,14 +141,22 @@ def fit_motions(
     _add_group(E, F, exists, 0, ~still, x1, x2, valid, estimate, need=0, before=None, separation=0.0,
                threshold=threshold)
     searching = exists[:, 0].clone()  # a set stops at its first round that finds no group
+    separation = torch.where(still, 0.0, group_separation)
+    # A group is kept only if the (lower) median of its inliers' errors under the earlier groups is at
+    # least ``separation``: so at least ``far_min`` of its ≥ ``group_min`` inliers lie that far off.
+    # Sets with fewer such matches cannot gain a group and are not fitted (most pairs of a rigid
+    # scene behind a moving camera): the same groups, without a robust fit per set and round.
+    m_min = max(group_min, 9)
+    far_min = m_min - (m_min - 1) // 2
     for k in range(1, G):
         best = E[:, :k].amin(1)
         remaining = valid & ~(best < group_threshold)
-        rows = searching & ~still_scene & (remaining.sum(1) >= group_min)
+        far = (remaining & (best >= separation[:, None])).sum(1)
+        rows = searching & ~still_scene & (remaining.sum(1) >= group_min) & ((separation <= 0) | (far >= far_min))
         if not bool(rows.any()):
             break
         _add_group(E, F, exists, k, rows, x1, x2, remaining, group_estimate, need=group_min, before=best,
-                   separation=torch.where(still, 0.0, group_separation), threshold=group_threshold)
+                   separation=separation, threshold=group_threshold)
         searching = rows & exists[:, k]
     error, group = E.amin(1), E.argmin(1)
     error = torch.where(valid, error, inf)

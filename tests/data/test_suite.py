@@ -68,6 +68,34 @@ def test_read_views_grid_and_files(tmp_path: Path) -> None:
     assert files.sample_files(tmp_path, "s1")["right"].name == "s1_right.mp4"
 
 
+def test_iter_views_gives_the_views_of_read_views_window_by_window(tmp_path: Path, monkeypatch) -> None:
+    """Every storage kind: the windows, joined, are read_views' views; a window holds ``window`` frames
+    (default: WINDOW_PIXELS worth, here forced to 3 frames of the stored file)."""
+    from cosmos_bench.data import video
+
+    left, right = textured_clip(frames=8, seed=3), textured_clip(frames=8, seed=4)
+    write_video(tmp_path / "g.mp4", tile_grid({"l": left, "r": right}, 1, 2), fps=8)
+    write_video(tmp_path / "f_left.mp4", left, fps=8)
+    write_video(tmp_path / "f_right.mp4", right, fps=8)
+    write_video(tmp_path / "one.mp4", left, fps=8)
+    suites = {
+        "g": suite_from_dict({"views": ["left", "right"], "storage": "1x2"}, tmp_path),
+        "f": suite_from_dict({"views": ["left", "right"], "storage": {"kind": "files"}}, tmp_path),
+        "one": suite_from_dict({"views": ["front"]}, tmp_path),
+    }
+    for sample, suite in suites.items():
+        whole, _ = suite.read_views(tmp_path, sample)
+        for window in (3, None):
+            if window is None:  # the pixel budget: 3 frames of the stored file (a grid: both views)
+                h, w = (64, 192) if sample == "g" else (64, 96)
+                monkeypatch.setattr(video, "WINDOW_PIXELS", 3 * h * w * (2 if sample == "f" else 1))
+            parts = list(suite.iter_views(tmp_path, sample, window=window))
+            assert [len(next(iter(p.values()))) for p in parts] == [3, 3, 2], (sample, window)
+            assert [list(p) for p in parts] == [list(whole)] * 3
+            for name in whole:
+                np.testing.assert_array_equal(np.concatenate([p[name] for p in parts]), whole[name])
+
+
 # ------------------------------------------------------------------ names and patterns stay inside (issue 15, 3)
 @pytest.mark.parametrize("name", ["../../../X", "/tmp/elsewhere", "a/b", "a\\b", "..", ".", ".hidden", "with space"])
 def test_suite_names_follow_the_model_name_rule(tmp_path: Path, name: str) -> None:

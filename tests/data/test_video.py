@@ -235,3 +235,66 @@ def test_three_views_of_odd_width_split_again_after_write_video_pads_the_frame(t
     assert all(v.shape == (2, 32, 33, 3) for v in back.values())
     with pytest.raises(VideoError, match="does not divide"):  # a real mismatch still fails
         split_grid(np.zeros((1, 32, 98, 3), np.uint8), 1, 3)
+
+
+# ------------------------------------------------------------------------------------ windows
+def test_windows_hold_the_same_frames_and_never_more_than_one_window(tmp_path: Path, monkeypatch) -> None:
+    """A 23-frame video read 5 frames at a time gives the frames of read_video, in windows of 5
+    (the last of 3), and when each window is handed out no more than 5 decoded frames are alive:
+    the reader keeps no earlier window and no frame beyond the current one."""
+    import gc
+    import weakref
+
+    from cosmos_bench.data import video as video_mod
+    from cosmos_bench.data.video import read_video_windows
+
+    frames = textured_clip(frames=23, seed=3)
+    path = write_video(tmp_path / "long.mp4", frames, fps=8)
+    whole = read_video(path).frames
+    refs: list = []
+    decode = video_mod._decode
+
+    def tracked(*args, **kwargs):
+        for frame in decode(*args, **kwargs):
+            refs.append(weakref.ref(frame))
+            yield frame
+
+    monkeypatch.setattr(video_mod, "_decode", tracked)
+    sizes, alive, given = [], [], []
+    for window in read_video_windows(path, 5):
+        gc.collect()
+        assert all(g() is None for g in given)  # the reader let go of the last window before decoding this one
+        alive.append(sum(r() is not None for r in refs))
+        sizes.append(len(window))
+        given.append(weakref.ref(window))
+        np.testing.assert_array_equal(window, whole[sum(sizes) - len(window) : sum(sizes)])
+        del window
+    gc.collect()
+    assert sizes == [5, 5, 5, 5, 3] and len(refs) == 23
+    assert max(alive) <= 5
+    with pytest.raises(ValueError, match="window"):
+        next(read_video_windows(path, 0))
+
+
+def test_view_files_in_windows_match_whole_views_and_name_the_short_file(tmp_path: Path) -> None:
+    from cosmos_bench.data.video import iter_grid_windows, iter_view_file_windows
+
+    a = write_video(tmp_path / "a.mp4", textured_clip(frames=9, seed=1), fps=8)
+    b = write_video(tmp_path / "b.mp4", textured_clip(frames=9, seed=2), fps=8)
+    whole, _ = read_view_files({"a": a, "b": b})
+    parts = list(iter_view_file_windows({"a": a, "b": b}, window=4))
+    assert [len(p["a"]) for p in parts] == [4, 4, 1]
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(np.concatenate([p[name] for p in parts]), whole[name])
+    short = write_video(tmp_path / "short.mp4", textured_clip(frames=7), fps=8)
+    with pytest.raises(VideoError, match="view 'b' has 7 frames but view 'a' has more") as info:
+        list(iter_view_file_windows({"a": a, "b": short}, window=4))
+    assert "short.mp4" in str(info.value)
+    slow = write_video(tmp_path / "slow.mp4", textured_clip(frames=9), fps=5)
+    with pytest.raises(VideoError, match="plays at 5 fps"):
+        list(iter_view_file_windows({"a": a, "b": slow}))
+    grid = write_video(tmp_path / "g.mp4", tile_grid(whole, 1, 2), fps=8)
+    views, _ = read_grid_views(grid, 1, 2, ["l", "r"])
+    gparts = list(iter_grid_windows(grid, 1, 2, ["l", "r"], window=2))
+    assert len(gparts) == 5
+    np.testing.assert_array_equal(np.concatenate([p["r"] for p in gparts]), views["r"])

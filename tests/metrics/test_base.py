@@ -1,4 +1,4 @@
-"""MetricResult: JSON-safe round trip, NaN never silently a number, and the Metric protocol."""
+"""MetricResult: JSON-safe round trip, NaN never silently a number; the versions the geometry stage stores under."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from cosmos_bench.metrics import CrossViewSampson, Metric, MetricResult, TemporalSampson, json_safe
+from cosmos_bench.metrics import MetricResult, SampsonOptions, json_safe, sampson_metrics
+from cosmos_bench.metrics.geometry import cse_version, tse_version
 
 
 def test_round_trip_is_json_safe_and_restores_nan():
@@ -38,16 +39,16 @@ def test_json_safe_rejects_unknown_objects():
         json_safe({"a": object()})
 
 
-def test_sampson_metrics_follow_the_protocol():
-    for m in (TemporalSampson(stride=2), CrossViewSampson(mode="per_frame", backend="kornia")):
-        assert isinstance(m, Metric)
-        assert m.direction == "lower"
-        assert m.version.startswith(m.name + "/")
-    assert "stride=2" in TemporalSampson(stride=2).version
-    assert TemporalSampson(keep=0.9).version != TemporalSampson().version
+def test_versions_name_the_metric_and_change_with_the_settings():
+    """What GeometryStage.versions stores rows under (tse_version / cse_version of SampsonOptions)."""
+    tse, cse = tse_version(SampsonOptions(), 2), cse_version(SampsonOptions(backend="kornia"), "per_frame")
+    assert tse.startswith("tse/") and cse.startswith("cse/")
+    assert "stride=2" in tse and "mode=per_frame" in cse and "backend=kornia" in cse
+    assert tse_version(SampsonOptions(keep=0.9), 2) != tse
 
 
-def test_compute_turns_bad_input_into_an_error_row():
-    r = TemporalSampson().compute(np.zeros((4, 8, 8), np.uint8))  # no channel axis
-    assert r.status == "error" and "(T, H, W, 3)" in r.reason and math.isnan(r.value)
-    json.dumps(r.to_dict(), allow_nan=False)
+def test_bad_input_raises_a_value_error_naming_the_shape():
+    """sampson_metrics (which the geometry stage turns into an error row, never a crash) refuses a
+    video without a channel axis, saying which shape it needs."""
+    with pytest.raises(ValueError, match=r"\(T, H, W, 3\)"):
+        sampson_metrics(np.zeros((4, 8, 8), np.uint8), mode=None)

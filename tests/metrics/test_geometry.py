@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from cosmos_bench.metrics import CrossViewSampson, TemporalSampson, cross_view_sampson, temporal_sampson
+from cosmos_bench.metrics import cross_view_sampson, sampson_metrics, temporal_sampson
 
 from .conftest import FROZEN, ORBIT, RIG_BOXES, STATIC, agree, clip, metrics, strictly_increasing
 
@@ -108,7 +108,7 @@ def test_backends_agree_on_headline_medians(degradation):
 def test_backends_agree_on_shifted_boxes():
     """On the per-pair medians. The 95th-percentile headline lies between the consistent and the
     shifted matches here, so it follows each detector's share of box matches: measured 6.75 (opencv)
-    vs 5.48 px (kornia) at view_shift:4, both far above the clean ≈ 0.3 px."""
+    vs 5.51 px (kornia) at view_shift:4, both far above the clean ≈ 0.3 px (README: why)."""
     a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"]
     b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"]
     assert agree(a.details["mean_of_medians"], b.details["mean_of_medians"]), (a.details, b.details)
@@ -170,12 +170,13 @@ def test_match_selection_and_stride_change_the_number_and_the_version():
     assert strided.details["pairs"][0]["frame2"] - strided.details["pairs"][0]["frame"] == 2
 
 
-def test_single_array_and_metric_objects():
+def test_single_array_and_an_object_with_views():
     frames = clip(ORBIT).views["right"]
     r = temporal_sampson(frames)
     assert r.ok and list(r.details["views"]) == ["view0"]
-    assert TemporalSampson().compute(frames).value == r.value
-    assert CrossViewSampson().compute(clip(ORBIT)).ok
+    assert sampson_metrics(frames, mode=None)["tse"].value == r.value
+    both = sampson_metrics(clip(ORBIT), stride=None)
+    assert list(both) == ["cse"] and both["cse"].ok and both["cse"].direction == "lower"
 
 
 def test_bad_inputs_raise_at_the_boundary():
@@ -196,3 +197,38 @@ def test_bad_inputs_raise_at_the_boundary():
         temporal_sampson(good, keep=0)
     with pytest.raises(ValueError, match="stride"):
         temporal_sampson(good, stride=0)
+
+
+# ------------------------------------------------------------------------------------------ windows
+
+
+def test_a_video_read_in_windows_reads_the_same_and_keeps_no_window():
+    """The orbit clip (9 frames, 2 views) fed as windows of 2 frames (so every temporal pair of
+    stride 2 spans two windows) gives exactly the values and per-pair details of the whole clip at
+    once, and no window is alive when the next one is asked for: the metric keeps features and
+    matches, never frames."""
+    import gc
+    import weakref
+
+    views = dict(clip(ORBIT).views)
+    whole = metrics(ORBIT, backend="kornia", stride=2)
+    handed: list = []
+
+    def windows(size: int):
+        T = next(iter(views.values())).shape[0]
+        for s in range(0, T, size):
+            gc.collect()
+            assert all(r() is None for r in handed), "an earlier window is still referenced"
+            window = {name: v[s : s + size].copy() for name, v in views.items()}
+            handed.extend(weakref.ref(a) for a in window.values())
+            yield window
+            del window
+
+    parts = sampson_metrics(windows(2), backend="kornia", device="cpu", stride=2)
+    assert len(handed) == 2 * 5
+    for name in ("tse", "cse"):
+        a, b = whole[name], parts[name]
+        assert a.version == b.version and a.value == b.value, (name, a.value, b.value)
+        strip = lambda d: {k: v for k, v in d.items() if k not in ("timings", "seconds_all_metrics")}  # noqa: E731
+        assert strip(a.details) == strip(b.details)
+    assert parts["tse"].details["frames"] == 9 and len(parts["tse"].details["pairs"]) == 2 * 7

@@ -76,6 +76,40 @@ def test_motion_groups_explain_exact_correspondences_of_independent_boxes():
     assert float(np.median(one.error[0][torch.tensor(on_box)].numpy())) > 1.0
 
 
+def test_behind_a_moving_camera_only_pairs_that_can_gain_a_group_are_fitted():
+    """Two pairs of the orbit scene (exact correspondences, 300 each): one with σ = 0.5 px noise, many
+    matches left over by the background F but none of them 2 px off; one exact with 60 matches moved
+    6 px across the epipolar lines (a distinct motion). The group search fits only the second (a
+    group's inliers must lie ≥ group_separation px off the background, which the first cannot
+    offer), and finds its group there."""
+    from cosmos_bench.metrics.epipolar import ransac_fundamental
+
+    c = clip(ORBIT)
+    rng = np.random.default_rng(0)
+    a = c.correspondences("left", 0, "left", 2, n=300, seed=0)
+    b = c.correspondences("left", 3, "left", 5, n=300, seed=1)
+    n = min(len(a), len(b))
+    x1 = torch.tensor(np.stack([a.x1[:n] + rng.normal(0, 0.5, (n, 2)), b.x1[:n]]))
+    x2 = np.stack([a.x2[:n] + rng.normal(0, 0.5, (n, 2)), b.x2[:n]])
+    x2[1, :60, 1] += 6.0  # vertical: the orbit's epipolar lines run across the frame
+    x2 = torch.tensor(x2)
+    valid = torch.ones(2, n, dtype=torch.bool)
+    rows: list[int] = []
+
+    def group_estimate(p, q, m):
+        rows.append(len(p))
+        return ransac_fundamental(p, q, m, threshold=0.5)
+
+    fit = motions.fit_motions(x1, x2, valid, lambda p, q, m: ransac_fundamental(p, q, m, threshold=1.0),
+                              threshold=1.0, static_px=1.0, static_fraction=0.5, min_moving=16, max_motions=4,
+                              group_min=16, group_estimate=group_estimate, group_threshold=0.5, group_separation=2.0)
+    left_over = (fit.error[0] >= 0.5).sum()
+    assert not fit.still.any() and left_over >= 16  # the noisy pair has plenty left over ...
+    assert rows and rows[0] == 1  # ... and only the shifted pair is fitted for a motion group
+    assert bool(fit.exists[1, 1]) and not bool(fit.exists[0, 1:].any())
+    assert (fit.group[1, :60] == 1).float().mean() > 0.9
+
+
 def test_motion_groups_are_bounded_so_a_warp_is_not_explained_away():
     """An elastic warp of a moving-camera scene keeps most of its error: the bound on groups and
     their minimum support leave the warp unexplained (compare one model per pair)."""
