@@ -10,6 +10,7 @@ Ground floor: imports nothing from the package (any layer may read it).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,9 @@ class MetricInfo:
     order: int = 0  # display order in tables
     not_run: str | None = None  # why a column with no rows is empty, when there is a usual reason
     min_views: int = 1  # the views a suite needs for the metric to apply
+    # The values the metric can take. A mean's interval is cut to it: the true mean lies inside, so
+    # cutting changes no coverage, and a skewed 5-pair bootstrap no longer shows a negative pixel error.
+    value_range: tuple[float, float] = (-math.inf, math.inf)
 
     @property
     def selectable(self) -> bool:
@@ -39,22 +43,25 @@ class MetricInfo:
         return self.companion_of is None
 
 
+PIXELS = (0.0, math.inf)  # Sampson errors are distances
+JUDGE_SCALE = (1.0, 5.0)  # the rubrics' 1-5 scores
 SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline median
 
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        MetricInfo("tse", "lower", "geometry", "temporal Sampson error", order=0),
+        MetricInfo("tse", "lower", "geometry", "temporal Sampson error", order=0, value_range=PIXELS),
         MetricInfo("cse", "lower", "geometry", "cross-view Sampson error", order=1,
-                   not_run="needs a suite with two or more views", min_views=2),
+                   not_run="needs a suite with two or more views", min_views=2, value_range=PIXELS),
         MetricInfo("physics", "higher", "judge", "physical plausibility, judge rubric video_physics", rubric="video_physics", order=2,
-                   not_run=JUDGE_NOT_RUN),
+                   not_run=JUDGE_NOT_RUN, value_range=JUDGE_SCALE),
         MetricInfo("if", "higher", "judge", "instruction following, judge rubric video_IF", rubric="video_IF",
-                   order=3, not_run=JUDGE_NOT_RUN),
+                   order=3, not_run=JUDGE_NOT_RUN, value_range=JUDGE_SCALE),
         MetricInfo("tse" + SECONDARY_SUFFIX, "lower", "geometry", "mean of per-pair means of tse",
-                   companion_of="tse", order=4),
+                   companion_of="tse", order=4, value_range=PIXELS),
         MetricInfo("cse" + SECONDARY_SUFFIX, "lower", "geometry", "mean of per-pair means of cse",
-                   companion_of="cse", order=5, not_run="needs a suite with two or more views", min_views=2),
+                   companion_of="cse", order=5, not_run="needs a suite with two or more views", min_views=2,
+                   value_range=PIXELS),
     )
 }
 

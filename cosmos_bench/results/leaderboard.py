@@ -346,13 +346,23 @@ def summarize(rows: Sequence[ResultRow], model: str, metric: str, *, n_boot: int
     ci = stats.mean_interval([r.value for r in ok], [r.sample for r in ok], confidence=confidence,
                              method=interval, n_boot=n_boot, seed=seed)
     ref = mine[0]
+    low, high = _within_range(metric, ci.low, ci.high)
     return MetricSummary(
         model=model, metric=metric, metric_version=ref.metric_version, direction=ref.direction,
-        mean=ci.estimate, ci_low=ci.low, ci_high=ci.high, n=len(ok),
+        mean=ci.estimate, ci_low=low, ci_high=high, n=len(ok),
         n_degenerate=sum(r.status == "degenerate" for r in mine),
         n_error=sum(r.status == "error" for r in mine),
         method=ci.method, n_test_pairs=ci.n_pairs,
     )
+
+
+def _within_range(metric: str, low: float, high: float) -> tuple[float, float]:
+    """An interval for a mean cut to the values the metric can take (the catalogue's ``value_range``)."""
+    info = catalog.METRICS.get(metric)
+    if info is None or math.isnan(low) or math.isnan(high):
+        return low, high
+    least, most = info.value_range
+    return float(min(max(low, least), most)), float(max(min(high, most), least))
 
 
 def paired_differences(candidate: Sequence[ResultRow], baseline: Sequence[ResultRow]) -> tuple[list[float], list[str]]:

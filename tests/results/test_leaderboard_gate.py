@@ -160,3 +160,22 @@ def test_judge_agreement_is_shown_beside_the_judge_columns_when_videos_had_sever
     assert f"| base | {expected.summary()}; 1 disagree by 2+ |" in md
     single = build_leaderboard([_judge_row("base", f"p{i}", 0, [4]) for i in range(3)], "s")
     assert "## Judge agreement" not in single.to_markdown()  # one sample per video: nothing to agree on
+
+
+@pytest.mark.parametrize("metric, direction, values, least, most", [
+    ("tse", "lower", [0.1, 0.12, 0.09, 0.11, 3.0], 0.0, None),  # one bad video of five: the bootstrap-t dips below 0
+    ("physics", "higher", [1, 1, 1, 2, 5], 1.0, 5.0),  # the t interval crosses the 1-5 scale
+])
+def test_a_mean_interval_never_leaves_the_values_the_metric_can_take(metric, direction, values, least, most) -> None:
+    """Cutting to the metric's range changes no coverage (the true mean lies in it) and keeps a
+    5-pair board from printing a negative pixel error or a judge score below 1."""
+    from cosmos_bench.results import stats
+    from cosmos_bench.results.leaderboard import summarize
+
+    rows = [ResultRow("demo", "base", "g", f"s{i}", 0, metric, "v1", direction, float(v), "ok", created_at=1.0)
+            for i, v in enumerate(values)]
+    raw = stats.mean_interval(values, [r.sample for r in rows], n_boot=2000, seed=0)
+    assert raw.low < least or (most is not None and raw.high > most)  # the interval the rule gives does leave it
+    cell = summarize(rows, "base", metric, n_boot=2000, confidence=0.95, seed=0)
+    assert cell.ci_low >= least and cell.ci_low == max(raw.low, least)
+    assert cell.ci_high == (raw.high if most is None else min(raw.high, most))
