@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
@@ -172,24 +173,29 @@ class ResultStore:
             row.metric_version, row.direction, row.value, row.status, row.reason,
             _json(row.details), _json(row.provenance), row.created_at,
         )
-        cur = self._write(
-            """
-            INSERT INTO results (suite, model, generation_key, sample, seed, metric, metric_version,
-                                 direction, value, status, reason, details, provenance, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (suite, model, generation_key, sample, seed, metric, metric_version)
-            DO UPDATE SET direction=excluded.direction, value=excluded.value, status=excluded.status,
-                          reason=excluded.reason, details=excluded.details,
-                          provenance=excluded.provenance, created_at=excluded.created_at
-            WHERE results.status = 'error'
-            """,
-            values,
-        )
+        with self._writing():
+            cur = self._conn.execute(
+                """
+                INSERT INTO results (suite, model, generation_key, sample, seed, metric, metric_version,
+                                     direction, value, status, reason, details, provenance, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (suite, model, generation_key, sample, seed, metric, metric_version)
+                DO UPDATE SET direction=excluded.direction, value=excluded.value, status=excluded.status,
+                              reason=excluded.reason, details=excluded.details,
+                              provenance=excluded.provenance, created_at=excluded.created_at
+                WHERE results.status = 'error'
+                """,
+                values,
+            )
         return cur.rowcount > 0
 
-    def _write(self, sql: str, values: tuple) -> sqlite3.Cursor:
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Every write of the store (rows and claims): an error SQLite gives on writing names the store."""
         try:
-            return self._conn.execute(sql, values)
+            yield
+        except StoreWriteError:
+            raise
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):  # busy past the timeout: not a disk problem, keep SQLite's own error
                 raise
@@ -208,34 +214,37 @@ class ResultStore:
         (``BEGIN IMMEDIATE``), so two processes never both get one item.
         """
         now = time.time() if now is None else now
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            held = self._conn.execute("SELECT owner, expires_at FROM claims WHERE item = ?", (item,)).fetchone()
-            if held is not None and held["owner"] != owner and held["expires_at"] > now and not lapsed(held["owner"]):
+        with self._writing():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                held = self._conn.execute("SELECT owner, expires_at FROM claims WHERE item = ?", (item,)).fetchone()
+                if held is not None and held["owner"] != owner and held["expires_at"] > now and not lapsed(held["owner"]):
+                    self._conn.execute("COMMIT")
+                    return str(held["owner"])
+                self._conn.execute(
+                    "INSERT INTO claims (item, owner, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (item) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                    (item, owner, now + ttl_s),
+                )
                 self._conn.execute("COMMIT")
-                return str(held["owner"])
-            self._conn.execute(
-                "INSERT INTO claims (item, owner, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (item) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-                (item, owner, now + ttl_s),
-            )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
         return None
 
     def release(self, owner: str, item: str | None = None) -> None:
         """Give back ``owner``'s lease on ``item`` (every lease of ``owner`` when ``item`` is None)."""
-        if item is None:
-            self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-        else:
-            self._conn.execute("DELETE FROM claims WHERE item = ? AND owner = ?", (item, owner))
+        with self._writing():
+            if item is None:
+                self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            else:
+                self._conn.execute("DELETE FROM claims WHERE item = ? AND owner = ?", (item, owner))
 
     def renew(self, owner: str, ttl_s: float, *, now: float | None = None) -> None:
         """Extend every lease ``owner`` holds to ``ttl_s`` from now (a heartbeat of long work)."""
         now = time.time() if now is None else now
-        self._conn.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", (now + ttl_s, owner))
+        with self._writing():
+            self._conn.execute("UPDATE claims SET expires_at = ? WHERE owner = ?", (now + ttl_s, owner))
 
     def claims(self) -> dict[str, tuple[str, float]]:
         """Every lease in the store: item -> (owner, expiry time)."""

@@ -100,3 +100,7 @@ def test_a_full_disk_names_the_store_and_keeps_the_rows_written_before(tmp_path:
     assert isinstance(err, CosmosBenchError) and err.exit_code == 4
     assert isinstance(err, sqlite3.OperationalError)  # callers that handle SQLite errors still catch it
     assert written > 0 and len(store) == written  # nothing already stored was lost
+    with pytest.raises(StoreWriteError, match="full"):  # claims are writes too, and name the store the same way
+        for i in range(10_000):
+            store.claim(f"item-{i}-" + "x" * 200, "run-a", 60.0)
+    assert len(store) == written
