@@ -44,7 +44,7 @@ def metrics_cmd(
     failed = 0
     for path in paths:
         try:
-            _, windows = iter_file_views(path, rows, cols, names)
+            windows = iter_file_views(path, rows, cols, names)
             results = sampson_metrics(windows, stride=stride, mode=mode if rows * cols > 1 else None,
                                       backend=backend, device=device, keep=keep)
         except (VideoError, ValueError, OSError) as exc:

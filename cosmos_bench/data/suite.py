@@ -24,8 +24,8 @@ from ..atomic import atomic_write_text
 from ..errors import CosmosBenchError
 from ..names import NAME_RULE, is_safe_name
 from .judge_view import tiled_views_video
-from .video import (VideoError, check_video_shape, iter_grid_windows, iter_view_file_windows, parse_grid, probe_video,
-                    read_grid_views, read_video, read_video_windows, read_view_files, window_frames)
+from .video import (VideoError, check_video_shape, iter_file_views, iter_view_file_windows, parse_grid, probe_video,
+                    read_grid_views, read_video, read_view_files)
 
 SUITE_FILE = "suite.yaml"
 StorageKind = Literal["single", "grid", "files"]
@@ -128,15 +128,8 @@ class Suite:
         if self.storage.kind == "files":
             yield from iter_view_file_windows(files, window=window)
             return
-        path = next(iter(files.values()))
-        if self.storage.kind == "grid":
-            yield from iter_grid_windows(path, self.storage.rows, self.storage.cols, self.views, window=window)
-            return
-        if window is None:
-            info = probe_video(path)
-            window = window_frames(info.height * info.width)
-        for frames in read_video_windows(path, window):
-            yield {self.views[0]: frames}
+        rows, cols = (self.storage.rows, self.storage.cols) if self.storage.kind == "grid" else (1, 1)
+        yield from iter_file_views(next(iter(files.values())), rows, cols, self.views, window=window)
 
     def file_size(self) -> tuple[int, int] | None:
         """(height, width) of one stored file as ``suite.yaml`` declares it: the whole grid for grids."""

@@ -359,19 +359,22 @@ def view_names(names: str | None, rows: int, cols: int) -> list[str] | None:
 
 
 def iter_file_views(path: str | os.PathLike, rows: int = 1, cols: int = 1, names: Sequence[str] | None = None,
-                    *, window: int | None = None) -> tuple[VideoInfo, Iterator[dict[str, np.ndarray]]]:
-    """One video file as named views, window by window (a long 720p file never sits in memory whole).
+                    *, window: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """One video file as named views, window by window (a long 720p file never sits in memory whole):
+    ``{view: frames}`` of its ``rows x cols`` tiles, ``window`` frames each.
 
-    Probed first, before anything is decoded (a still image renamed ``.mp4`` would decode as a
-    one-frame video and get a score); then ``{view: frames}`` windows of its ``rows x cols`` tiles,
-    :data:`WINDOW_PIXELS` worth of frames each unless ``window`` says how many.
+    Without ``window``, the file is probed before anything is decoded (a still image renamed ``.mp4``
+    would decode as a one-frame video and get a score) and a window is :data:`WINDOW_PIXELS` worth.
     """
-    info = probe_video(path)
     if rows * cols > 1:
-        return info, iter_grid_windows(path, rows, cols, names, window=window)
+        yield from iter_grid_windows(path, rows, cols, names, window=window)
+        return
+    if window is None:
+        info = probe_video(path)
+        window = window_frames(info.height * info.width)
     name = names[0] if names else default_view_names(1)[0]
-    size = window if window is not None else window_frames(info.height * info.width)
-    return info, ({name: frames} for frames in read_video_windows(path, size))
+    for frames in read_video_windows(path, window):
+        yield {name: frames}
 
 
 def iter_grid_windows(
