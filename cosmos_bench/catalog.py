@@ -45,7 +45,7 @@ class MetricInfo:
 
 PIXELS = (0.0, math.inf)  # Sampson errors are distances
 JUDGE_SCALE = (1.0, 5.0)  # the rubrics' 1-5 scores
-SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline median
+SECONDARY_SUFFIX = "_mean"  # tse_mean / cse_mean: the mean of per-pair means, beside the headline
 
 METRICS: dict[str, MetricInfo] = {
     m.name: m
@@ -62,6 +62,10 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("cse" + SECONDARY_SUFFIX, "lower", "geometry", "mean of per-pair means of cse",
                    companion_of="cse", order=5, not_run="needs a suite with two or more views", min_views=2,
                    value_range=PIXELS),
+        # How much the matched content moves: a still or frozen video is trivially consistent, so tse/cse
+        # are read beside it (VBench's "dynamic degree" plays this part beside its consistency scores).
+        MetricInfo("motion", "higher", "geometry", "motion of the matched content, px per frame (beside tse)",
+                   companion_of="tse", order=6, value_range=PIXELS),
     )
 }
 
@@ -87,6 +91,11 @@ def metrics_of_stage(stage: Stage) -> tuple[str, ...]:
 def companion(name: str) -> str | None:
     """The secondary metric written beside headline ``name`` (``tse`` → ``tse_mean``), if any."""
     return next((m.name for m in METRICS.values() if m.companion_of == name), None)
+
+
+def companions(name: str) -> tuple[str, ...]:
+    """Every metric written beside headline ``name`` (``tse`` → ``tse_mean``, ``motion``)."""
+    return tuple(m.name for m in sorted(METRICS.values(), key=lambda m: m.order) if m.companion_of == name)
 
 
 def display_order() -> tuple[str, ...]:

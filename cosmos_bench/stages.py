@@ -44,8 +44,8 @@ class Stage(Protocol):
 
 
 def rows_per_output(metric: str) -> int:
-    """How many rows one output gets for ``metric``: the headline, plus its companion if it has one."""
-    return 1 + (catalog.companion(metric) is not None)
+    """How many rows one output gets for ``metric``: the headline, plus its companions."""
+    return 1 + len(catalog.companions(metric))
 
 
 def result_row(suite: Suite, o: Output, metric: str, version: str, value: float | None, status: str,
@@ -111,7 +111,7 @@ class GeometryStage:
                 reason = f"{type(exc).__name__}: {exc}"
                 message = f"{o.label}: {reason}"
         return [result_row(self.suite, o, name, versions[m], None, "error", reason)
-                for m in self.metrics for name in (m, m + SECONDARY_SUFFIX)], message
+                for m in self.metrics for name in (m, *catalog.companions(m))], message
 
     def _rows(self, o: Output) -> list[ResultRow]:
         from .metrics.geometry import sampson_metrics
@@ -132,6 +132,14 @@ class GeometryStage:
             rows.append(result_row(self.suite, o, m + SECONDARY_SUFFIX, r.version, secondary if ok2 else None,
                                    "ok" if ok2 else r.status, None if ok2 else (r.reason or "no mean of means"),
                                    {"headline": m}, direction=r.direction))
+            if "motion" in catalog.companions(m):
+                # A still video's motion is a result (0 px/frame), not a failure: only a video that could
+                # not be measured at all has none.
+                motion = r.details.get("motion")
+                ok3 = motion is not None and r.status in ("ok", "static")
+                rows.append(result_row(self.suite, o, "motion", r.version, motion if ok3 else None,
+                                       "ok" if ok3 else r.status, None if ok3 else (r.reason or "no motion"),
+                                       {"headline": m}))
         return rows
 
 

@@ -20,9 +20,11 @@ from typing import Any, Literal, Mapping
 from ..serialize import json_safe
 
 Direction = Literal["lower", "higher"]
-Status = Literal["ok", "degenerate", "error"]
+# "static": a video whose content does not move, so there is no geometry to check (a result, never a
+# best score: it is not averaged, like "degenerate" and "error").
+Status = Literal["ok", "degenerate", "static", "error"]
 
-STATUSES: tuple[str, ...] = ("ok", "degenerate", "error")
+STATUSES: tuple[str, ...] = ("ok", "degenerate", "static", "error")
 DIRECTIONS: tuple[str, ...] = ("lower", "higher")
 
 
@@ -35,7 +37,7 @@ class MetricResult:
         version: every setting that changes the number, e.g. ``"tse/1;backend=opencv;ratio=0.8;..."``.
         direction: ``"lower"`` or ``"higher"`` is better.
         value: the headline number, NaN when ``status`` is not ``"ok"``.
-        status: ``"ok"`` | ``"degenerate"`` | ``"error"``.
+        status: ``"ok"`` | ``"degenerate"`` | ``"static"`` | ``"error"``.
         reason: why the status is not ``"ok"`` (None when it is); may also carry a note for ``"ok"``.
         details: JSON-safe per-pair / per-view values, counts and secondary numbers.
     """
@@ -91,7 +93,7 @@ class MetricResult:
     @classmethod
     def failed(cls, name: str, version: str, direction: Direction, status: Status, reason: str,
                details: dict[str, Any] | None = None) -> "MetricResult":
-        """A result without a value (``status`` ``"degenerate"`` or ``"error"``)."""
+        """A result without a value (``status`` ``"degenerate"``, ``"static"`` or ``"error"``)."""
         if status == "ok":
             raise ValueError("failed() is for 'degenerate' or 'error' results")
         return cls(name, version, direction, float("nan"), status, reason, details or {})

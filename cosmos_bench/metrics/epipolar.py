@@ -565,3 +565,99 @@ def fundamental_opencv(
         F = -F
     inl = np.zeros(n, bool) if mask is None else mask.ravel().astype(bool)
     return F, inl
+
+
+# --------------------------------------------------------------------------------------------------
+# Homographies: the motion model of a rigid part behind a still camera (:mod:`.motions`)
+# --------------------------------------------------------------------------------------------------
+
+
+def transfer_error(x1: torch.Tensor, x2: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """``‖x2 − H x1‖ / √2`` px for ``x1, x2 (B, N, 2)`` and ``H (B, 3, 3)`` (``x2 ~ H x1``): the same
+    first-order joint displacement of ``(x1, x2)`` that the still-camera error ``‖x2 − x1‖ / √2``
+    (``H = I``) is. inf where ``H x1`` is at infinity."""
+    h = torch.cat([x1.double(), torch.ones_like(x1[..., :1], dtype=torch.float64)], -1) @ H.double().transpose(1, 2)
+    w = h[..., 2:]
+    p = h[..., :2] / torch.where(w.abs() > 1e-12, w, torch.full_like(w, 1e-12))
+    d = (x2.double() - p).norm(dim=-1) / math.sqrt(2.0)
+    return torch.where(w[..., 0].abs() > 1e-12, d, torch.full_like(d, float("inf")))
+
+
+def _dlt_homography(p1: torch.Tensor, p2: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Weighted normalised DLT (Hartley & Zisserman alg. 4.2): ``p1, p2 (B, N, 2)``, ``w (B, N)`` → ``H (B, 3, 3)``."""
+    B = p1.shape[0]
+    cnt = w.sum(1).clamp_min(1e-12)
+
+    def norm(p: torch.Tensor) -> torch.Tensor:
+        c = (p * w[..., None]).sum(1) / cnt[:, None]
+        r = (((p - c[:, None]) ** 2).sum(-1).sqrt() * w).sum(1) / cnt
+        s = math.sqrt(2.0) / r.clamp_min(1e-12)
+        T = torch.zeros(B, 3, 3, dtype=p.dtype, device=p.device)
+        T[:, 0, 0] = s
+        T[:, 1, 1] = s
+        T[:, 0, 2] = -s * c[:, 0]
+        T[:, 1, 2] = -s * c[:, 1]
+        T[:, 2, 2] = 1
+        return T
+
+    T1, T2 = norm(p1), norm(p2)
+    q1 = p1 * T1[:, None, 0, 0, None] + T1[:, None, :2, 2]
+    q2 = p2 * T2[:, None, 0, 0, None] + T2[:, None, :2, 2]
+    x, y = q1[..., 0], q1[..., 1]
+    u, v = q2[..., 0], q2[..., 1]
+    o, z = torch.ones_like(x), torch.zeros_like(x)
+    r1 = torch.stack([-x, -y, -o, z, z, z, u * x, u * y, u], -1)
+    r2 = torch.stack([z, z, z, -x, -y, -o, v * x, v * y, v], -1)
+    A = torch.cat([r1, r2], 1) * torch.cat([w, w], 1)[..., None]
+    _, _, Vh = torch.linalg.svd(A.transpose(1, 2) @ A)
+    Hn = Vh[:, -1].reshape(B, 3, 3)
+    H = torch.linalg.solve(T2, Hn @ T1)
+    return H / torch.where(H[:, 2:, 2:].abs() > 1e-12, H[:, 2:, 2:], torch.ones_like(H[:, 2:, 2:]))
+
+
+@deterministic_on_cpu
+def ransac_homography(
+    x1: torch.Tensor, x2: torch.Tensor, valid: torch.Tensor | None = None, *, threshold: float = 1.0,
+    num_hypotheses: int = 128, refits: int = 3, seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Robust ``H`` (``x2 ~ H x1``) for a batch of sets at once: MSAC over four-point samples on the
+    transfer error (:func:`transfer_error`), then ``refits`` weighted least-squares refits on the inliers.
+    Same shapes and returns as :func:`ransac_fundamental` (``ok``: more than 8 inliers)."""
+    B, N, _ = x1.shape
+    dev = x1.device
+    if valid is None:
+        valid = torch.ones(B, N, dtype=torch.bool, device=dev)
+    H_out = torch.zeros(B, 3, 3, dtype=torch.float64, device=dev)
+    inl_out = torch.zeros(B, N, dtype=torch.bool, device=dev)
+    ok_out = torch.zeros(B, dtype=torch.bool, device=dev)
+    todo = valid.sum(1) >= 8
+    if N < 8 or not bool(todo.any()):
+        return H_out, inl_out, ok_out
+    idx = torch.nonzero(todo)[:, 0]
+    v, p1, p2, order = _compact(valid[idx], x1[idx].double(), x2[idx].double())
+    n = v.sum(1)
+    Bt, Hn = len(idx), num_hypotheses
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    u = torch.rand(Bt, Hn, 4, generator=gen, device=dev, dtype=torch.float64)
+    sidx = (u * n[:, None, None]).long().clamp_max((n - 1)[:, None, None])
+    ar = torch.arange(Bt, device=dev)[:, None, None]
+    s1, s2 = p1[ar, sidx].reshape(-1, 4, 2), p2[ar, sidx].reshape(-1, 4, 2)
+    Hh = _dlt_homography(s1, s2, torch.ones(Bt * Hn, 4, dtype=torch.float64, device=dev))
+    Hh = torch.where(torch.isfinite(Hh), Hh, torch.zeros_like(Hh))
+    d = transfer_error(p1.repeat_interleave(Hn, 0), p2.repeat_interleave(Hn, 0), Hh).reshape(Bt, Hn, -1)
+    cost = _msac_cost(d ** 2, v[:, None].double(), threshold ** 2)
+    H = Hh.reshape(Bt, Hn, 3, 3)[torch.arange(Bt, device=dev), cost.argmin(1)]
+    for _ in range(refits):
+        inl = v & (transfer_error(p1, p2, H) < threshold)
+        Hr = _dlt_homography(p1, p2, inl.double())
+        better = (inl.sum(1) >= 4) & torch.isfinite(Hr).flatten(1).all(1)
+        H = torch.where(better[:, None, None], Hr, H)
+    inl = v & (transfer_error(p1, p2, H) < threshold)
+    ok = inl.sum(1) > 8
+    inl_orig = torch.zeros_like(inl)
+    inl_orig.scatter_(1, order, inl)
+    H_out[idx] = torch.where(ok[:, None, None], H, torch.zeros_like(H))
+    inl_out[idx] = inl_orig & ok[:, None]
+    ok_out[idx] = ok
+    return H_out, inl_out, ok_out

@@ -43,7 +43,9 @@ from . import epipolar, matching, motions
 from .determinism import deterministic_on_cpu
 from .base import MetricResult, json_safe
 
-METRIC_VERSION = "2"  # 2: motion groups, moving-match rule in every pair, quantile headline
+# 2: motion groups, moving-match rule in every pair, quantile headline. 3 (issue 27): cycle-verified matches,
+# one camera state per view, homography groups behind a still camera, pooled excess error, gross rate, cuts.
+METRIC_VERSION = "3"
 TSE = "tse"
 CSE = "cse"
 CROSS_VIEW_MODES = ("pooled", "per_frame", "calibrated")
@@ -110,6 +112,11 @@ class SampsonOptions:
     group_threshold: float = 0.5
     group_separation: float = 2.0
     quantile: float = 0.95
+    gross_px: float = 8.0
+    still_px: float = 0.25
+    still_fraction: float = 0.25
+    noise_px: float = 0.25
+    cut_fraction: float = 0.2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -166,7 +173,9 @@ class SampsonOptions:
             f"keep={self.keep:g}",
             f"minmatch={self.min_matches}",
             f"static={self.static_px:g}px/{self.static_fraction:g}/{self.min_moving}",
-            f"stat=q{self.quantile:g}",
+            f"stat=excess{self.noise_px:g}/gross{self.gross_px:g}/cycle3",
+            f"camera=video:{self.still_px:g}px/{self.still_fraction:g}",
+            f"cut={self.cut_fraction:g}",
         ])
 
 
@@ -267,6 +276,10 @@ class _PairTable:
     reason: list[str | None]  # None = ok
     fundamentals: dict[str, list[float]]
     motion_groups: list[list[int]]  # per pair: inliers of each motion group (background first)
+    sums: dict[str, np.ndarray]  # per pair: the counts and sums that :func:`_summary` pools (SUMS)
+
+
+SUMS = ("n_verified", "n_gross", "err_sum", "n_moved", "err_sum_moved", "flow_sum", "excess_sum")
 
 
 def _pad_cat(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -310,10 +323,60 @@ class _Pairs:
     def ordered(self) -> tuple[matching.Matches, torch.Tensor, list[str], np.ndarray]:
         order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
         m = matching.Matches(*(_pad_cat([getattr(p[0], a) for p in self.parts]) for a in ("x1", "x2", "valid")))
+        index = _pad_cat([p[0].index + 1 for p in self.parts]) - 1  # padding reads -1 (no match)
         kpc = torch.cat([p[1] for p in self.parts])
         o = torch.as_tensor(order, device=kpc.device)
-        return (matching.Matches(m.x1[o], m.x2[o], m.valid[o]), kpc[o], [self.groups[i] for i in order],
+        return (matching.Matches(m.x1[o], m.x2[o], m.valid[o], index[o]), kpc[o], [self.groups[i] for i in order],
                 np.array([self.frames[i] for i in order]).reshape(-1, 2))
+
+def verify_tracks(m: matching.Matches, keys: list[tuple[int, int]], skip: matching.Matches,
+                   skip_keys: list[tuple[int, int]], stride: int) -> torch.Tensor:
+    """``(P, M)`` bool: matches of temporal pairs that close a three-frame cycle.
+
+    A match ``i → j`` of pair ``(t, t + s)`` is verified when it continues to a keypoint ``k`` of frame
+    ``t + 2s`` (pair ``(t + s, t + 2s)``) that the direct match ``(t, t + 2s)`` also reaches from ``i``,
+    or when it is the second half of such a cycle from frame ``t - s``. The cycle is on keypoint
+    identities, not positions: content that moves wrongly still forms tracks (it is what the metric
+    measures), while a mismatch rarely agrees with two other independent matches (a random keypoint of
+    ~1000 would have to be picked twice). ``keys``/``skip_keys``: ``(view, first frame)`` of each row.
+    """
+    P, M = m.valid.shape
+    dev = m.valid.device
+    verified = torch.zeros(P, M, dtype=torch.bool, device=dev)
+    if P == 0 or skip.valid.shape[0] == 0:
+        return verified
+    row = {k: r for r, k in enumerate(keys)}
+    srow = {k: r for r, k in enumerate(skip_keys)}
+    Ms = skip.index.shape[1]
+
+    def gather_rows(idx: torch.Tensor, table: torch.Tensor, width: int) -> torch.Tensor:
+        """``table[row, idx]`` with -1 for idx < 0 or beyond ``width``."""
+        ok = (idx >= 0) & (idx < width)
+        return torch.where(ok, table.gather(1, idx.clamp(0, width - 1)), torch.full_like(idx, -1))
+
+    # Forward: pair p = (t, t+s), next q = (t+s, t+2s), skip k = (t, t+2s).
+    fwd = [(r, row[(v, t + stride)], srow[(v, t)]) for r, (v, t) in enumerate(keys)
+           if (v, t + stride) in row and (v, t) in srow]
+    if fwd:
+        p, q, k = (torch.as_tensor(x, device=dev) for x in zip(*fwd))
+        j = m.index[p]  # (n, M) keypoint of frame t+s
+        via = gather_rows(j, m.index[q], M)  # keypoint of frame t+2s through t+s
+        direct = gather_rows(torch.arange(M, device=dev).expand(len(k), M), skip.index[k], Ms)
+        verified[p] |= (j >= 0) & (via >= 0) & (via == direct)
+    # Backward: pair p = (t, t+s) is the second half of the cycle from r = (t-s, t), skip k = (t-s, t+s).
+    bwd = [(r, row[(v, t - stride)], srow[(v, t - stride)]) for r, (v, t) in enumerate(keys)
+           if (v, t - stride) in row and (v, t - stride) in srow]
+    if bwd:
+        p, r, k = (torch.as_tensor(x, device=dev) for x in zip(*bwd))
+        prev = m.index[r]  # (n, M): keypoint of frame t matched from each keypoint of frame t-s
+        inv = torch.full((len(r), M + 1), -1, dtype=torch.long, device=dev)  # keypoint of t → its source in t-s
+        src = torch.arange(M, device=dev).expand(len(r), M)
+        inv.scatter_(1, torch.where(prev >= 0, prev, torch.full_like(prev, M)), src)
+        i_prev = inv[:, :M]  # (n, M) for each keypoint i of frame t
+        direct = gather_rows(i_prev, skip.index[k], Ms)
+        j = m.index[p]
+        verified[p] |= (j >= 0) & (i_prev >= 0) & (direct == j)
+    return verified
 
 
 def _estimate(x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, opts: SampsonOptions
@@ -376,6 +439,38 @@ def _pair_stats(d: torch.Tensor, mask: torch.Tensor, keep: float, quantile: floa
     return (torch.where(some, at(0.5), nan), torch.where(some, at(quantile), nan), torch.where(some, mean, nan), k)
 
 
+def _shot_cuts(n_matches: np.ndarray, pair_groups: list[str], opts: SampsonOptions) -> np.ndarray:
+    """``(P,)`` bool: temporal pairs across a hard cut. Consecutive frames of one shot share most of
+    their keypoints; across a cut the ratio and mutual tests leave a few chance matches (measured on the
+    real clips: 2–5 % of a view's median pair). A pair with fewer than ``cut_fraction`` of its view's
+    median count of matches is a cut."""
+    names = np.array(pair_groups)
+    out = np.zeros(len(pair_groups), bool)
+    for g in dict.fromkeys(pair_groups):
+        rows = names == g
+        if rows.sum() >= 3:
+            out[rows] = n_matches[rows] < opts.cut_fraction * float(np.median(n_matches[rows]))
+    return out
+
+
+def _camera_state(x1: torch.Tensor, x2: torch.Tensor, valid: torch.Tensor, pair_groups: list[str],
+                  opts: SampsonOptions) -> torch.Tensor:
+    """``(P,)`` bool: whether each pair's view has a still camera, decided once per view: the median
+    over its pairs of the fraction of matches that move less than ``static_px`` is at least
+    ``static_fraction``. Per pair, a jittering or warped background flipped the model (and so the
+    quantity measured) from pair to pair."""
+    n = valid.sum(1).double()
+    frac = ((valid & ((x2 - x1).norm(dim=-1) < opts.still_px)).sum(1) / n.clamp(min=1)).cpu().numpy()
+    has = n.cpu().numpy() > 0
+    names = np.array(pair_groups)
+    out = np.zeros(len(pair_groups), bool)
+    for g in dict.fromkeys(pair_groups):
+        rows = names == g
+        f = frac[rows & has]
+        out[rows] = len(f) > 0 and float(np.median(f)) >= opts.still_fraction
+    return torch.as_tensor(out, device=x1.device)
+
+
 @deterministic_on_cpu  # estimation and error statistics: values independent of the core count
 def _evaluate_pairs(
     m: matching.Matches,
@@ -386,11 +481,18 @@ def _evaluate_pairs(
     pooled_sets: int = 0,
     calibrated_F: torch.Tensor | None = None,
     max_motions: int = 0,
+    verified: torch.Tensor | None = None,
+    pair_groups: list[str] | None = None,
 ) -> dict[str, Any]:
     """Errors per pair: motion groups (:mod:`.motions`) or calibrated ``F``. ``pooled_sets=S``: the P
-    pairs form S equal consecutive sets with one model each (a rigid rig)."""
+    pairs form S equal consecutive sets with one model each (a rigid rig). ``verified (P, M)``: the
+    matches that enter the statistics (:func:`verify_tracks`; None: every match). ``pair_groups``: the
+    view of each pair, whose camera state (still or moving) is decided once for all its pairs."""
     P, M = m.valid.shape
     x1, x2, valid = m.x1, m.x2, m.valid
+    still_video = None
+    if pair_groups is not None and not pooled_sets and calibrated_F is None:
+        still_video = _camera_state(x1, x2, valid, pair_groups, opts)
     n_matches = valid.sum(1)
     set_F = None
     groups: list[list[int]] = [[] for _ in range(P)]
@@ -409,6 +511,9 @@ def _evaluate_pairs(
             static_fraction=opts.static_fraction, min_moving=opts.min_moving, max_motions=max_motions,
             group_min=opts.group_min, group_threshold=opts.group_threshold, group_separation=opts.group_separation,
             group_estimate=lambda a, b, mask: _estimate(a, b, mask, replace(opts, threshold=opts.group_threshold)),
+            still=still_video,
+            still_group_estimate=lambda a, b, mask: epipolar.ransac_homography(
+                a, b, mask, threshold=opts.group_threshold, seed=opts.seed),
         )
         d = fit.error.reshape(P, M)
         ok_pair = fit.ok.repeat_interleave(per, 0)
@@ -423,27 +528,39 @@ def _evaluate_pairs(
             sizes, exists = fit.group_sizes(opts.threshold).cpu().numpy(), fit.exists.cpu().numpy()
             groups = [[int(c) for c, e in zip(sizes[p], exists[p]) if e] for p in range(P)]
     inl = valid & (d < opts.threshold)
-    # The statistics see the matches that moved (the same rule for every pair, still camera or not);
-    # a pair where (almost) nothing moved is a still scene, measured on all its matches.
-    moved = valid & ~((x2 - x1).norm(dim=-1) < opts.static_px)
-    err_mask = torch.where((moved.sum(1) >= opts.min_moving)[:, None], moved, valid)
+    flow = (x2 - x1).norm(dim=-1)
+    used = valid if verified is None else valid & verified.to(valid.device)
     if opts.select == "inliers":
-        err_mask = err_mask & inl
-    med, quant, mean, n_used = _pair_stats(d, err_mask, opts.keep, opts.quantile)
+        used = used & inl
+    gross = used & ~(d < opts.gross_px)
+    fine = used & ~gross
+    moved = fine & ~(flow < opts.static_px)
+    med, quant, mean, n_fine = _pair_stats(d, fine, opts.keep, opts.quantile)
+    dz = torch.where(fine, d, torch.zeros_like(d))
     out = {
         "median": med.cpu().numpy(), "quantile": quant.cpu().numpy(), "mean": mean.cpu().numpy(),
-        "n_used": n_used.cpu().numpy(), "n_matches": n_matches.cpu().numpy(), "n_inliers": inl.sum(1).cpu().numpy(),
+        "n_used": n_fine.cpu().numpy(), "n_matches": n_matches.cpu().numpy(), "n_inliers": inl.sum(1).cpu().numpy(),
         "n_static": n_static.cpu().numpy(), "mode": mode.cpu().numpy(), "ok": ok_pair.cpu().numpy(),
         "set_F": None if set_F is None else set_F.cpu().numpy(), "groups": groups,
+        # sums for the support-weighted pooling over pairs (:func:`_summary`)
+        "n_verified": used.sum(1).cpu().numpy(), "n_gross": gross.sum(1).cpu().numpy(),
+        "err_sum": dz.sum(1).cpu().numpy(), "n_moved": moved.sum(1).cpu().numpy(),
+        "err_sum_moved": torch.where(moved, d, torch.zeros_like(d)).sum(1).cpu().numpy(),
+        "flow_sum": torch.where(fine, flow, torch.zeros_like(flow)).sum(1).cpu().numpy(),
+        "excess_sum": torch.where(fine, (d - opts.noise_px).clamp(min=0), torch.zeros_like(d)).sum(1).cpu().numpy(),
     }
     # Degenerate reasons, most basic first.
     reasons: list[str | None] = []
     kc = kp_counts.cpu().numpy()
+    cut = _shot_cuts(out["n_matches"], pair_groups, opts) if pair_groups is not None else np.zeros(P, bool)
     for p in range(P):
         fa, fb = pair_frames[p]
         if kc[p, 0] == 0 or kc[p, 1] == 0:
             which = fa if kc[p, 0] == 0 else fb
             reasons.append(f"no_keypoints: no keypoints in frame {which} (blank or textureless)")
+        elif cut[p]:
+            reasons.append(f"shot_cut: {int(out['n_matches'][p])} matches between frames {fa} and {fb}, under "
+                           f"{opts.cut_fraction:g} of the view's median pair (a different shot)")
         elif out["n_matches"][p] < opts.min_matches:
             reasons.append(f"few_matches: {int(out['n_matches'][p])} matches < {opts.min_matches}")
         elif not out["ok"][p]:
@@ -477,7 +594,7 @@ def _run(
     device = matching.resolve_device(opts.backend, opts.device)
     timings = timings if timings is not None else {}
     clock = _Clock(device, timings)
-    temporal, cross = _Pairs.empty(), _Pairs.empty()
+    temporal, skip, cross = _Pairs.empty(), _Pairs.empty(), _Pairs.empty()  # skip: (t, t + 2 stride), for cycles
     names: list[str] = []
     carry: dict[str, matching.Features] = {}  # per view: features of frames [t0 - len, t0)
     t0 = 0
@@ -501,7 +618,10 @@ def _run(
                 ts = range(max(base, t0 - stride), t0 + n - stride)
                 temporal.add(local, [(t - base, t - base + stride) for t in ts], [(vi, t) for t in ts],
                              [name] * len(ts), [(t, t + stride) for t in ts], opts)
-                keep = min(stride, local.valid.shape[0])
+                ts2 = range(max(base, t0 - 2 * stride), t0 + n - 2 * stride)
+                skip.add(local, [(t - base, t - base + 2 * stride) for t in ts2], [(vi, t) for t in ts2],
+                         [name] * len(ts2), [(t, t + 2 * stride) for t in ts2], opts)
+                keep = min(2 * stride, local.valid.shape[0])
                 carry[name] = matching.Features(*(getattr(local, a)[-keep:].clone()
                                                   for a in ("keypoints", "descriptors", "valid")))
             clock.lap("tse_match")
@@ -522,13 +642,18 @@ def _run(
         mode = np.where([r is None for r in res["reason"]], res["mode"], MODE_NAMES.index("degenerate"))
         return _PairTable(groups, frames[:, 0], frames[:, 1], res["median"], res["quantile"], res["mean"],
                           res["n_matches"], res["n_inliers"], res["n_used"], res["n_static"], mode.astype(int),
-                          res["reason"], fund, res["groups"])
+                          res["reason"], fund, res["groups"], {k: np.asarray(res[k], float) for k in SUMS})
 
     if stride is not None:
         if temporal.keys:
             m, kpc, groups, frames = temporal.ordered()
+            verified = None
+            if skip.keys:
+                sm = skip.ordered()[0]
+                verified = verify_tracks(m, sorted(temporal.keys), sm, sorted(skip.keys), stride)
             clock.lap("tse_match")
-            res = _evaluate_pairs(m, kpc, frames, opts, max_motions=opts.max_motions)
+            res = _evaluate_pairs(m, kpc, frames, opts, max_motions=opts.max_motions, verified=verified,
+                                  pair_groups=groups)
             tables[TSE] = table(groups, frames, res, {})
             clock.lap("tse_estimate")
         else:
@@ -582,7 +707,7 @@ class _Clock:
 def _empty_result() -> dict[str, Any]:
     z = np.zeros(0)
     return {"median": z, "quantile": z, "mean": z, "n_matches": z, "n_inliers": z, "n_used": z, "n_static": z,
-            "mode": z, "reason": [], "groups": []}
+            "mode": z, "reason": [], "groups": [], **{k: z for k in SUMS}}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -594,8 +719,21 @@ def _summary(tab: _PairTable, rows: np.ndarray) -> dict[str, Any]:
     ok = np.array([tab.reason[i] is None for i in rows], bool) if len(rows) else np.zeros(0, bool)
     okr = rows[ok]
     kinds = Counter(tab.reason[i].split(":")[0] for i in rows if tab.reason[i] is not None)
+    tot = {k: float(tab.sums[k][okr].sum()) for k in SUMS}
+    n_fine = float(tab.n_used[okr].sum()) if len(okr) else 0.0
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 else float("nan")
+
     return {
-        "value": float(np.mean(tab.quantile[okr])) if len(okr) else float("nan"),
+        "value": ratio(tot["excess_sum"], n_fine),
+        "mean_error": ratio(tot["err_sum"], n_fine),
+        "mean_error_moved": ratio(tot["err_sum_moved"], tot["n_moved"]),
+        "gross_rate": ratio(tot["n_gross"], tot["n_verified"]),
+        "motion": ratio(tot["flow_sum"], n_fine),
+        "moved_fraction": ratio(tot["n_moved"], n_fine),
+        "n_measured": int(n_fine),
+        "mean_of_quantiles": float(np.mean(tab.quantile[okr])) if len(okr) else float("nan"),
         "mean_of_medians": float(np.mean(tab.median[okr])) if len(okr) else float("nan"),
         "mean_of_means": float(np.mean(tab.mean[okr])) if len(okr) else float("nan"),
         "n_pairs": int(len(rows)),
@@ -612,6 +750,9 @@ def _result(name: str, version: str, tab: _PairTable, group_key: str, extra: dic
     summ = _summary(tab, rows)
     groups = list(dict.fromkeys(tab.group))
     per_group = {g: _summary(tab, np.array([i for i in rows if tab.group[i] == g], int)) for g in groups}
+    step = float(extra.get("stride") or 1)  # motion per frame: a pair spans `stride` frames
+    for sm in (summ, *per_group.values()):
+        sm["motion"] /= step
     pairs = []
     for i in rows:
         pairs.append({
@@ -621,7 +762,10 @@ def _result(name: str, version: str, tab: _PairTable, group_key: str, extra: dic
             "status": "ok" if tab.reason[i] is None else "degenerate",
             "reason": tab.reason[i],
             "mode": MODE_NAMES[int(tab.mode[i])],
-            "value": float(tab.quantile[i]),
+            "value": float(tab.sums["excess_sum"][i] / tab.n_used[i]) if tab.n_used[i] else float("nan"),
+            "q95": float(tab.quantile[i]),
+            "n_gross": int(tab.sums["n_gross"][i]),
+            "motion": float(tab.sums["flow_sum"][i] / tab.n_used[i] / step) if tab.n_used[i] else float("nan"),
             "median": float(tab.median[i]),
             "mean": float(tab.mean[i]),
             "n_matches": int(tab.n_matches[i]),
@@ -631,9 +775,19 @@ def _result(name: str, version: str, tab: _PairTable, group_key: str, extra: dic
             **({"motion_groups": tab.motion_groups[i]} if tab.motion_groups[i] else {}),
         })
     extra = dict(extra)
-    quantile = extra.pop("quantile")
+    noise_px = extra.pop("noise_px")
+    min_moving = extra.pop("min_moving")
     details: dict[str, Any] = {
-        "statistic": f"mean over pairs of the per-pair q{quantile:g} of the matches' errors",
+        "statistic": (f"mean over the verified matches of all pairs (pooled, weighted by support) of the error "
+                      f"beyond {noise_px:g} px, matches with errors of {extra['gross_px']:g} px or more left out "
+                      "and counted as gross_rate"),
+        "mean_error": summ["mean_error"],
+        "mean_error_moved": summ["mean_error_moved"],
+        "gross_rate": summ["gross_rate"],
+        "motion": summ["motion"],
+        "moved_fraction": summ["moved_fraction"],
+        "n_measured": summ["n_measured"],
+        "mean_of_quantiles": summ["mean_of_quantiles"],
         "mean_of_medians": summ["mean_of_medians"],
         "mean_of_means": summ["mean_of_means"],
         "n_motion_group_pairs": int(sum(len(g) > 1 for g in tab.motion_groups)),
@@ -658,7 +812,15 @@ def _result(name: str, version: str, tab: _PairTable, group_key: str, extra: dic
             top = Counter(r for r in tab.reason if r is not None).most_common(1)[0][0]
             reason = f"all {summ['n_pairs']} pairs degenerate (e.g. {top})"
         return MetricResult.failed(name, version, direction, "degenerate", reason, details)
+    n_moved = int(round(summ["moved_fraction"] * summ["n_measured"])) if summ["n_measured"] else 0
+    if name == TSE and n_moved < min_moving:
+        return MetricResult.failed(name, version, direction, "static", static_reason(n_moved, min_moving), details)
     return MetricResult(name, version, direction, summ["value"], "ok", None, details)
+
+
+def static_reason(n_moved: int, min_moving: int) -> str:
+    return (f"static: {n_moved} matched points moved in the whole video (fewer than {min_moving}): nothing moves, "
+            "so there is no geometry to check (a result, not a best score)")
 
 
 def sampson_metrics(
@@ -710,12 +872,17 @@ def sampson_metrics(
     seconds = time.perf_counter() - t0
     dev = str(matching.resolve_device(opts.backend, opts.device))
     extra = {"backend": opts.backend, "device": dev, "view_names": names, "frames": T,
-             "seconds_all_metrics": round(seconds, 4), "timings": timings, "quantile": opts.quantile}
+             "seconds_all_metrics": round(seconds, 4), "timings": timings, "noise_px": opts.noise_px,
+             "gross_px": opts.gross_px, "min_moving": opts.min_moving}
     out: dict[str, MetricResult] = {}
     if TSE in tables:
         out[TSE] = _result(TSE, tse_version(opts, stride), tables[TSE], "view", {**extra, "stride": stride})
     if CSE in tables:
         out[CSE] = _result(CSE, cse_version(opts, mode), tables[CSE], "view_pair", {**extra, "mode": mode})
+        tse = out.get(TSE)
+        if tse is not None and tse.status == "static" and out[CSE].ok:  # a frozen rig: one instant, not a score
+            c = out[CSE]
+            out[CSE] = MetricResult.failed(CSE, c.version, c.direction, "static", tse.reason or "static", c.details)
     return out
 
 

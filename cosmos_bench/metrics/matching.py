@@ -62,12 +62,15 @@ class Matches:
     """Correspondences of ``P`` frame pairs, padded to ``M`` per pair.
 
     ``x1`` are points of the pair's first frame, ``x2`` of its second, ``(P, M, 2)`` float64;
-    ``valid (P, M)`` says which rows are matches.
+    ``valid (P, M)`` says which rows are matches. ``index (P, M)`` long, where known, is the keypoint
+    of the second frame each row matched (-1: none); row ``i`` is then keypoint ``i`` of the first
+    frame, which lets matches of consecutive pairs be chained into tracks (:mod:`.geometry`).
     """
 
     x1: torch.Tensor
     x2: torch.Tensor
     valid: torch.Tensor
+    index: torch.Tensor | None = None
 
     @property
     def counts(self) -> torch.Tensor:
@@ -603,6 +606,7 @@ def match_batched(
     x1 = torch.zeros(P, K, 2, dtype=torch.float64, device=features.device)
     x2 = torch.zeros_like(x1)
     valid = torch.zeros(P, K, dtype=torch.bool, device=features.device)
+    index = torch.full((P, K), -1, dtype=torch.long, device=features.device)
     if max_elements is None:
         max_elements = (1 << 28) if features.device.type == "cuda" else (1 << 24)
     chunk = max(1, max_elements // max(1, K * K))
@@ -615,7 +619,8 @@ def match_batched(
         x1[i : i + chunk] = features.keypoints[pa]
         x2[i : i + chunk] = features.keypoints[pb].gather(1, nn[..., None].expand(-1, -1, 2))
         valid[i : i + chunk] = keep
-    return Matches(x1, x2, valid)
+        index[i : i + chunk] = torch.where(keep, nn, torch.full_like(nn, -1))
+    return Matches(x1, x2, valid, index)
 
 
 def match_bfmatcher(features: Features, pairs: torch.Tensor | np.ndarray, *, ratio: float = 0.8,

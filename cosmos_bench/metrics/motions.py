@@ -109,6 +109,8 @@ def fit_motions(
     group_estimate: Estimator | None = None,
     group_threshold: float | None = None,
     group_separation: float = 0.0,
+    still: torch.Tensor | None = None,
+    still_group_estimate: Estimator | None = None,
 ) -> MotionFit:
     """Background group, then up to ``max_motions`` motion groups (module docstring), batched.
 
@@ -117,7 +119,11 @@ def fit_motions(
     (default: ``estimate`` / ``threshold``): the estimator and inlier threshold of the motion groups.
     A tighter one than the background's keeps one ``F`` from spanning two objects whose motions
     differ by less than the threshold (an ``F`` has 7 degrees of freedom: two nearby translations
-    fit one ``F`` to within a few tenths of a pixel).
+    fit one ``F`` to within a few tenths of a pixel). ``still (S,)`` bool, when given, is the camera
+    state of each set decided elsewhere (once per video: a pair whose background happens to move must
+    not change what is measured); else each set decides by its own ``static_fraction``.
+    ``still_group_estimate``: the robust homography of a motion group behind a still camera (module
+    docstring); None: an ``F`` there too.
     """
     group_estimate = group_estimate or estimate
     group_threshold = threshold if group_threshold is None else group_threshold
@@ -130,7 +136,10 @@ def fit_motions(
     n = valid.sum(1)
     n_static = static.sum(1)
     n_moving = (valid & ~static).sum(1)
-    still = (n > 0) & (n_static >= static_fraction * n)
+    if still is None:
+        still = (n > 0) & (n_static >= static_fraction * n)
+    else:
+        still = still.to(dev, torch.bool) & (n > 0)
     still_scene = still & (n_moving < min_moving)
     E = torch.full((S, G, N), float("inf"), dtype=torch.float64, device=dev)
     F = torch.zeros(S, G, 3, 3, dtype=torch.float64, device=dev)
@@ -155,8 +164,15 @@ def fit_motions(
         rows = searching & ~still_scene & (remaining.sum(1) >= group_min) & ((separation <= 0) | (far >= far_min))
         if not bool(rows.any()):
             break
-        _add_group(E, F, exists, k, rows, x1, x2, remaining, group_estimate, need=group_min, before=best,
-                   separation=separation, threshold=group_threshold)
+        if still_group_estimate is None:
+            _add_group(E, F, exists, k, rows, x1, x2, remaining, group_estimate, need=group_min, before=best,
+                       separation=separation, threshold=group_threshold)
+        else:  # behind a still camera a rigid part is a homography; behind a moving one an F
+            _add_group(E, F, exists, k, rows & ~still, x1, x2, remaining, group_estimate, need=group_min,
+                       before=best, separation=separation, threshold=group_threshold)
+            _add_group(E, F, exists, k, rows & still, x1, x2, remaining, still_group_estimate, need=group_min,
+                       before=best, separation=separation, threshold=group_threshold,
+                       error=epipolar.transfer_error)
         searching = rows & exists[:, k]
     error, group = E.amin(1), E.argmin(1)
     error = torch.where(valid, error, inf)
@@ -166,7 +182,8 @@ def fit_motions(
 
 def _add_group(E: torch.Tensor, F: torch.Tensor, exists: torch.Tensor, k: int, rows: torch.Tensor,
                x1: torch.Tensor, x2: torch.Tensor, fit_mask: torch.Tensor, estimate: Estimator, need: int,
-               before: torch.Tensor | None, separation: float | torch.Tensor, threshold: float) -> None:
+               before: torch.Tensor | None, separation: float | torch.Tensor, threshold: float,
+               error: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
     """Fit group ``k``'s ``F`` on ``fit_mask`` in ``rows``; keep it where it is found with at least
     ``need`` inliers among ``fit_mask`` whose median error under the earlier groups (``before``) is at
     least ``separation`` px: a distinct motion, not the residue of a deformation (in place)."""
@@ -174,7 +191,7 @@ def _add_group(E: torch.Tensor, F: torch.Tensor, exists: torch.Tensor, k: int, r
     if len(idx) == 0:
         return
     Fk, inl, ok = estimate(x1[idx], x2[idx], fit_mask[idx])
-    d = epipolar.sampson_distance(x1[idx].double(), x2[idx].double(), Fk.to(torch.float64))
+    d = (error or epipolar.sampson_distance)(x1[idx].double(), x2[idx].double(), Fk.to(torch.float64))
     member = fit_mask[idx] & (d < threshold)
     ok = ok & (member.sum(1) >= max(need, 9))
     if before is not None:

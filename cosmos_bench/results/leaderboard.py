@@ -57,6 +57,9 @@ SAMPLE_COLUMNS = (
 )
 
 
+LOW_MOTION = 0.5  # a candidate whose mean motion is under this fraction of the baseline's gets a note
+
+
 @dataclass
 class MetricSummary:
     """One cell of the leaderboard: a model's score on one metric, with how much to trust it."""
@@ -73,6 +76,7 @@ class MetricSummary:
     n_error: int
     method: str = "t"  # how the interval was formed: t, bootstrap, or none (fewer than 2 test pairs)
     n_test_pairs: int = 0
+    n_static: int = 0  # videos whose content does not move: no geometry to score, never averaged
 
     @property
     def has_interval(self) -> bool:
@@ -80,7 +84,7 @@ class MetricSummary:
 
     @property
     def n_total(self) -> int:
-        return self.n + self.n_degenerate + self.n_error
+        return self.n + self.n_degenerate + self.n_error + self.n_static
 
 
 @dataclass
@@ -161,7 +165,8 @@ class Leaderboard:
             f"(bootstrap: studentized bootstrap over test pairs, {self.n_boot} resamples, seed {self.seed}, from "
             f"{stats.BOOTSTRAP_MIN_PAIRS} test pairs; t: Student t on pair means, below that; \"n too small\": fewer "
             "than 2 test pairs); n = scored videos; "
-            "deg/err = degenerate or failed videos, never averaged in. Regenerated from the results store."
+            "deg/err = degenerate or failed videos, static = videos whose content does not move (no geometry to "
+            "score), never averaged in. Regenerated from the results store."
         )
         lines.append("")
         header = ["model"] + [f"{m} ({'↓' if self.directions[m] == 'lower' else '↑'})" for m in self.metrics]
@@ -195,6 +200,7 @@ class Leaderboard:
                     c = self.comparisons.get((model, metric))
                     cells.append(_format_comparison(c))
                 lines.append("| " + " | ".join(cells) + " |")
+        lines += self._motion_note()
         agreement = self.judge_agreement()
         if agreement:
             judged = [m for m in self.metrics if any(key[1] == m for key in agreement)]
@@ -219,6 +225,21 @@ class Leaderboard:
             else:
                 lines.append(f"- `{metric}`: not run ({NOT_RUN_HINT.get(metric, 'no rows in the store')})")
         return "\n".join(lines) + "\n"
+
+    def _motion_note(self) -> list[str]:
+        """Candidates that move much less than the baseline (a still video is trivially consistent, so
+        their tse/cse are not comparable), if any."""
+        base = self.summaries.get((self.baseline, "motion")) if self.baseline else None
+        if base is None or not (base.n and base.mean > 0):
+            return []
+        slow = [(m, s.mean) for m in self.models if m != self.baseline
+                and (s := self.summaries.get((m, "motion"))) is not None and s.n and s.mean < LOW_MOTION * base.mean]
+        if not slow:
+            return []
+        return ["", "## Less dynamic than the baseline", ""] + [
+            f"- `{m}` moves {v:.3g} px/frame against {base.mean:.3g} for `{self.baseline}` (under "
+            f"{LOW_MOTION:g}×): its geometric consistency is measured on less motion and reads better for it."
+            for m, v in slow]
 
     def _untestable_note(self) -> list[str]:
         """Why cells can never be bold on this board (too few test pairs for the sign-flip test), if any."""
@@ -280,6 +301,8 @@ def _format_summary(s: MetricSummary | None) -> str:
         extra.append(f"deg {s.n_degenerate}")
     if s.n_error:
         extra.append(f"err {s.n_error}")
+    if s.n_static:
+        extra.append(f"static {s.n_static}")
     counts = f"n={s.n}" + (", " + ", ".join(extra) if extra else "")
     if s.n == 0:
         return f"— ({counts})"
@@ -352,7 +375,7 @@ def summarize(rows: Sequence[ResultRow], model: str, metric: str, *, n_boot: int
         mean=ci.estimate, ci_low=low, ci_high=high, n=len(ok),
         n_degenerate=sum(r.status == "degenerate" for r in mine),
         n_error=sum(r.status == "error" for r in mine),
-        method=ci.method, n_test_pairs=ci.n_pairs,
+        method=ci.method, n_test_pairs=ci.n_pairs, n_static=sum(r.status == "static" for r in mine),
     )
 
 

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 from ..errors import MachineError
 from ..serialize import json_safe
 
-Status = Literal["ok", "degenerate", "error"]
-STATUSES = ("ok", "degenerate", "error")
+Status = Literal["ok", "degenerate", "static", "error"]
+STATUSES = ("ok", "degenerate", "static", "error")  # static: nothing moves (metrics.base), never averaged
 KEY_FIELDS = ("suite", "model", "generation_key", "sample", "seed", "metric", "metric_version")
 
 _SCHEMA = """
