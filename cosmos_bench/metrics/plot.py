@@ -1,7 +1,7 @@
 """Per-frame curves of the Sampson metrics: TSE per view (solid), CSE per view pair (dashed).
 
-The same picture as Cosmos' own evaluation scripts show: one point per frame pair, its median
-√Sampson error in pixels; degenerate pairs leave gaps.
+One point per frame pair: the headline's statistic on that pair (``pairs[i]["value"]``: its verified
+matches' mean error beyond the noise floor, px; older results: the median); degenerate pairs leave gaps.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def plot_per_frame(videos: Mapping[str, Mapping[str, MetricResult]], path: str |
                 ax.plot(xs, ys, style, lw=1.4, label=f"{metric.upper()} {group}")
         ax.set_title(Path(name).name if title is None else f"{title}: {Path(name).name}", fontsize=10)
         ax.set_xlabel("frame")
-        ax.set_ylabel("median √Sampson (px)")
+        ax.set_ylabel("per-pair headline statistic (px)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")

@@ -43,7 +43,7 @@ def summary_lines(results: Mapping[str, MetricResult]) -> list[SummaryLine]:
     for name, r in results.items():
         d = r.details
         reasons = ", ".join(f"{k} {v}" for k, v in d.get("degenerate_reasons", {}).items())
-        static = d.get("n_static_camera_pairs", 0) + d.get("n_static_scene_pairs", 0)
+        static = d.get("n_static_camera_pairs", 0)  # still-camera pairs only (still scenes are counted apart)
         lines.append(SummaryLine(
             label=name.upper(), value=f"{r.value:.4f}" if r.ok else "", failed=None if r.ok else r.status,
             mean_of_means=_num(d.get("mean_of_means")), pairs_ok=f"{d['n_ok']}/{d['n_pairs']}",

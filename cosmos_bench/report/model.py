@@ -170,12 +170,14 @@ def format_value(value: Any) -> str:
 
 # ----------------------------------------------------------------------------------------- rows
 def curves_from_details(details: Mapping[str, Any]) -> tuple[Curve, ...]:
-    """Per-frame median √Sampson error of each view or view pair, from a Sampson row's ``pairs``."""
+    """Per-frame curve of each view or view pair from a Sampson row's ``pairs``: each pair's ``value``, the
+    headline's statistic on that pair (rows from before it had one: the pair's median)."""
     groups: dict[str, list[tuple[int, float | None]]] = {}
     for pair in details.get("pairs") or []:
         label = pair.get("view") if "view" in pair else pair.get("view_pair")
-        ok = pair.get("status") == "ok" and pair.get("median") is not None
-        groups.setdefault(str(label), []).append((int(pair.get("frame", 0)), float(pair["median"]) if ok else None))
+        stat = "value" if pair.get("value") is not None else "median"
+        ok = pair.get("status") == "ok" and pair.get(stat) is not None
+        groups.setdefault(str(label), []).append((int(pair.get("frame", 0)), float(pair[stat]) if ok else None))
     return tuple(Curve(label, tuple(sorted(points))) for label, points in groups.items())
 
 
