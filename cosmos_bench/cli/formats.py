@@ -157,3 +157,36 @@ def append_step_summary(path: Path | None, markdown: str) -> None:
         return
     with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(markdown)
+
+
+# ------------------------------------------------------------------------------------ leaderboards
+def _interval(low: float | None, high: float | None, fmt: str) -> str:
+    return "n too small" if low is None or high is None else f"[{format(low, fmt)}, {format(high, fmt)}]"
+
+
+def board_lines(doc: dict[str, Any]) -> list[str]:
+    """A leaderboard's results file (:mod:`cosmos_bench.results.results_file`) as plain lines: one per
+    model and metric, then one per paired difference against the baseline."""
+    pct = round(doc["settings"]["confidence"] * 100)
+    lines = [f"leaderboard {doc['suite']}: mean over test pairs with its {pct}% interval and method; n = scored videos"]
+    for s in doc["summaries"]:
+        counts = f"n={s['n']}" + (f", deg {s['n_degenerate']}" if s["n_degenerate"] else "") + \
+            (f", err {s['n_error']}" if s["n_error"] else "")
+        mean = "—" if s["mean"] is None else f"{s['mean']:.4g}"
+        lines.append(f"{s['model']} {s['metric']}: {mean} {_interval(s['ci_low'], s['ci_high'], '.4g')} {s['method']} ({counts})")
+    for m in doc["metrics"]:
+        if not m["run"]:
+            lines.append(f"{m['metric']}: not run")
+    for c in doc["comparisons"]:
+        p = "" if c["p_adjusted"] is None else f", Holm p {c['p_adjusted']:.3g}"
+        lines.append(f"{c['model']} - {c['baseline']} {c['metric']}: {c['diff']:+.4g} "
+                     f"{_interval(c['ci_low'], c['ci_high'], '+.4g')} {c['method']}, {c['verdict']}{p} ({c['n_pairs']} pairs)")
+    return lines
+
+
+def board_annotations(doc: dict[str, Any]) -> list[str]:
+    """A ``::warning`` per paired difference the board marks worse (the leaderboard itself gates nothing)."""
+    return [annotation("warning", f"cosmos-bench {c['model']} {c['metric']}: worse than {c['baseline']}",
+                       f"{c['metric']}: {c['model']} - {c['baseline']} = {c['diff']:+.4g} "
+                       f"{_interval(c['ci_low'], c['ci_high'], '+.4g')}, Holm p {c['p_adjusted']:.3g}")
+            for c in doc["comparisons"] if c["verdict"] == "worse"]

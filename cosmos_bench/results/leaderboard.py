@@ -539,7 +539,7 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
 
 
 def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
-    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric."""
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.json`` (the results file), ``<suite>.samples.csv`` and one PNG per metric."""
     if not is_safe_name(board.suite):  # the name becomes a file name: it must not lead elsewhere
         raise ValueError(f"suite name {board.suite!r} in the results must be {NAME_RULE}; leaderboard not written")
     out = Path(out_dir)
@@ -549,10 +549,13 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         "csv": out / f"{board.suite}.csv",
         "samples": out / f"{board.suite}.samples.csv",
     }
-    from .sequential_report import sequential_section  # the last sequential run's decisions, if any
+    from .results_file import results_json  # the one results file the md, csv and report are views of
+    from .sequential_report import read_decisions_csv, sequential_section  # the last sequential run's decisions, if any
 
+    paths["results"] = out / f"{board.suite}.json"
     atomic_write_text(paths["markdown"], board.to_markdown() + sequential_section(out, board.suite))
     atomic_write_text(paths["csv"], board.to_csv())
+    atomic_write_text(paths["results"], results_json(board, sequential=read_decisions_csv(out, board.suite), checkout=out))
     atomic_write_text(paths["samples"], samples_csv(board.rows))
     if plots:
         for metric in board.metrics:
