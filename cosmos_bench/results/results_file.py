@@ -20,12 +20,13 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..provenance import git_commit, runtime_versions
 
-if TYPE_CHECKING:  # the leaderboard writes this file, so this module must not import it at run time
-    from .leaderboard import Leaderboard
+# ``board`` below is a :class:`.leaderboard.Leaderboard`; this module does not import it because the
+# leaderboard's writer imports this one (the import contract forbids the cycle, even for type checking).
+Leaderboard = Any
 
 SCHEMA_VERSION = 1
 

@@ -132,8 +132,8 @@ def test_leaderboard_formats_plain_markdown_github(tmp_path: Path) -> None:
     lines = plain.output.splitlines()
     lora = next(c for c in doc["comparisons"] if c["model"] == "lora" and c["metric"] == "tse")
     assert [line for line in lines if line.startswith("lora - base tse: ")] == \
-           [f"lora - base tse: {lora['diff']:+.4g} [{lora['ci_low']:+.4g}, {lora['ci_high']:+.4g}] t, worse, "
-            f"Holm p {lora['p_adjusted']:.3g} ({lora['n_pairs']} pairs)"]
+           [(f"lora - base tse: {lora['diff']:+.4g} [{lora['ci_low']:+.4g}, {lora['ci_high']:+.4g}] t, worse, "
+            f"Holm p {lora['p_adjusted']:.3g} ({lora['n_pairs']} pairs)")]
     assert "if: not run" in lines and not any("│" in line for line in lines)
     md = CliRunner().invoke(app, [*args, "--format", "markdown"])
     assert md.output == (tmp_path / "b" / "tiny.md").read_text()
