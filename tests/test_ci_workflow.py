@@ -24,7 +24,7 @@ SCHEMA = json.loads((ROOT / "docs" / "check.schema.json").read_text())
 
 def block(language: str, after: str) -> str:
     """The first fenced ``language`` block after the heading ``after``."""
-    found = re.search(rf"{re.escape(after)}.*?```{language}\n(.*?)```", DOC, re.S)
+    found = re.search(rf"{re.escape(after)}.*?```{language}\n(.*?)```", DOC, re.DOTALL)
     assert found, f"docs/ci.md: no ```{language} block after {after!r}"
     return found.group(1)
 
