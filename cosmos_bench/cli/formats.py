@@ -176,7 +176,7 @@ def board_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"{s['model']} {s['metric']}: {mean} {_interval(s['ci_low'], s['ci_high'], '.4g')} {s['method']} ({counts})")
     for m in doc["metrics"]:
         if not m["run"]:
-            lines.append(f"{m['metric']}: not run")
+            lines.append(f"{m['metric']}: {m['missing']['status']} ({m['missing']['why']})")
     for c in doc["comparisons"]:
         p = "" if c["p_adjusted"] is None else f", Holm p {c['p_adjusted']:.3g}"
         lines.append(f"{c['model']} - {c['baseline']} {c['metric']}: {c['diff']:+.4g} "

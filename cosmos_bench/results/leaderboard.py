@@ -152,6 +152,18 @@ class Leaderboard:
         rows = [r for r in self.rows if r.metric in judged and len((r.details or {}).get("samples") or []) >= 2]
         return agreement_of_rows(rows) if rows else {}
 
+    def missing(self, metric: str) -> tuple[str, str]:
+        """Why ``metric`` has no rows: ("not requested", why) when its stage ran for another metric of
+        this board (the judge scored ``physics``, so an empty ``if`` was left out by ``--metrics``, not
+        missed), else ("not run", the catalogue's usual reason). Read from the rows alone, so a board
+        regenerated from the store says the same as the run's."""
+        info = catalog.METRICS.get(metric)
+        if info is not None and info.stage == "judge":
+            ran = [m for m in self.versions if m != metric and m in catalog.METRICS and catalog.METRICS[m].stage == "judge"]
+            if ran:
+                return "not requested", f"the judge scored {', '.join(ran)} but {metric} was not in --metrics"
+        return "not run", NOT_RUN_HINT.get(metric, "no rows in the store")
+
     # ----------------------------------------------------------------- rendering
     def to_markdown(self) -> str:
         pct = int(round(self.confidence * 100))
@@ -171,7 +183,7 @@ class Leaderboard:
             cells = [model]
             for metric in self.metrics:
                 s = self.summaries.get((model, metric))
-                cells.append(_format_summary(s))
+                cells.append(_format_summary(s) if s is not None or metric in self.versions else self.missing(metric)[0])
             lines.append("| " + " | ".join(cells) + " |")
         if self.comparisons:
             lines += ["", f"## Paired comparison against `{self.baseline}`", ""]
@@ -217,7 +229,7 @@ class Leaderboard:
             if metric in self.versions:
                 lines.append(f"- `{metric}`: `{self.versions[metric]}`")
             else:
-                lines.append(f"- `{metric}`: not run ({NOT_RUN_HINT.get(metric, 'no rows in the store')})")
+                lines.append("- `{}`: {} ({})".format(metric, *self.missing(metric)))
         return "\n".join(lines) + "\n"
 
     def _untestable_note(self) -> list[str]:

@@ -75,7 +75,8 @@ def board_document(board: Leaderboard, *, sequential: list[dict[str, str]] | Non
         "baseline": board.baseline,
         "models": list(board.models),
         "metrics": [{"metric": m, "direction": board.directions[m], "version": board.versions.get(m),
-                     "run": m in board.versions} for m in board.metrics],
+                     "run": m in board.versions, "missing": None if m in board.versions else dict(zip(("status", "why"), board.missing(m)))}
+                    for m in board.metrics],
         "settings": {"confidence": board.confidence, "n_boot": board.n_boot, "seed": board.seed,
                      "interval": board.interval, "n_flips": board.n_flips},
         "configuration": configuration or {},

@@ -134,7 +134,7 @@ def test_leaderboard_formats_plain_markdown_github(tmp_path: Path) -> None:
     assert [line for line in lines if line.startswith("lora - base tse: ")] == \
            [(f"lora - base tse: {lora['diff']:+.4g} [{lora['ci_low']:+.4g}, {lora['ci_high']:+.4g}] t, worse, "
             f"Holm p {lora['p_adjusted']:.3g} ({lora['n_pairs']} pairs)")]
-    assert "if: not run" in lines and not any("│" in line for line in lines)
+    assert any(line.startswith("if: not requested (the judge scored physics") for line in lines) and not any("│" in line for line in lines)
     md = CliRunner().invoke(app, [*args, "--format", "markdown"])
     assert md.output == (tmp_path / "b" / "tiny.md").read_text()
     summary = tmp_path / "summary.md"
@@ -142,3 +142,21 @@ def test_leaderboard_formats_plain_markdown_github(tmp_path: Path) -> None:
     warnings = [line for line in gh.output.splitlines() if line.startswith("::warning ")]
     assert len(warnings) == 1 and "lora tse%3A worse than base" in warnings[0]
     assert summary.read_text() == (tmp_path / "b" / "tiny.md").read_text()
+
+
+def test_a_judge_metric_left_out_of_metrics_is_not_requested_not_not_run(tmp_path: Path) -> None:
+    judged = [r for r in board_rows(pairs=3) if r.metric == "tse"] + [
+        ResultRow("tiny", r.model, r.generation_key, r.sample, r.seed, "physics", "j1", "higher", 4.0, "ok")
+        for r in board_rows(pairs=3) if r.metric == "tse"]
+    board = build_leaderboard(judged, "tiny")
+    assert board.missing("if")[0] == "not requested" and board.missing("cse")[0] == "not run"
+    md = board.to_markdown()
+    assert "- `if`: not requested (the judge scored physics but if was not in --metrics)" in md
+    assert "- `cse`: not run (needs a suite with two or more views)" in md
+    base_row = next(line for line in md.splitlines() if line.startswith("| base |")).split(" | ")
+    assert base_row[4].rstrip(" |") == "not requested" and base_row[2] == "not run"  # columns: tse, cse, physics, if
+    html = report_for_board(board, tmp_path / "r", plots=False).read_text()
+    assert ">not requested</td>" in html and "<code>if</code>: not requested: the judge scored physics" in html
+    # without any judge rows both judge columns keep the usual reason
+    geometry_only = build_leaderboard([r for r in judged if r.metric == "tse"], "tiny")
+    assert geometry_only.missing("if") == geometry_only.missing("physics") and geometry_only.missing("if")[0] == "not run"
