@@ -52,8 +52,8 @@ def forest_plot(board, metric: str, *, width: int = 460, max_regression: float =
 
     better = "← better" if worse_sign > 0 else "better →"
     parts = [
-        f'<svg class="forest" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" data-metric="{escape(metric)}" data-x0="{x0}" data-x1="{x1}" data-v0="{v0!r}" data-v1="{v1!r}">',
+        (f'<svg class="forest" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+         f'role="img" data-metric="{escape(metric)}" data-x0="{x0}" data-x1="{x1}" data-v0="{v0!r}" data-v1="{v1!r}">'),
         f"<title>{escape(metric)}: candidate − {escape(str(board.baseline))} with its interval</title>",
         f'<text class="tick" x="{x0}" y="{height - 4}">{v0:+.3g}</text>',
         f'<text class="tick" x="{x1}" y="{height - 4}" text-anchor="end">{v1:+.3g}</text>',

@@ -146,7 +146,7 @@ def test_forest_plot_marks_are_the_csvs_differences(page, report: Path) -> None:
         axis = svg.evaluate("s => ({x0: +s.dataset.x0, x1: +s.dataset.x1, v0: +s.dataset.v0, v1: +s.dataset.v1,"
                             " w: s.viewBox.baseVal.width})")
 
-        def value(px: float) -> float:
+        def value(px: float, axis: dict = axis) -> float:
             return axis["v0"] + (px - axis["x0"]) / (axis["x1"] - axis["x0"]) * (axis["v1"] - axis["v0"])
 
         tol = (axis["v1"] - axis["v0"]) / (axis["x1"] - axis["x0"]) * 0.01  # drawn to 1/100 px
