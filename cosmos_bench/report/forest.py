@@ -60,7 +60,7 @@ def forest_plot(board, metric: str, *, width: int = 460, max_regression: float =
         f'<text class="tick" x="{(x0 + x1) / 2:.1f}" y="{height - 4}" text-anchor="middle">{better}</text>',
         f'<line class="axis" x1="{x0}" y1="{height - BOTTOM + 6}" x2="{x1}" y2="{height - BOTTOM + 6}"/>',
         f'<line class="zero" x1="{px(0.0):.2f}" y1="{TOP - 6}" x2="{px(0.0):.2f}" y2="{height - BOTTOM + 6}"/>',
-        f'<text class="tick" x="{px(0.0):.2f}" y="{TOP - 9}" text-anchor="middle">0</text>',
+        f'<text class="tick" x="{px(0.0):.2f}" y="{height - BOTTOM + 17}" text-anchor="middle">0</text>',
     ]
     if margin is not None:
         m = px(worse_sign * margin)
