@@ -3,7 +3,7 @@
 Why: the facts behind a leaderboard were spread over the store, the sidecars, the md/csv and the
 report; a reviewer or a script wants them in one file, as lm-eval writes one JSON per run. The file
 holds the settings the numbers were formed with, the tool and library versions, the git commit of the
-checkout, each model's generation key (with the provenance its rows record), every metric per model
+checkout, each model's generation key (with the provenance its rows share), every metric per model
 with its interval and method, the paired differences with their tests, the sequential decisions
 written beside the leaderboards, and the judge's agreement.
 
@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..provenance import git_commit, runtime_versions
+from ..provenance import canonical_json, git_commit, runtime_versions
 
 # ``board`` below is a :class:`.leaderboard.Leaderboard`; this module does not import it because the
 # leaderboard's writer imports this one (the import contract forbids the cycle, even for type checking).
@@ -44,15 +44,25 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+def _shared(provenances: list[dict[str, Any]]) -> dict[str, Any]:
+    """The entries every one of ``provenances`` records with the same value (a per-video path or hash is left out)."""
+    if not provenances:
+        return {}
+    first = provenances[0]
+    return {k: v for k, v in first.items()
+            if all(k in p and canonical_json(p[k]) == canonical_json(v) for p in provenances[1:])}
+
+
 def _generation_provenance(board: Leaderboard) -> dict[str, Any]:
-    """Per model: the generation key used, the keys left out, and the provenance its first row with one records."""
+    """Per model: the generation key used, the keys left out, and the provenance all its rows share
+    (model identity, generation settings, library versions)."""
     out = {}
     for model in board.models:
         choice = board.generations.get(model)
-        mine = [r for r in sorted(board.rows, key=lambda r: (r.sample, r.seed, r.metric)) if r.model == model]
-        recorded = next((r.provenance for r in mine if r.provenance), {})
+        mine = [r for r in board.rows if r.model == model]
         out[model] = {"key": choice.key if choice else (mine[0].generation_key if mine else None),
-                      "dropped": dict(choice.dropped) if choice else {}, "provenance": recorded}
+                      "dropped": dict(choice.dropped) if choice else {},
+                      "provenance": _shared([r.provenance for r in mine if r.provenance])}
     return out
 
 

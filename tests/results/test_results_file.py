@@ -28,7 +28,8 @@ def board_rows(pairs: int = 10, seeds: int = 2) -> list[ResultRow]:
                 degenerate = model == "dora" and i == 0
                 out.append(ResultRow("tiny", model, f"{model}-key", f"pair{i:02d}", s, "tse", "v1", "lower",
                                      None if degenerate else tse, "degenerate" if degenerate else "ok",
-                                     reason="static" if degenerate else None, provenance={"steps": 4, "model": model}))
+                                     reason="static" if degenerate else None,
+                                     provenance={"steps": 4, "model": model, "video": f"{model}/{i}/{s}.mp4"}))
                 out.append(ResultRow("tiny", model, f"{model}-key", f"pair{i:02d}", s, "physics", "j1", "higher", physics, "ok"))
     return out
 
@@ -46,7 +47,8 @@ def test_results_file_has_settings_versions_generations_and_every_cell(written) 
     assert paths["results"].name == "tiny.json" and doc["schema_version"] == 1
     assert doc["settings"]["confidence"] == 0.95 and doc["settings"]["n_boot"] == board.n_boot
     assert doc["versions"]["cosmos-bench"] and doc["versions"]["numpy"] == np.__version__
-    assert doc["generation"]["lora"]["key"] == "lora-key" and doc["generation"]["lora"]["provenance"]["steps"] == 4
+    assert doc["generation"]["lora"]["key"] == "lora-key"
+    assert doc["generation"]["lora"]["provenance"] == {"steps": 4, "model": "lora"}  # what all its videos share
     metrics = {m["metric"]: m for m in doc["metrics"]}
     assert metrics["tse"]["version"] == "v1" and metrics["tse"]["run"] and not metrics["if"]["run"]
     assert len(doc["summaries"]) == 3 * 2 and len(doc["comparisons"]) == 2 * 2
