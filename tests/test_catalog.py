@@ -17,8 +17,11 @@ def test_every_selectable_metric_has_a_stage_and_companions_follow_their_headlin
     for info in catalog.METRICS.values():
         if info.companion_of is not None:
             headline = catalog.metric(info.companion_of)
-            assert (headline.stage, headline.direction) == (info.stage, info.direction)
-            assert catalog.companion(headline.name) == info.name
+            assert headline.stage == info.stage and info.name in catalog.companions(headline.name)
+            if info.name.endswith(catalog.SECONDARY_SUFFIX):  # another statistic of the same errors
+                assert headline.direction == info.direction and catalog.companion(headline.name) == info.name
+    assert catalog.metric("motion").direction == "higher"  # its own quantity: more motion, more dynamic
+    assert catalog.companions("tse") == ("tse_mean", "motion")
 
 
 def test_judge_metrics_name_rubrics_the_package_ships():
@@ -28,7 +31,7 @@ def test_judge_metrics_name_rubrics_the_package_ships():
 
 def test_leaderboard_statistics_and_help_read_the_catalogue():
     assert leaderboard.STANDARD_METRICS == {"tse": "lower", "cse": "lower", "physics": "higher", "if": "higher"}
-    assert leaderboard.METRIC_ORDER == ("tse", "cse", "physics", "if", "tse_mean", "cse_mean")
+    assert leaderboard.METRIC_ORDER == ("tse", "cse", "physics", "if", "tse_mean", "cse_mean", "motion")
     assert leaderboard.NOT_RUN_HINT["cse"] == "needs a suite with two or more views"
     assert sequential.JUDGE_METRICS == {"if", "physics"}
     text = catalog.metrics_help()

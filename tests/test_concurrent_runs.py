@@ -23,7 +23,7 @@ from cosmos_bench.results.store import ResultStore
 from cosmos_bench.runner import RunConfig, run
 
 N_VIDEOS = 4  # 2 test pairs x 2 seeds, one model
-ROWS = N_VIDEOS * 4  # tse, cse and their mean-of-means rows
+ROWS = N_VIDEOS * 5  # tse, cse, their mean-of-means rows, and motion
 HELD = ("scene_000", 0)  # the item run A is stopped in
 A_THREAD = "run-A"
 

@@ -27,7 +27,7 @@ from cosmos_bench.results.store import ResultStore
 from cosmos_bench.runner import RunConfig, run
 
 N_SAMPLES, N_SEEDS = 2, 2
-ROWS_PER_VIDEO = 4  # tse, cse and their mean-of-means companions
+ROWS_PER_VIDEO = 5  # tse, cse, their mean-of-means companions, and motion beside tse
 
 PLUGIN = '''
 """Test kinds for the ray executor, imported by every worker (RayOptions.worker_imports)."""

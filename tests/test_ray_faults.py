@@ -27,7 +27,7 @@ from cosmos_bench.runner import RunConfig, StageEvent, run
 
 N_SAMPLES, N_SEEDS, N_MODELS = 2, 2, 2
 N_ITEMS = N_SAMPLES * N_SEEDS * N_MODELS
-ROWS = N_ITEMS * 4
+ROWS = N_ITEMS * 5  # tse, cse, their mean-of-means rows, and motion
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ MODELS_YAML = """models:
   warp3: {kind: synthetic, degrade: [elastic:3]}
 """
 N_SAMPLES, N_SEEDS, N_MODELS = 2, 2, 2
-ROWS_PER_VIDEO = 4  # tse, cse and their mean-of-means companions
+ROWS_PER_VIDEO = 5  # tse, cse, their mean-of-means companions, and motion beside tse
 EXPECTED_ROWS = N_SAMPLES * N_SEEDS * N_MODELS * ROWS_PER_VIDEO
 
 

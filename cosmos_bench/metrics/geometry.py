@@ -113,6 +113,7 @@ class SampsonOptions:
     group_separation: float = 2.0
     quantile: float = 0.95
     gross_px: float = 8.0
+    cross_gross_px: float = 24.0
     still_px: float = 0.25
     still_fraction: float = 0.25
     noise_px: float = 0.25
@@ -173,7 +174,7 @@ class SampsonOptions:
             f"keep={self.keep:g}",
             f"minmatch={self.min_matches}",
             f"static={self.static_px:g}px/{self.static_fraction:g}/{self.min_moving}",
-            f"stat=excess{self.noise_px:g}/gross{self.gross_px:g}/cycle3",
+            f"stat=excess{self.noise_px:g}/gross{self.gross_px:g}|{self.cross_gross_px:g}/cycle3",
             f"camera=video:{self.still_px:g}px/{self.still_fraction:g}",
             f"cut={self.cut_fraction:g}",
         ])
@@ -483,6 +484,7 @@ def _evaluate_pairs(
     max_motions: int = 0,
     verified: torch.Tensor | None = None,
     pair_groups: list[str] | None = None,
+    gross_px: float | None = None,
 ) -> dict[str, Any]:
     """Errors per pair: motion groups (:mod:`.motions`) or calibrated ``F``. ``pooled_sets=S``: the P
     pairs form S equal consecutive sets with one model each (a rigid rig). ``verified (P, M)``: the
@@ -532,7 +534,7 @@ def _evaluate_pairs(
     used = valid if verified is None else valid & verified.to(valid.device)
     if opts.select == "inliers":
         used = used & inl
-    gross = used & ~(d < opts.gross_px)
+    gross = used & ~(d < (opts.gross_px if gross_px is None else gross_px))
     fine = used & ~gross
     moved = fine & ~(flow < opts.static_px)
     med, quant, mean, n_fine = _pair_stats(d, fine, opts.keep, opts.quantile)
@@ -677,7 +679,8 @@ def _run(
                 Fs.append(epipolar.fundamental_from_cameras(Ka, Ra, ta, Kb, Rb, tb))
             calF = torch.cat(Fs)
         res = _evaluate_pairs(m, kpc, frames, opts,
-                              pooled_sets=len(vpairs) if cross_mode == "pooled" else 0, calibrated_F=calF)
+                              pooled_sets=len(vpairs) if cross_mode == "pooled" else 0, calibrated_F=calF,
+                              gross_px=opts.cross_gross_px)
         fund = {}
         if res["set_F"] is not None:
             fund = {f"{a}|{b}": res["set_F"][i].reshape(-1).tolist() for i, (a, b) in enumerate(vpairs)}
@@ -878,7 +881,8 @@ def sampson_metrics(
     if TSE in tables:
         out[TSE] = _result(TSE, tse_version(opts, stride), tables[TSE], "view", {**extra, "stride": stride})
     if CSE in tables:
-        out[CSE] = _result(CSE, cse_version(opts, mode), tables[CSE], "view_pair", {**extra, "mode": mode})
+        out[CSE] = _result(CSE, cse_version(opts, mode), tables[CSE], "view_pair",
+                           {**extra, "mode": mode, "gross_px": opts.cross_gross_px})
         tse = out.get(TSE)
         if tse is not None and tse.status == "static" and out[CSE].ok:  # a frozen rig: one instant, not a score
             c = out[CSE]

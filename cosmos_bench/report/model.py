@@ -23,7 +23,7 @@ from ..data.video import VideoInfo
 from ..results.leaderboard import Leaderboard
 from ..results.store import ResultRow
 
-STATUS_RANK = {"ok": 0, "degenerate": 1, "error": 2, "missing": 3}
+STATUS_RANK = {"ok": 0, "static": 1, "degenerate": 2, "error": 3, "missing": 4}  # static: nothing moved (metrics.base)
 
 
 @dataclass(frozen=True)

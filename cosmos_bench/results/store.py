@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS results (
     metric_version TEXT NOT NULL,
     direction TEXT NOT NULL,
     value REAL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'degenerate', 'error')),
+    status TEXT NOT NULL CHECK (status IN ('ok', 'degenerate', 'static', 'error')),
     reason TEXT,
     details TEXT NOT NULL DEFAULT '{}',
     provenance TEXT NOT NULL DEFAULT '{}',
@@ -146,10 +146,30 @@ class ResultStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         self._conn.executescript(_SCHEMA)
+        self._allow_static()
         try:
             self._conn.executescript(_CLAIMS_SCHEMA)
         except sqlite3.OperationalError:  # a read-only store: only writers claim work, and they fail on writing
             pass
+
+    def _allow_static(self) -> None:
+        """A store made before the ``static`` status (issue 27) checks for the three older ones; copy its
+        rows once into a table that allows all four (one transaction; a read-only store stays as it is)."""
+        ddl = self._conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='results'").fetchone()
+        if ddl is None or "'static'" in ddl[0]:
+            return
+        new = _SCHEMA.split(";")[0].replace("CREATE TABLE IF NOT EXISTS results", "CREATE TABLE results_static")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(new)
+            self._conn.execute("INSERT INTO results_static SELECT * FROM results")
+            self._conn.execute("DROP TABLE results")
+            self._conn.execute("ALTER TABLE results_static RENAME TO results")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS results_by_metric ON results (suite, metric, metric_version)")
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError:  # read-only, or another process migrated it first
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conn.close()
