@@ -36,6 +36,9 @@ class MetricInfo:
     # The values the metric can take. A mean's interval is cut to it: the true mean lies inside, so
     # cutting changes no coverage, and a skewed 5-pair bootstrap no longer shows a negative pixel error.
     value_range: tuple[float, float] = (-math.inf, math.inf)
+    # Whether the gate and the leaderboard's paired tests judge it. ``motion`` describes a video (how much
+    # moves) rather than grading it: it is shown and noted, never a pass/fail of its own.
+    judged: bool = True
 
     @property
     def selectable(self) -> bool:
@@ -65,7 +68,7 @@ METRICS: dict[str, MetricInfo] = {
         # How much the matched content moves: a still or frozen video is trivially consistent, so tse/cse
         # are read beside it (VBench's "dynamic degree" plays this part beside its consistency scores).
         MetricInfo("motion", "higher", "geometry", "motion of the matched content, px per frame (beside tse)",
-                   companion_of="tse", order=6, value_range=PIXELS),
+                   companion_of="tse", order=6, value_range=PIXELS, judged=False),
     )
 }
 
@@ -91,6 +94,12 @@ def metrics_of_stage(stage: Stage) -> tuple[str, ...]:
 def companion(name: str) -> str | None:
     """The secondary metric written beside headline ``name`` (``tse`` → ``tse_mean``), if any."""
     return next((m.name for m in METRICS.values() if m.companion_of == name), None)
+
+
+def judged(name: str) -> bool:
+    """Whether paired tests (gate, leaderboard comparisons) judge ``name``; metrics outside the catalogue are."""
+    info = METRICS.get(name)
+    return info is None or info.judged
 
 
 def companions(name: str) -> tuple[str, ...]:

@@ -48,6 +48,7 @@ METHODS = ("auto", "t", "bootstrap", "wilcoxon")
 POWER = 0.8
 # exit codes of `cosmos-bench check`
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK as EXIT_REGRESSION, EXIT_OK as EXIT_PASS, EXIT_UNDECIDED, InputError
+from .. import catalog
 MISSING_NAMED = 5  # how many missing (sample, seed) pairs a verdict names
 
 
@@ -212,7 +213,8 @@ def check_regression(
     report = GateReport(candidate=candidate, baseline=baseline, method=method, alpha=alpha, failure_alpha=failure_alpha,
                         generations={f"baseline {k}": v for k, v in base_gen.items()}
                         | {f"candidate {k}": v for k, v in cand_gen.items()})
-    names = sorted({r.metric for r in baseline_rows} & {r.metric for r in candidate_rows})
+    names = sorted(n for n in {r.metric for r in baseline_rows} & {r.metric for r in candidate_rows}
+                   if catalog.judged(n))  # motion describes a video; it is not gated
     if metrics is not None:
         unknown = sorted(set(metrics) - set(names))
         if unknown:

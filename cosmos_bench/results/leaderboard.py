@@ -463,7 +463,8 @@ def build_leaderboard(
                                             seed=seed, interval=interval)
                  for metric in metrics for model in models if any(r.model == model for r in by_metric.get(metric, []))}
     pairs = [(model, metric) for metric in metrics for model in models
-             if baseline in models and model != baseline and (model, metric) in summaries and (baseline, metric) in summaries]
+             if baseline in models and model != baseline and (model, metric) in summaries and (baseline, metric) in summaries
+             and catalog.judged(metric)]  # motion is noted (_motion_note), not tested
     n_flips = signflip.flips_for(len(pairs), 1 - confidence)  # the family size is known before any p-value
     comparisons = {(model, metric): compare(by_metric[metric], model, baseline, metric, n_boot=n_boot, confidence=confidence,
                                             seed=seed, interval=interval, n_flips=n_flips) for model, metric in pairs}
