@@ -536,8 +536,14 @@ def _evaluate_pairs(
         used = used & inl
     gross = used & ~(d < (opts.gross_px if gross_px is None else gross_px))
     fine = used & ~gross
+    if opts.keep < 1:  # only the lowest `keep` fraction of each pair's errors
+        e = torch.where(fine, d, torch.full_like(d, float("inf")))
+        n = fine.sum(1)
+        k = torch.ceil(opts.keep * n.double()).long().clamp(min=1)
+        kth = torch.sort(e, dim=1).values.gather(1, (k - 1).clamp(max=max(e.shape[1] - 1, 0))[:, None])
+        fine = fine & (e <= kth)
     moved = fine & ~(flow < opts.static_px)
-    med, quant, mean, n_fine = _pair_stats(d, fine, opts.keep, opts.quantile)
+    med, quant, mean, n_fine = _pair_stats(d, fine, 1.0, opts.quantile)  # `keep` already applied to fine
     dz = torch.where(fine, d, torch.zeros_like(d))
     out = {
         "median": med.cpu().numpy(), "quantile": quant.cpu().numpy(), "mean": mean.cpu().numpy(),

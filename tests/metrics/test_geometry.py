@@ -88,14 +88,14 @@ def test_static_camera_with_a_rigidly_translating_box_is_consistent(backend):
     assert rigid.ok and rigid.value < 0.5
     modes = {p["mode"] for p in rigid.details["pairs"]}
     assert modes == {"static_camera"}, modes  # the box's matches were measured, not the background
-    assert all(p["n_used"] >= 16 and p["n_static"] > p["n_used"] for p in rigid.details["pairs"])
+    assert all(p["n_used"] >= 16 for p in rigid.details["pairs"]) and rigid.details["moved_fraction"] > 0
     warped = metrics(STATIC, ("elastic:2",), backend=backend)["tse"]
     assert warped.ok and warped.value > rigid.value + 0.1
 
 
-def test_a_frozen_video_is_consistent_not_degenerate():
+def test_a_frozen_video_is_static_never_a_best_score():
     r = metrics(FROZEN)["tse"]
-    assert r.ok and r.value < 0.05
+    assert r.status == "static" and not r.ok and r.details["motion"] == 0.0  # tse/2 read 0.000, the best
     assert {p["mode"] for p in r.details["pairs"]} == {"static_scene"}
     assert r.details["n_static_scene_pairs"] == FROZEN.frames - 1
 
@@ -114,7 +114,8 @@ def test_backends_agree_on_shifted_boxes():
     a = metrics(RIG_BOXES, ("view_shift:4",), backend="opencv")["cse"]
     b = metrics(RIG_BOXES, ("view_shift:4",), backend="kornia")["cse"]
     assert agree(a.details["mean_of_medians"], b.details["mean_of_medians"]), (a.details, b.details)
-    assert min(a.value, b.value) > 2.0
+    clean = metrics(RIG_BOXES, backend="opencv")["cse"]
+    assert min(a.value, b.value) > 5 * clean.value
 
 
 # ------------------------------------------------------------------------------------------ degenerate
@@ -140,9 +141,10 @@ def test_a_blank_frame_degenerates_only_its_pairs():
     bad = [p for p in r.details["pairs"] if p["status"] == "degenerate"]
     assert [(p["frame"], p["frame2"]) for p in bad] == [(3, 4), (4, 5)]
     assert all(p["reason"].startswith("no_keypoints") for p in bad)
-    ok = [p["value"] for p in r.details["pairs"] if p["status"] == "ok"]
+    ok = [(p["value"], p["n_used"]) for p in r.details["pairs"] if p["status"] == "ok"]
     assert all(p["mode"] == "degenerate" for p in bad)  # not labelled "moving"
-    assert math.isclose(r.value, np.mean(ok))  # degenerate pairs are not averaged in
+    v, w = np.array(ok).T
+    assert math.isclose(r.value, float(np.sum(v * w) / np.sum(w)))  # degenerate pairs are not pooled in
 
 
 def test_fewer_than_eight_matches_is_degenerate():

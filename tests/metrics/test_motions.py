@@ -40,14 +40,15 @@ def test_still_camera_with_several_rigid_motions_reads_under_half_a_pixel(scene,
     assert r.details["n_motion_group_pairs"] >= 1  # some pair needed more than the background
     # One F per pair cannot explain several rigid bodies: the same video reads much higher.
     single = tse(cfg, max_motions=0)
-    assert single.value > r.value + 0.2, (single.value, r.value)
+    # tse/3 pools every verified match (most are still background): one F per pair reads several times more
+    assert single.value > 3 * r.value, (single.value, r.value)
 
 
 @pytest.mark.parametrize("scene", [INDEPENDENT, ARM], ids=["independent", "arm"])
 def test_bending_the_moving_parts_raises_tse_strictly(scene):
     values = [tse(scene, (f"deform:{a}",) if a else ()).value for a in (0, 2, 4)]
     assert strictly_increasing(values), values
-    assert values[-1] > values[0] + 0.15, values
+    assert values[-1] > 2.5 * values[0], values
 
 
 def test_motion_groups_explain_exact_correspondences_of_independent_boxes():
@@ -115,7 +116,7 @@ def test_motion_groups_are_bounded_so_a_warp_is_not_explained_away():
     their minimum support leave the warp unexplained (compare one model per pair)."""
     grouped = metrics(ORBIT, ("elastic:4",), stride=1, mode=None)["tse"]
     single = metrics(ORBIT, ("elastic:4",), stride=1, mode=None, max_motions=0)["tse"]
-    assert grouped.value > 0.8 * single.value and grouped.value > 0.5, (grouped.value, single.value)
+    assert grouped.value > 0.8 * single.value and grouped.value > 0.3, (grouped.value, single.value)
     assert all(len(p.get("motion_groups", [0])) <= 5 for p in grouped.details["pairs"])
 
 
@@ -126,7 +127,7 @@ def test_options_are_checked_and_versioned():
     with pytest.raises(ValueError, match="quantile"):
         temporal_sampson(frames, quantile=0)
     r = tse(INDEPENDENT)
-    assert r.version.startswith("tse/2;") and "motions=4/16@0.5/sep2" in r.version and "stat=q0.95" in r.version
+    assert r.version.startswith("tse/3;") and "motions=4/16@0.5/sep2" in r.version and "stat=excess0.25" in r.version
 
 
 @pytest.mark.parametrize("seed", [0, 1])
