@@ -200,3 +200,8 @@ def test_videos_are_referenced_relative_to_the_report_or_copied_into_a_bundle(tm
     text = (tmp_path / "pub" / "rows" / "00000.js").read_text()
     assert 'src=\\"media/base/seed0/a.mp4\\"' in text
     assert (tmp_path / "pub" / "media" / "base" / "seed0" / "a.mp4").read_bytes() == (tmp_path / "runs" / "v" / "a.mp4").read_bytes()
+
+
+def test_curves_plot_the_headline_statistic_of_each_pair_when_rows_have_it():
+    details = {"pairs": [{"view": "v", "frame": 0, "status": "ok", "median": 0.1, "value": 0.02, "q95": 0.9}]}
+    assert {c.label: c.points for c in curves_from_details(details)} == {"v": ((0, 0.02),)}
