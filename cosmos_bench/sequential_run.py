@@ -263,11 +263,20 @@ def read_provenance(store: str | Path, suite: str) -> dict[str, Any] | None:
 def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseline: str,
                      options: SequentialOptions = SequentialOptions(), pairs: Sequence[str] | None = None,
                      seeds: Sequence[int] | None = None) -> list[Decision]:
+    """The decisions of :func:`replay_check` (the monitor also says which pairs each side lacks)."""
+    return replay_check(rows, candidates=candidates, baseline=baseline, options=options, pairs=pairs,
+                        seeds=seeds).decisions()
+
+
+def replay_check(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseline: str,
+                 options: SequentialOptions = SequentialOptions(), pairs: Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None) -> SequentialMonitor:
     """The sequential rule replayed over stored or exported rows of one suite (the CI gate).
 
     Each model's rows are taken under its most recent generation key and each metric under its most
     recent version (as a leaderboard does); the pairs are ``pairs`` (a sequential run's whole suite,
-    from its provenance) or else the baseline's, in the order of ``options.order_seed``. Give the
+    from its provenance) or else every pair either side has (so a pair the baseline lacks blocks the
+    replay instead of leaving the suite unseen), in the order of ``options.order_seed``. Give the
     run's own design and candidates to reproduce its verdicts exactly (alpha is split over
     candidates × metrics, and the order depends on the pool of pairs).
     """
@@ -286,7 +295,8 @@ def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], ba
     if absent:
         raise InputError(f"no rows of {', '.join(absent)} for the gated metrics {sorted(rules)}")
     monitor = SequentialMonitor(
-        candidates=list(candidates), pairs=pairs if pairs is not None else sorted({r.sample for r in base_rows}),
+        candidates=list(candidates), pairs=pairs if pairs is not None else sorted({r.sample for r in used}),
         seeds=sorted(seeds if seeds is not None else {r.seed for r in base_rows}), rules=rules, baseline=baseline,
         alpha=options.alpha, order_seed=options.order_seed, budget=options.budget, population=options.population)
-    return monitor.replay(used)
+    monitor.replay(used)
+    return monitor

@@ -26,7 +26,7 @@ def check_cmd(
     method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
     failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
-    sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 0 otherwise (a sequential run's recorded design wins over the flags below)."),
+    sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 3 when a gated metric has no verdict, 0 when all are decided and none is worse (a sequential run's recorded design wins over the flags below)."),
     margin: str = typer.Option("if=0.25,physics=0.25,tse=5%,cse=5%", "--margin", help="With --sequential: gated metrics and margins."),
     bound: Optional[str] = typer.Option(None, "--bound", help="With --sequential: per-metric clipping bounds."),
     order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the pair order."),
@@ -102,8 +102,10 @@ def _print_gate(report, *, title: str) -> None:
 
 
 def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options) -> None:
-    """``check --sequential``: the run's own rule over its rows; exit 1 on worse, say inconclusive plainly."""
-    from ..sequential_run import SequentialOptions, check_sequential, read_provenance
+    """``check --sequential``: the run's own rule over its rows. Exit 1 on worse, 3 whenever a gated
+    metric has no verdict (never a silent pass), 0 only when every gated metric is decided and none is worse."""
+    from ..results.sequential import gate_exit_code
+    from ..sequential_run import SequentialOptions, read_provenance, replay_check
 
     rows = [r for r in rows if r.suite == suite]
     recorded = read_provenance(store, suite) if store is not None else None
@@ -113,16 +115,25 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
         candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
         console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
                       f"alpha {options.alpha}, margins {options.margin})")
-    decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
-                                             pairs=pairs, seeds=seeds) if d.candidate == candidate]
+    monitor = replay_check(rows, candidates=candidates, baseline=baseline, options=options, pairs=pairs, seeds=seeds)
+    decisions = [d for d in monitor.decisions() if d.candidate == candidate]
     print_decisions(decisions)
+    for model in (baseline, candidate):
+        lacking = monitor.missing.get(model, [])
+        if lacking:
+            named = ", ".join(lacking[:5]) + (", ..." if len(lacking) > 5 else "")
+            err_console.print(f"missing: {escape(model)} has no result for {len(lacking)} of the {len(monitor.order)} "
+                              f"test pairs ({escape(named)})")
+    code = gate_exit_code(decisions)
     worse = [d.metric for d in decisions if d.verdict == "worse"]
     open_ = [d.metric for d in decisions if not d.decided]
     if worse:
         err_console.print(f"[bold red]regression:[/] {candidate} is worse than {baseline} beyond the margin on {', '.join(worse)}")
-        raise typer.Exit(1)
-    if open_:
-        console.print(f"[yellow]inconclusive:[/] no verdict yet for {candidate} on {', '.join(open_)} "
-                      "(not a regression; more pairs would decide)")
+    elif open_:
+        why = (f"the replay stopped at pair {monitor.blocked_at!r}, which lacks results (see 'missing' above)"
+               if monitor.blocked_at is not None else f"{monitor.pairs_done} pair(s) gave no verdict")
+        err_console.print(f"[bold yellow]cannot decide:[/] no verdict for {candidate} on {', '.join(open_)}: {escape(why)}; "
+                          "this is not a pass")
     else:
         console.print(f"[green]pass:[/] {candidate} is decided and not worse than {baseline} on any gated metric.")
+    raise typer.Exit(code)

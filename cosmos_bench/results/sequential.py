@@ -43,7 +43,7 @@ import numpy as np
 from .. import catalog
 from .confseq import betting_confidence_path
 from .store import ResultRow
-from ..errors import InputError
+from ..errors import EXIT_FAILED_WORK, EXIT_OK, EXIT_UNDECIDED, InputError
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive at budget", "undecided"]
 DECIDED: tuple[str, ...] = ("better", "worse", "equivalent")
@@ -293,6 +293,8 @@ class SequentialMonitor:
         self.pairs_done = 0
         self.videos = 0
         self.gpu_seconds = 0.0
+        self.missing: dict[str, list[str]] = {}  # model -> pairs of the order it lacks results for (set by replay)
+        self.blocked_at: str | None = None  # the pair a replay stopped at because a model it needed lacked results
 
     # ----------------------------------------------------------------- queries
     def pending(self) -> list[str]:
@@ -414,13 +416,43 @@ class SequentialMonitor:
             if r.model in models and r.metric in self.rules and r.seed in self.seeds:
                 self._directions.setdefault(r.metric, r.direction)
                 table.setdefault(r.sample, {}).setdefault(r.model, {}).setdefault(r.metric, {})[r.seed] = r.value
+        self.missing = missing_pairs(table, self.order, [self.baseline, *self.candidates], self.rules, self.seeds)
         while (pair := self.next_pair()) is not None:
             stored = table.get(pair, {})
             needed = [self.baseline, *self.pending()]
             complete = all(len(stored.get(m, {}).get(metric, {})) == len(self.seeds)
                            for m in needed for metric in self.rules)
             if not complete:
+                self.blocked_at = pair
                 break
             spent = sum((gpu_seconds or {}).get((m, pair, s), 0.0) for m in needed for s in self.seeds)
             self.update(pair, stored, gpu_seconds=spent)
         return self.decisions()
+
+
+def missing_pairs(table: Mapping[str, PairValues], order: Sequence[str], models: Sequence[str],
+                  metrics: Iterable[str], seeds: Sequence[int]) -> dict[str, list[str]]:
+    """Per model, the pairs of ``order`` (in order) lacking a result for some gated metric and seed.
+
+    ``table`` is pair → model → metric → seed → value, as :meth:`SequentialMonitor.replay` builds it.
+    Both sides are listed: a baseline without a pair blocks every candidate as surely as a candidate
+    without it blocks itself, and a gate that names only one side hides why it cannot decide.
+    """
+    metrics = list(metrics)
+    return {m: [p for p in order if any(s not in table.get(p, {}).get(m, {}).get(metric, {})
+                                        for metric in metrics for s in seeds)]
+            for m in models}
+
+
+def gate_exit_code(decisions: Sequence[Decision]) -> int:
+    """``check --sequential``'s exit code: 1 if any verdict is ``worse``, else 3 ("cannot decide") if any
+    (candidate, metric) has no verdict (also when a missing pair stopped the replay), else 0.
+
+    A pass needs a verdict on every gated metric: no verdict is not evidence of no regression (a
+    one-pair suite, a candidate missing the first pair of the order and a spent budget all end here).
+    """
+    if any(d.verdict == "worse" for d in decisions):
+        return EXIT_FAILED_WORK
+    if not decisions or not all(d.decided for d in decisions):
+        return EXIT_UNDECIDED
+    return EXIT_OK
