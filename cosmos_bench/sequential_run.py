@@ -31,6 +31,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from .atomic import atomic_write_text
 from .results.sequential import Budget, Decision, PairValues, SequentialMonitor, metric_rules
+from .results.selection import newest_generation
 from .results.sequential_report import SequentialCost, write_sequential_report
 from .results.store import ResultRow, ResultStore
 from .runner import (
@@ -273,14 +274,15 @@ def replay_check(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseli
                  seeds: Sequence[int] | None = None) -> SequentialMonitor:
     """The sequential rule replayed over stored or exported rows of one suite (the CI gate).
 
-    Each model's rows are taken under its most recent generation key and each metric under its most
-    recent version (as a leaderboard does); the pairs are ``pairs`` (a sequential run's whole suite,
+    Each model's rows are taken under its newest generation key (by the key's creation, as a
+    leaderboard does) and each metric under its most recent version; the pairs are ``pairs`` (a sequential run's whole suite,
     from its provenance) or else every pair either side has (so a pair the baseline lacks blocks the
     replay instead of leaving the suite unseen), in the order of ``options.order_seed``. Give the
     run's own design and candidates to reproduce its verdicts exactly (alpha is split over
     candidates × metrics, and the order depends on the pool of pairs).
     """
     rules = metric_rules(options.margin, options.bound)
+    rows, _ = newest_generation([r for r in rows if r.metric in rules and (r.model == baseline or r.model in candidates)])
     latest: dict[tuple[str, str], tuple[float, str, str]] = {}  # (model, metric) -> newest (created_at, key, version)
     for r in rows:
         if r.metric in rules and (r.model == baseline or r.model in candidates):
