@@ -25,6 +25,7 @@ def check_cmd(
     max_regression: float = typer.Option(0.05, "--max-regression", min=0.0, help="Allowed worsening, relative to the baseline mean (0.05 = 5%)."),
     method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
+    max_mde_ratio: float = typer.Option(10.0, "--max-mde-ratio", min=1.0, help="A metric whose test cannot catch this many margins of worsening with 80% power is 'cannot decide' (exit 3) instead of a pass: 10 = 50% at the default 5% margin, which most 10x2 smoke suites reach and 2- or 5-pair suites do not."),
     failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
     sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 3 when a gated metric has no verdict, 0 when all are decided and none is worse (a sequential run's recorded design wins over the flags below)."),
     margin: str = typer.Option("if=0.25,physics=0.25,tse=5%,cse=5%", "--margin", help="With --sequential: gated metrics and margins."),
@@ -32,7 +33,7 @@ def check_cmd(
     order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the pair order."),
     population: str = typer.Option("prompts", "--population", help="With --sequential: prompts or suite."),
 ) -> None:
-    """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
+    """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs, or a test too weak for --max-mde-ratio)."""
     from ..results.gate import EXIT_BAD_INPUT, check_regression
     from ..results.leaderboard import read_samples_csv
     from ..results.selection import gate_rows
@@ -67,7 +68,7 @@ def check_cmd(
     report = check_regression(
         base_rows, cand_rows, candidate=candidate, baseline=base_name,
         metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
-        method=method, alpha=alpha, failure_alpha=failure_alpha,
+        method=method, alpha=alpha, failure_alpha=failure_alpha, max_mde_ratio=max_mde_ratio,
     )
     _print_gate(report, title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
 
@@ -94,7 +95,7 @@ def _print_gate(report, *, title: str) -> None:
     if report.outcome == "regression":
         err_console.print(f"[bold red]regression:[/] {escape(report.candidate)} got worse than {escape(report.baseline)} on {names('fail')}")
     elif report.outcome == "undecided":
-        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data on {names('undecided')}; this is not a pass")
+        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data (or too weak a test) on {names('undecided')}; this is not a pass")
     else:
         console.print(f"[green]pass:[/] {escape(report.candidate)} shows no regression against {escape(report.baseline)}.")
     raise typer.Exit(report.exit_code)
