@@ -105,7 +105,7 @@ def _print_gate(report, *, title: str) -> None:
 def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options) -> None:
     """``check --sequential``: the run's own rule over its rows. Exit 1 on worse, 3 whenever a gated
     metric has no verdict (never a silent pass), 0 only when every gated metric is decided and none is worse."""
-    from ..results.sequential import gate_exit_code
+    from ..results.sequential import RULE_NAME, gate_exit_code
     from ..sequential_run import SequentialOptions, read_provenance, replay_check
 
     rows = [r for r in rows if r.suite == suite]
@@ -116,6 +116,9 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
         candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
         console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
                       f"alpha {options.alpha}, margins {options.margin})")
+        if recorded.get("rule") != RULE_NAME:
+            err_console.print(f"note: that run used an earlier rule ({escape(str(recorded.get('rule', 'clipped betting sequence')))}); "
+                              f"its rows are replayed under the current one ({RULE_NAME}), whose verdicts may differ")
     monitor = replay_check(rows, candidates=candidates, baseline=baseline, options=options, pairs=pairs, seeds=seeds)
     decisions = [d for d in monitor.decisions() if d.candidate == candidate]
     print_decisions(decisions)

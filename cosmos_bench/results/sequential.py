@@ -47,7 +47,7 @@ from typing import Iterable, Literal, Mapping, Sequence
 import numpy as np
 
 from .. import catalog
-from .confseq import RCI_MIN_PAIRS, betting_confidence_path, repeated_confidence_path
+from .confseq import RCI_MIN_PAIRS, RCI_SHAPE, betting_confidence_path, repeated_confidence_path
 from .store import ResultRow
 from ..errors import EXIT_FAILED_WORK, EXIT_OK, EXIT_UNDECIDED, InputError
 
@@ -57,6 +57,9 @@ JUDGE_METRICS = frozenset(catalog.metrics_of_stage("judge"))  # scored 1–5 by 
 DEFAULT_JUDGE_BOUND = 1.0
 DEFAULT_RELATIVE_BOUND = 0.5
 DEFAULT_MARGINS = "if=0.25,physics=0.25,tse=5%,cse=5%"
+# recorded with a run: a store whose sequential run used another rule (the clipped betting sequence before
+# issue 29) is not continued under this one (``sequential_run`` refuses a changed design)
+RULE_NAME = f"repeated-ci/wang-tsiatis-{RCI_SHAPE}/min-{RCI_MIN_PAIRS}/unclipped"
 
 
 @dataclass(frozen=True)
@@ -365,7 +368,7 @@ class SequentialMonitor:
     def provenance(self) -> dict:
         """What to record with the run so a rerun rebuilds the same monitor (JSON-ready)."""
         return {
-            "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
+            "rule": RULE_NAME, "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
             "alpha_each": self.alpha_each, "population": self.population, "baseline": self.baseline,
             "candidates": list(self.candidates), "seeds": list(self.seeds),
             "rules": {m: r.describe() for m, r in self.rules.items()},
