@@ -15,8 +15,10 @@ shift); u is shared by all models, w by models on the same seed, a is prompt x m
 Every run is a suite of 50 test pairs x S seeds monitored after every pair with the very function the
 monitor uses (``confseq.repeated_confidence_path`` over ``sequential.differences``; a test checks that
 ``SequentialMonitor`` decides identically), alpha 0.05 (one gated metric) or 0.0125 (4 gated metrics,
-Bonferroni as the run splits it). Cell c, run r uses ``numpy.random.default_rng([seed, c])`` for all its
-runs at once. Rates are over ``--runs`` runs, with their binomial standard error.
+Bonferroni as the run splits it). Cell c uses ``numpy.random.default_rng([seed, c])`` for all its
+runs at once. Rates are over ``--runs`` runs, with their binomial standard error. Last, ``--check-runs``
+simulated stores per cell go through the gate's own path (``replay_check`` and ``gate_exit_code``, what
+``check --sequential`` runs), giving the shares of exit codes 0 / 1 / 3.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_io import emit  # noqa: E402
 from cosmos_bench.results.confseq import RCI_MIN_PAIRS, RCI_SHAPE, repeated_confidence_path  # noqa: E402
-from cosmos_bench.results.sequential import differences, first_decisions, metric_rules  # noqa: E402
+from cosmos_bench.results.sequential import differences, first_decisions, gate_exit_code, metric_rules  # noqa: E402
+from cosmos_bench.results.store import ResultRow  # noqa: E402
+from cosmos_bench.sequential_run import SequentialOptions, replay_check  # noqa: E402
 
 PAIRS = 50
 RULES = metric_rules("if=0.25,tse=5%")
@@ -87,11 +91,29 @@ def cell(kind: str, seeds: int, better: float, alpha: float, runs: int, seed: in
     }
 
 
+def through_check(kind: str, better: float, runs: int, seed: int, index: int) -> dict:
+    """Exit codes of the CI gate's own path (``replay_check`` + ``gate_exit_code``, what ``check --sequential``
+    runs) on ``runs`` simulated stores of 50 pairs x 5 seeds, the default margins' rule for this metric."""
+    metric, direction = KINDS[kind]
+    base, cand = simulate(kind, np.random.default_rng([seed, 1000 + index]), runs, 5, better)
+    codes = []
+    for r in range(runs):
+        rows = [ResultRow("sim", model, f"g-{model}", f"p{p:02d}", s, metric, "v1", direction, float(v[r, p, s]), "ok",
+                          created_at=1.0)
+                for model, v in (("base", base), ("cand", cand)) for p in range(PAIRS) for s in range(5)]
+        monitor = replay_check(rows, candidates=["cand"], baseline="base",
+                               options=SequentialOptions(margin="tse=5%" if metric == "tse" else "if=0.25"))
+        codes.append(gate_exit_code(monitor.decisions()))
+    return {"table": "check_sequential", "kind": kind, "change": -better, "runs": runs, "seeds": 5, "pairs": PAIRS,
+            **{f"exit_{c}": float(np.mean([x == c for x in codes])) for c in (0, 1, 3)}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
+    parser.add_argument("--check-runs", type=int, default=300, help="runs through check --sequential's path per cell")
     args = parser.parse_args(argv)
     cells = []
     for kind in KINDS:
@@ -103,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
             cells.append((kind, seeds, -0.08, 0.05))  # 8% worse: beyond the margin
     for index, (kind, seeds, better, alpha) in enumerate(cells):
         emit(cell(kind, seeds, better, alpha, args.runs, args.seed, index), args.json)
+    for index, (kind, better) in enumerate((("sampson", 0.0), ("sampson", 0.10), ("judge", 0.0), ("judge", -0.08))):
+        emit(through_check(kind, better, args.check_runs, args.seed, index), args.json)
 
 
 if __name__ == "__main__":
