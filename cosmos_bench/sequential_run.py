@@ -17,8 +17,8 @@ sidecar, a scored one by its row) and decides nothing twice.
 monitor's provenance (order seed and order, alphas, rules, population, budget), the baseline and
 candidates' generation keys and the metric versions. A rerun with a different design (other order
 seed, margins, alpha, candidates, seeds or keys) would not be the same sequential run, so it is
-refused with one line; only the budget may change (a confidence sequence stays valid when a run
-is extended).
+refused with one line; only the budget may change (the rule's last look is the suite's last pair
+whatever the budget, so its intervals stay valid when a run is extended or cut short).
 """
 
 from __future__ import annotations
