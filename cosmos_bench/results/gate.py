@@ -9,7 +9,9 @@ was compared on before. Each gated metric gets two one-sided tests:
   means of the paired differences (seeds of a pair are correlated) with ``method``: ``t`` (one-sided
   t-test), ``bootstrap`` (studentized bootstrap over test pairs, its Monte Carlo error stated),
   ``wilcoxon`` (signed-rank test) or ``auto`` (the rule of :mod:`.stats`: the t for paired
-  differences, so the default verdict has no Monte Carlo error). All run at the
+  differences, so the default verdict has no Monte Carlo error). A video broken on one side only
+  enters at the worst value either side scored, so failures count against the side that broke them
+  (``_pair``). All run at the
   same one-sided level ``alpha / 2``, which is "the lower bound of the two-sided 1 - alpha interval
   lies above the margin";
 * **failures**: H0 "the candidate fails or degenerates no more often than the baseline", an exact
@@ -20,7 +22,8 @@ the value tests (at ``alpha / 2``) and the failure tests (at ``failure_alpha``),
 candidate fails the whole gate with probability at most ``alpha / 2 + failure_alpha`` however many
 metrics are gated. With fewer than two test pairs no interval exists and the verdict is "cannot
 decide", never a pass. Each verdict states its minimum detectable effect: the true worsening it
-catches with 80% probability.
+catches with 80% probability (``stats.delivered_mde``); a metric that would pass with an MDE above
+``max_mde_ratio`` margins is "cannot decide" too.
 
 Why the gate keeps the t-test while the leaderboard's bold marks use a sign-flip test
 (:mod:`.signflip`): the sign-flip test is exact under "the two models are exchangeable", i.e. for
@@ -149,24 +152,40 @@ class _Paired:
 
 
 def _pair(base: Sequence[ResultRow], cand: Sequence[ResultRow], direction: str) -> _Paired:
+    """Per-test-pair worsening over the (sample, seed) videos both sides have.
+
+    A video that failed (error or degenerate) on one side only enters the value test at the worst value
+    either side scored on this metric (the largest for lower-is-better, the smallest otherwise), so
+    broken videos count against the side that broke them instead of dropping out (a candidate whose
+    failures rise must not look as good as one that renders). Both failed: left out. The baseline mean
+    behind the margin is over the baseline's scored videos only.
+    """
     b = {(r.sample, r.seed): r for r in base}
     c = {(r.sample, r.seed): r for r in cand}
     shared = sorted(b.keys() & c.keys())
     both_ok = [k for k in shared if b[k].status == "ok" and c[k].status == "ok"]
+    scored = [float(side[k].value) for side in (b, c) for k in shared if side[k].status == "ok"]
+    worst = (max(scored) if direction == "lower" else min(scored)) if scored else math.nan
+    used = [k for k in shared if b[k].status == "ok" or c[k].status == "ok"] if both_ok else []
+
+    def value(r: ResultRow) -> float:
+        return float(r.value) if r.status == "ok" else worst
+
     sign = 1.0 if direction == "lower" else -1.0  # worsening > 0 means worse, whatever the direction
-    worse = [sign * (float(c[k].value) - float(b[k].value)) for k in both_ok]
-    samples = [k[0] for k in both_ok]
-    base_pairs = stats.pair_means([float(b[k].value) for k in both_ok], samples)
+    worse = [sign * (value(c[k]) - value(b[k])) for k in used]
+    samples = [k[0] for k in used]
+    base_ok = [float(b[k].value) for k in shared if b[k].status == "ok"]
     return _Paired(
         worse=stats.pair_means(worse, samples),
-        base_mean=float(base_pairs.mean()) if base_pairs.size else math.nan,
+        base_mean=float(stats.pair_means(base_ok, [k[0] for k in shared if b[k].status == "ok"]).mean())
+        if base_ok else math.nan,
         n_videos=len(both_ok),
         only_candidate=sum(c[k].status != "ok" and b[k].status == "ok" for k in shared),
         only_baseline=sum(b[k].status != "ok" and c[k].status == "ok" for k in shared),
         missing=[f"{s}/{seed}" for s, seed in sorted(b.keys() - c.keys())],
         missing_baseline=[f"{s}/{seed}" for s, seed in sorted(c.keys() - b.keys())],
-        base_pairs=base_pairs,
-        cand_pairs=stats.pair_means([float(c[k].value) for k in both_ok], samples),
+        base_pairs=stats.pair_means([value(b[k]) for k in used], samples),
+        cand_pairs=stats.pair_means([value(c[k]) for k in used], samples),
     )
 
 

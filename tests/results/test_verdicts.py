@@ -284,3 +284,16 @@ def test_missing_pairs_are_reported_on_both_sides() -> None:
     kept = [r for r in base if r.sample != "p05"]
     (v,) = check_regression(kept, cand, candidate="lora", baseline="lora", max_mde_ratio=None).verdicts
     assert "2 candidate pair(s) missing from the baseline (p05/0, p05/1)" in v.why
+
+
+def test_broken_candidate_videos_count_in_the_value_test_instead_of_dropping_out() -> None:
+    """20 test pairs x 2 seeds; the candidate renders exactly what the baseline renders but 10 of its 40
+    videos are broken (degenerate). Before, those videos dropped out of the value test (zero differences:
+    only McNemar could fail it); now they enter at the worst value scored, and the value test fails too."""
+    base, _ = issue_sampson(np.random.default_rng(11), 20, 2)
+    cand = [ResultRow(**{**r.to_dict(), "created_at": 2.0}) for r in base]
+    for r in cand[:20:2]:
+        r.value, r.status, r.reason = None, "degenerate", "frozen"
+    (v,) = check_regression(base, cand, candidate="lora", baseline="lora").verdicts
+    assert v.only_candidate_failed == 10 and v.n_test_pairs == 20
+    assert v.status == "fail" and v.worsening > v.margin and "beyond the allowed margin" in v.why
