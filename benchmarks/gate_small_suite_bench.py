@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_io import emit  # noqa: E402
-from cosmos_bench.results.gate import check_regression  # noqa: E402
-from cosmos_bench.results.store import ResultRow  # noqa: E402
+from bench_io import emit
+
+from cosmos_bench.results.gate import check_regression
+from cosmos_bench.results.store import ResultRow
 
 SIZES = ((2, 2), (5, 2), (10, 2), (50, 5))
 
@@ -68,7 +69,10 @@ def size_cell(prompts: int, seeds: int, datasets: int, seed: int) -> dict:
         if math.isfinite(median):
             at_median.append(gate(*values(rng, prompts, seeds, median), max_mde_ratio=None).outcome == "regression")
         doubled.append(gate(*values(rng, prompts, seeds, 1.0)).outcome)
-    share = lambda xs, what: float(np.mean([x == what for x in xs]))  # noqa: E731
+
+    def share(xs: list[str], what: str) -> float:
+        return float(np.mean([x == what for x in xs]))
+
     return {
         "table": "gate_mde", "size": f"{prompts}x{seeds}", "datasets": datasets,
         "printed_mde_median": median, "printed_mde_p90": float(np.quantile(mdes, 0.9)),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,21 @@ from scipy import optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_io import emit  # noqa: E402
-from cosmos_bench.results.confseq import RCI_MIN_PAIRS, RCI_SHAPE, repeated_confidence_path  # noqa: E402
-from cosmos_bench.results.sequential import differences, first_decisions, gate_exit_code, metric_rules  # noqa: E402
-from cosmos_bench.results.store import ResultRow  # noqa: E402
-from cosmos_bench.sequential_run import SequentialOptions, replay_check  # noqa: E402
+from bench_io import emit
+
+from cosmos_bench.results.confseq import (
+    RCI_MIN_PAIRS,
+    RCI_SHAPE,
+    repeated_confidence_path,
+)
+from cosmos_bench.results.sequential import (
+    differences,
+    first_decisions,
+    gate_exit_code,
+    metric_rules,
+)
+from cosmos_bench.results.store import ResultRow
+from cosmos_bench.sequential_run import SequentialOptions, replay_check
 
 PAIRS = 50
 RULES = metric_rules("if=0.25,tse=5%")
@@ -46,7 +56,7 @@ KINDS = {"sampson": ("tse", "lower"), "judge": ("if", "higher")}
 JUDGE_SD = {"u": 0.6, "w": 0.495, "a": 0.15, "e": 0.495}
 
 
-@lru_cache(maxsize=None)
+@cache
 def judge_shift(change: float) -> float:
     """The latent shift that moves the population mean score by ``change`` (0.1 = 10% higher)."""
     z = 3.3 + np.random.default_rng(1).normal(0, math.sqrt(sum(v * v for v in JUDGE_SD.values())), 400_000)

@@ -12,10 +12,14 @@ import math
 
 import numpy as np
 
-from cosmos_bench.results.confseq import repeated_confidence_path, rci_constant
+from cosmos_bench.results.confseq import rci_constant, repeated_confidence_path
 from cosmos_bench.results.planner import simulate_sequential
 from cosmos_bench.results.sequential import (
-    SequentialMonitor, differences, first_decisions, metric_rules, wrong_verdicts,
+    SequentialMonitor,
+    differences,
+    first_decisions,
+    metric_rules,
+    wrong_verdicts,
 )
 from cosmos_bench.results.store import ResultRow
 
@@ -84,7 +88,6 @@ def test_the_monitor_decides_exactly_as_the_vectorised_rule():
     same verdict as the vectorised path the benchmark and the planner use."""
     rng = np.random.default_rng(5)
     base, cand = sampson(rng, 5, 30, 2, -0.15)
-    stop, code = verdicts(base, cand, "tse", "lower")
     pairs = [f"p{i:02d}" for i in range(30)]
     for run in range(5):
         monitor = SequentialMonitor(candidates=["c"], pairs=pairs, seeds=[0, 1], rules={"tse": RULES["tse"]},
