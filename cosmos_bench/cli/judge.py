@@ -10,7 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import fail
-from .options import SERVER_HELP, check_output_file
+from .options import (
+    JudgeConcurrency, JudgeConfigFile, JudgeFramesMode, JudgeNumFrames, JudgeServer, JudgeTimeout, check_output_file,
+    judge_settings,
+)
 from .output import console, err_console
 
 
@@ -19,16 +22,17 @@ def judge_cmd(
     rubric: str = typer.Option("video_physics", "--rubric", help="video_physics, video_IF, or a path to a rubric .yaml."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="The generation prompt, for rubrics that need it (video_IF); applies to every video."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, then $OPENAI_BASE_URL with a note, then http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY, then $OPENAI_API_KEY."),
-    model: Optional[str] = typer.Option(None, "--model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
-    server: Optional[str] = typer.Option(None, "--server", help=SERVER_HELP),
-    samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean (2+: the judge's test-retest agreement too)."),
-    temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
-    seed: int = typer.Option(0, "--seed", help="Seed of sample 0; sample i uses seed+i."),
-    fps: float = typer.Option(4.0, "--fps", min=0.1, help="Frames per second the server samples from the video (video mode)."),
-    frames_mode: bool = typer.Option(False, "--frames-mode", help="Send N sampled JPEG frames instead of the video (servers without video input)."),
-    num_frames: int = typer.Option(8, "--num-frames", min=1, help="Frames sent in --frames-mode."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
-    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds per request before it is retried."),
+    model: Optional[str] = typer.Option(None, "--model", "--judge-model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
+    server: JudgeServer = None,
+    samples: Optional[int] = typer.Option(None, "--samples", "--judge-samples", min=1, help="Judge samples per video; the score is their mean (default 1; 2+: the judge's test-retest agreement too)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (default 0.6)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of sample 0; sample i uses seed+i (default 0)."),
+    fps: Optional[float] = typer.Option(None, "--fps", "--judge-fps", min=0.1, help="Frames per second vLLM samples from the video in video mode (default 4; sent as media_io_kwargs)."),
+    frames_mode: JudgeFramesMode = None,
+    num_frames: JudgeNumFrames = None,
+    concurrency: JudgeConcurrency = None,
+    timeout: JudgeTimeout = None,
+    config_file: JudgeConfigFile = None,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default judge_scores.jsonl under $COSMOS_BENCH_CACHE, else ~/.cache/cosmos-bench)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
     json_out: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Write every result (samples, raw replies, judge version) here."),
@@ -48,13 +52,11 @@ def judge_cmd(
     from ..judge.preflight import judge_probed_videos_sync
 
     the_rubric = load_rubric(rubric)
-    config = JudgeConfig.from_env(
-        generic=True, base_url=base_url, model=model, server=server, samples=samples, temperature=temperature,
-        seed=seed, fps=fps,
-        video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
-        timeout_s=timeout,
-    )
-    for name in generic_env_used(base_url):
+    values = judge_settings(config_file, frames_mode=frames_mode, base_url=base_url, model=model, server=server,
+                            samples=samples, temperature=temperature, seed=seed, fps=fps, num_frames=num_frames,
+                            concurrency=concurrency, timeout_s=timeout)
+    config = JudgeConfig.from_env(generic=True, **values)
+    for name in generic_env_used(values.get("base_url")):
         err_console.print(f"[yellow]note:[/] using ${name} for the judge (set COSMOS_BENCH_JUDGE_URL / "
                           "COSMOS_BENCH_JUDGE_API_KEY or pass --base-url to choose explicitly)")
     if the_rubric.needs_instruction and not (instruction and instruction.strip()):
@@ -63,7 +65,7 @@ def judge_cmd(
     if missing:
         fail(f"video file(s) not found: {', '.join(missing)}", 2)
     try:
-        config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(timeout, 15.0)))
+        config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0)))
     except JudgeEndpointError as exc:
         fail(f"{exc}\nStart a server first, e.g. `vllm serve nvidia/Cosmos-Reason2-8B --max-model-len 16384 "
               "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3`, "
@@ -74,7 +76,7 @@ def judge_cmd(
     store = None if no_cache else ScoreCache(cache)
     requests = [JudgeRequest(v, instruction) for v in videos]
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task("judge", total=len(requests) * samples)
+        task = bar.add_task("judge", total=len(requests) * config.samples)
         results = judge_probed_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
 
     table = Table(title=f"{escape(the_rubric.name)} · {escape(config.model)} · judge version {results[0].judge_version if results else '-'}")
@@ -89,9 +91,9 @@ def judge_cmd(
             per_sample, str(r.calls), status,
         )
     console.print(table)
-    if samples >= 2:
+    if config.samples >= 2:
         for name, agreement in agreement_of_results(results).items():
-            console.print(f"{name}: test-retest agreement of the judge (Krippendorff's ordinal alpha over {samples} samples): "
+            console.print(f"{name}: test-retest agreement of the judge (Krippendorff's ordinal alpha over {config.samples} samples): "
                           f"{agreement.summary()}")
             if agreement.flagged:
                 console.print(f"[yellow]samples disagree by 2+ points:[/] {', '.join(agreement.flagged)}")

@@ -12,7 +12,7 @@ from cosmos_bench.judge.fake_server import FakeJudgeServer, FakeRequest, Raw, Re
 from cosmos_bench.judge.server import RequestForm
 from tests.judge.conftest import fast_config
 
-VLLM_ONLY = {"top_k", "repetition_penalty", "mm_processor_kwargs"}
+VLLM_ONLY = {"top_k", "repetition_penalty", "media_io_kwargs"}
 
 
 def _fields(req: FakeRequest) -> set[str]:
@@ -22,8 +22,8 @@ def _fields(req: FakeRequest) -> set[str]:
 @pytest.mark.parametrize(
     "profile, sent, absent",
     [
-        ("vllm", {"top_k", "repetition_penalty", "presence_penalty", "mm_processor_kwargs", "max_completion_tokens"},
-         {"max_tokens"}),
+        ("vllm", {"top_k", "repetition_penalty", "presence_penalty", "media_io_kwargs", "max_completion_tokens"},
+         {"max_tokens", "mm_processor_kwargs"}),
         ("generic", {"model", "temperature", "top_p", "seed", "max_tokens"},
          VLLM_ONLY | {"presence_penalty", "max_completion_tokens"}),
     ],
@@ -51,11 +51,15 @@ def test_auto_picks_vllm_when_the_server_says_so_and_takes_its_context_length(sc
         cfg, found = asyncio.run(resolve_endpoint(fast_config(srv, server="auto")))
         assert (cfg.server, cfg.context_length, found.server) == ("vllm", 8192, "vllm")
         [res] = judge_videos_sync([v], "video_physics", fast_config(srv, server="auto"))
-        body = srv.requests[0].body
-    assert VLLM_ONLY <= set(body)
-    # the pixel budget follows the server's context: 90 % of (8192 - 4096) tokens of 32x32 pixels
-    assert body["mm_processor_kwargs"]["size"]["longest_edge"] == int((8192 - 4096) * 1024 * 0.9)
+        [trusted] = judge_videos_sync([v], "video_physics", fast_config(srv, server="auto", request_mm_kwargs=True))
+        body, trusted_body = srv.requests[0].body, srv.requests[1].body
+    assert VLLM_ONLY <= set(body) and "mm_processor_kwargs" not in body  # vLLM 0.32 refuses it by default
+    # a server started with --trust-request-mm-kwargs gets the pixel budget, sized by the server's context:
+    # 90 % of (8192 - 4096) tokens of 32x32 pixels; never do_sample_frames, never an fps there (no effect)
+    assert trusted_body["mm_processor_kwargs"] == {"size": {"shortest_edge": 128 * 1024,
+                                                            "longest_edge": int((8192 - 4096) * 1024 * 0.9)}}
     assert res.judge_version == judge_version(load_rubric("video_physics"), cfg)
+    assert trusted.judge_version != res.judge_version
 
 
 def test_auto_recognises_vllm_by_its_version_endpoint_and_falls_back_to_generic(script, make_videos):
@@ -84,19 +88,19 @@ def _refuse(names: set[str], code: int = 422):
 def test_refused_fields_are_dropped_once_and_recorded_in_the_judge_version(make_videos, caplog):
     videos = make_videos("a", "b", "c")
     rubric = load_rubric("video_physics")
-    with FakeJudgeServer(_refuse({"top_k", "mm_processor_kwargs"}), lifetime_s=60) as srv:
+    with FakeJudgeServer(_refuse({"top_k", "media_io_kwargs"}), lifetime_s=60) as srv:
         cfg = fast_config(srv, server="vllm", concurrency=1)
         res = judge_videos_sync(videos, rubric, cfg)
         assert [r.status for r in res] == ["ok"] * 3 and [r.score for r in res] == [4.0] * 3
         # one refusal, then every call goes without the named fields (and keeps the rest of the form)
         assert srv.calls == 4 and sum(r.calls for r in res) == 4
         later = srv.requests[-1].body
-        assert not ({"top_k", "mm_processor_kwargs"} & set(later)) and later["repetition_penalty"] == 1.0
-    form = RequestForm("vllm", ("mm_processor_kwargs", "top_k"))
+        assert not ({"top_k", "media_io_kwargs"} & set(later)) and later["repetition_penalty"] == 1.0
+    form = RequestForm("vllm", ("media_io_kwargs", "top_k"))
     assert {r.judge_version for r in res} == {judge_version(rubric, cfg, form)}
     assert judge_version(rubric, cfg, form) != judge_version(rubric, cfg)  # different forms never mix
-    assert res[0].judge["request"]["dropped"] == ["mm_processor_kwargs", "top_k"]
-    assert "refused mm_processor_kwargs, top_k" in caplog.text and "--server generic" in caplog.text
+    assert res[0].judge["request"]["dropped"] == ["media_io_kwargs", "top_k"]
+    assert "refused media_io_kwargs, top_k" in caplog.text and "--server generic" in caplog.text
 
 
 def test_a_second_refusal_is_an_error_with_the_servers_reason(make_videos):
@@ -125,7 +129,8 @@ def test_a_second_refusal_is_an_error_with_the_servers_reason(make_videos):
         (Raw(b'{"detail": [{"loc": ["body", "messages"], "msg": "field required"}]}', 422, "application/json"),
          "HTTP 422: messages: field required"),
         (Raw(b"<html>gateway says no</html>", 404, "text/html"), "HTTP 404: <html>gateway says no</html>"),
-        (Raw(b"x" * 5000, 400, "text/plain"), "HTTP 400: " + "x" * 297 + "..."),
+        # long reasons keep ~2,000 characters: the start and the end (where a processor error names the value)
+        (Raw(b"a" * 3000 + b"z" * 2000, 400, "text/plain"), "HTTP 400: " + "a" * 1330 + " ... " + "z" * 665),
         (Raw(b"Internal Server Error", 500, "text/plain"), "HTTP 500: Internal Server Error"),
     ],
 )

@@ -21,6 +21,8 @@ from pathlib import Path
 
 HIDDEN = 32
 VISION_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+# vLLM's qwen3 reasoning parser looks these up in the vocabulary (it refuses a tokenizer without them)
+THINK_TOKENS = ["<think>", "</think>"]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -44,12 +46,13 @@ def _tokenizer(answer_pieces: list[str]):
     tok = build_tiny_tokenizer()
     tok.add_special_tokens({"additional_special_tokens": VISION_TOKENS})
     # not special: the server decodes with skip_special_tokens, and these are the reply's text
-    tok.add_tokens([AddedToken(p, normalized=False, lstrip=False, rstrip=False) for p in answer_pieces])
+    pieces = [*THINK_TOKENS, *(p for p in answer_pieces if p not in THINK_TOKENS)]
+    tok.add_tokens([AddedToken(p, normalized=False, lstrip=False, rstrip=False) for p in pieces])
     tok.chat_template = CHAT_TEMPLATE
     return tok
 
 
-def _config(vocab_size: int, tok):
+def _config(vocab_size: int, tok, head_dim: int = 16):
     from transformers import Qwen3VLConfig
 
     ids = {t: tok.convert_tokens_to_ids(t) for t in VISION_TOKENS}
@@ -61,13 +64,13 @@ def _config(vocab_size: int, tok):
             "num_hidden_layers": 1,
             "num_attention_heads": 2,
             "num_key_value_heads": 1,
-            "head_dim": 16,
-            "max_position_embeddings": 8192,
+            "head_dim": head_dim,
+            "max_position_embeddings": 32768,  # room for vLLM at README's --max-model-len 16384
             "bos_token_id": tok.pad_token_id,
             "eos_token_id": tok.eos_token_id,
             "pad_token_id": tok.pad_token_id,
             "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0,
-                                "mrope_section": [4, 2, 2], "mrope_interleaved": True},
+                                "mrope_section": [head_dim // 4, head_dim // 8, head_dim // 8], "mrope_interleaved": True},
         },
         vision_config={
             "depth": 1,
@@ -99,8 +102,9 @@ def _processor(tok):
     return Qwen3VLProcessor(image_processor=image, tokenizer=tok, video_processor=video, chat_template=CHAT_TEMPLATE)
 
 
-def build_tiny_qwen3_vl(path: str | Path, *, answer: list[str] | None = None, seed: int = 0) -> Path:
-    """Write a tiny checkpoint folder; ``answer`` (pieces of the reply) makes it a ``fixed`` one."""
+def build_tiny_qwen3_vl(path: str | Path, *, answer: list[str] | None = None, seed: int = 0, head_dim: int = 16) -> Path:
+    """Write a tiny checkpoint folder; ``answer`` (pieces of the reply) makes it a ``fixed`` one.
+    ``head_dim`` ≥ 32 for vLLM's CPU attention."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
@@ -108,7 +112,7 @@ def build_tiny_qwen3_vl(path: str | Path, *, answer: list[str] | None = None, se
     pieces = list(answer or [])
     tok = _tokenizer(pieces)
     vocab = len(tok)
-    config = _config(vocab, tok)
+    config = _config(vocab, tok, head_dim)
     torch.manual_seed(seed)
     model = Qwen3VLForConditionalGeneration(config).eval()
     if pieces:
