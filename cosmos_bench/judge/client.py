@@ -383,7 +383,9 @@ def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None
     config = config.resolved()
     form = form or config.request_form
     if config.effective_video_mode == "video":
-        fps = float(config.fps) if config.fps is not None and form.server == "vllm" else None
+        # the frame rate the server was asked for: none unless the vLLM form sent it and the server took it
+        sent = form.server == "vllm" and "media_io_kwargs" not in form.dropped
+        fps = float(config.fps) if config.fps is not None and sent else None
         encoding: dict[str, Any] = {"mode": "video", "fps": fps}
     else:
         encoding = {

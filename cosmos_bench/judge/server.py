@@ -10,10 +10,12 @@ fields (HTTP 400 / 422). A *server profile* picks the form:
     Cosmos Reason2's documented sampling (nvidia-cosmos/cosmos-reason2, its online client): explicit
     ``top_k``, ``repetition_penalty`` = 1.0, ``presence_penalty`` = 0.0, ``max_completion_tokens``.
     In video mode the frame rate goes in ``media_io_kwargs`` = {``video``: {``fps``, ``num_frames``: -1}}:
-    vLLM 0.32 applies these per request in its video loader (they decide the frames the model sees),
-    whereas ``mm_processor_kwargs`` is refused (HTTP 400) unless the server was started with
-    ``--trust-request-mm-kwargs``, and even then its ``fps`` changes nothing and ``do_sample_frames``
-    makes the HF processor re-sample frames the loader already picked (IndexError). Only with
+    vLLM 0.32 applies these per request in its video loader (they decide the frames the model sees) when
+    the server runs with ``--trust-request-mm-kwargs`` (README's command); without that flag it refuses
+    them (HTTP 400 "Per-request media_io_kwargs are disabled"), they are dropped like any refused field,
+    and the judge version records that no frame rate was sent. ``mm_processor_kwargs.fps`` changes
+    nothing, and ``do_sample_frames`` makes the HF processor re-sample frames the loader already
+    picked (IndexError), so neither is sent. Only with
     ``JudgeConfig.request_mm_kwargs`` (for a server started with that flag) is Reason2's pixel budget
     sent as ``mm_processor_kwargs`` = {``size``: {``shortest_edge``: 128 tokens, ``longest_edge``: 90 %
     of what the context length leaves after ``max_tokens``}}, at 32 × 32 pixels per visual token

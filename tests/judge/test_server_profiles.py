@@ -173,3 +173,69 @@ def test_auto_with_the_server_down_asks_in_the_generic_form_and_records_errors(m
                                                                 server="auto", retries=0))
     assert res.status == "error" and "connection error" in res.reason and res.score is None
     assert res.judge["request"]["server"] == "generic" and "cannot reach the judge" in caplog.text
+
+
+def _refuse_video(req: FakeRequest):
+    """Like OpenAI's API: a video_url part is refused with HTTP 400 naming it; images are fine."""
+    if any(p.get("type") == "video_url" for p in req.user_parts):
+        return Raw(b'{"error": {"message": "Invalid value: \'video_url\'. Supported values are: \'text\' and \'image_url\'."}}',
+                   400, "application/json")
+    return Reply("<think>fine</think>\nScore: 4")
+
+
+def test_a_server_refusing_the_video_gets_frames_automatically_recorded_in_the_judge_version(real_mp4, tmp_path, caplog):
+    from cosmos_bench.data.video import write_video
+
+    import numpy as np
+
+    other = write_video(tmp_path / "other.mp4", np.full((8, 48, 64, 3), 90, np.uint8), fps=8)
+    rubric = load_rubric("video_physics")
+    with FakeJudgeServer(_refuse_video, lifetime_s=60) as srv:
+        cfg = fast_config(srv, server="vllm", video_mode="auto", concurrency=1, num_frames=3)
+        res = judge_videos_sync([real_mp4, other], rubric, cfg)
+        kinds = [{p["type"] for p in r.user_parts} - {"text"} for r in srv.requests]
+        explicit_frames = judge_version(rubric, fast_config(srv, server="vllm", video_mode="frames", num_frames=3))
+    assert [r.status for r in res] == ["ok", "ok"] and [r.score for r in res] == [4.0, 4.0]
+    # one refusal, then frames for the rest of the run (the second video is never sent as a video)
+    assert kinds == [{"video_url"}, {"image_url"}, {"image_url"}]
+    assert "HTTP 400: Invalid value: 'video_url'" in res[0].samples[0].errors[0]
+    assert res[0].judge["encoding"]["mode"] == "frames" and res[0].judge["request"]["video_refused"] is True
+    assert "media_io_kwargs" not in srv.requests[-1].body  # a frame rate means nothing for images
+    assert {r.judge_version for r in res} == {res[0].judge_version} and res[0].judge_version != explicit_frames
+    assert "refused the video" in caplog.text and "--frames-mode" in caplog.text
+
+
+def test_an_explicit_video_mode_is_not_switched_and_the_error_names_the_option(real_mp4):
+    with FakeJudgeServer(_refuse_video, lifetime_s=60) as srv:
+        [res] = judge_videos_sync([real_mp4], "video_physics", fast_config(srv, server="generic", video_mode="video"))
+        assert srv.calls == 1
+    assert res.status == "error" and "--frames-mode" in res.samples[0].reason
+    assert res.samples[0].reason.startswith("HTTP 400: Invalid value: 'video_url'")
+
+
+def test_generic_and_openai_get_frames_as_image_url_parts_by_default(server, real_mp4):
+    for profile in ("generic", "openai"):
+        [res] = judge_videos_sync([real_mp4], "video_physics", fast_config(server, server=profile, video_mode="auto"))
+        assert res.status == "ok" and res.judge["encoding"]["mode"] == "frames"
+        assert {p["type"] for p in server.requests[-1].user_parts} == {"text", "image_url"}
+
+
+# vLLM 0.32's own words (recorded from a real server started without --trust-request-mm-kwargs)
+VLLM_UNTRUSTED = (b'{"error":{"message":"Per-request media_io_kwargs are disabled by default because they can change '
+                  b'multimodal media loading resource usage. Start the server with --trust-request-mm-kwargs only when '
+                  b'clients are trusted. (parameter=media_io_kwargs)","type":"BadRequestError","param":"media_io_kwargs",'
+                  b'"code":400}}')
+
+
+def test_a_vllm_without_trusted_media_kwargs_is_asked_without_them_and_the_version_says_no_fps(make_videos, caplog):
+    [v] = make_videos("a")
+
+    def script(req: FakeRequest):
+        return Raw(VLLM_UNTRUSTED, 400, "application/json") if "media_io_kwargs" in req.body else Reply("Score: 4")
+
+    with FakeJudgeServer(script, owned_by="vllm", lifetime_s=60) as srv:
+        [res] = judge_videos_sync([v], "video_physics", fast_config(srv, server="vllm", fps=8))
+        assert [("media_io_kwargs" in r.body) for r in srv.requests] == [True, False]
+    assert res.status == "ok" and res.judge["request"]["dropped"] == ["media_io_kwargs"]
+    assert res.judge["encoding"] == {"mode": "video", "fps": None}  # the server chose the frames, not the judge
+    assert "--trust-request-mm-kwargs" in caplog.text  # the server's reason names the fix
