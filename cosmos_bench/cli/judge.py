@@ -68,7 +68,7 @@ def judge_cmd(
         config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0)))
     except JudgeEndpointError as exc:
         fail(f"{exc}\nStart a server first, e.g. `vllm serve nvidia/Cosmos-Reason2-8B --max-model-len 16384 "
-              "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3`, "
+              "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3 --trust-request-mm-kwargs`, "
               "or point --base-url / COSMOS_BENCH_JUDGE_URL at one.")
     for note in endpoint.notes:
         err_console.print(f"[yellow]warning:[/] {note}")
