@@ -216,7 +216,7 @@ class JudgeConfig:
         return dataclasses.replace(
             self,
             base_url=self.base_url or first(_url_vars(generic), DEFAULT_BASE_URL),
-            api_key=self.api_key if self.api_key is not None else first(_key_vars(generic), "EMPTY"),
+            api_key=self.api_key if self.api_key is not None else first(_key_vars(generic, self.base_url, env), "EMPTY"),
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
             server=server,
         )
@@ -271,17 +271,28 @@ def _url_vars(generic: bool) -> tuple[str, ...]:
     return (URL_ENV, GENERIC_URL_ENV) if generic else (URL_ENV,)
 
 
-def _key_vars(generic: bool) -> tuple[str, ...]:
-    return (KEY_ENV, GENERIC_KEY_ENV) if generic else (KEY_ENV,)
+def _key_vars(generic: bool, base_url: str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Which variables hold the key: a URL taken from ``$OPENAI_BASE_URL`` gets ``$OPENAI_API_KEY`` only, so
+    cosmos-bench's own key never goes to the generic OpenAI endpoint."""
+    if not generic:
+        return (KEY_ENV,)
+    if env is not None and _generic_url_used(base_url, env):
+        return (GENERIC_KEY_ENV,)
+    return (KEY_ENV, GENERIC_KEY_ENV)
+
+
+def _generic_url_used(base_url: str | None, env: Mapping[str, str]) -> bool:
+    return base_url is None and not env.get(URL_ENV) and bool(env.get(GENERIC_URL_ENV))
 
 
 def generic_env_used(base_url: str | None, api_key: str | None = None, env: dict[str, str] | None = None) -> list[str]:
     """The generic OpenAI variables that ``from_env(generic=True)`` takes for the fields not given."""
     env = os.environ if env is None else env
     used = []
-    if base_url is None and not env.get(URL_ENV) and env.get(GENERIC_URL_ENV):
+    generic_url = _generic_url_used(base_url, env)
+    if generic_url:
         used.append(GENERIC_URL_ENV)
-    if api_key is None and not env.get(KEY_ENV) and env.get(GENERIC_KEY_ENV):
+    if api_key is None and (generic_url or not env.get(KEY_ENV)) and env.get(GENERIC_KEY_ENV):
         used.append(GENERIC_KEY_ENV)
     return used
 
@@ -314,6 +325,7 @@ class JudgeSample:
     cached: bool = False
     errors: list[str] = field(default_factory=list)
     latency_s: float | None = None
+    endpoint: str | None = None  # the server that answered (None: from the cache, or no answer)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -340,6 +352,7 @@ class JudgeResult:
     score: float | None
     spread: float | None
     reason: str | None = None
+    endpoint: str | None = None  # the server asked last for this video (several: --judge-url a,b)
 
     @property
     def scores(self) -> list[int]:
@@ -635,6 +648,8 @@ class _Judge:
         self.form = config.request_form
         # video refused -> frames, automatically only when the mode was left to auto (else: a hint)
         self.video_fallback = config.video_mode == "auto"
+        # several endpoints: where a video that fails here is asked next (None: this is its last chance)
+        self.next_endpoint: str | None = None
         self.version = judge_version(rubric, config, self.form)
         self.settings = judge_settings(rubric, config, self.form)
         self.call_slots = asyncio.Semaphore(config.concurrency)
@@ -791,6 +806,7 @@ class _Judge:
             score=score,
             spread=spread,
             reason=reason,
+            endpoint=self.config.base_url,
         )
 
     async def sample(self, req: JudgeRequest, encoded: _Encoded, index: int, key: tuple[str, str, str]) -> JudgeSample:
@@ -834,7 +850,7 @@ class _Judge:
                                 truncated=finish == "length")
             if got.score is not None:
                 s = JudgeSample(index, seed, "ok", got.score, None, content, reasoning, attempts, False, errors,
-                                time.perf_counter() - t0)
+                                time.perf_counter() - t0, self.config.base_url)
                 if self.cache is not None:  # at once, so an interrupted run keeps every score it got
                     version = reply.version
                     self.cache.put(
@@ -857,7 +873,11 @@ class _Judge:
     def _sample_error(self, req, index, seed, reason, attempts, errors, last_reply, t0) -> JudgeSample:
         s = JudgeSample(index, seed, "error", None, reason, last_reply[0], last_reply[1], attempts, False, errors,
                         time.perf_counter() - t0)
-        log.warning("judge %s sample %d failed: %s", req.key, index, reason)
+        if self.next_endpoint is not None:  # not final: the video is asked again there
+            log.info("judge %s sample %d failed at %s: %s; asking %s next", req.key, index, self.config.base_url,
+                     reason, self.next_endpoint)
+        else:
+            log.warning("judge %s sample %d failed: %s", req.key, index, reason)
         self._emit(req, s)
         return s
 
@@ -992,13 +1012,21 @@ async def _judge_on_endpoints(requests: list[JudgeRequest], rubric: Rubric, conf
     async def ask(i: int, judge: _Judge) -> tuple[int, JudgeResult]:
         return i, await judge.judge_one(requests[i])
 
+    failed_at: dict[int, list[str]] = {}
     try:
         for turn in range(len(judges)):
             if not pending:
                 break
+            last = turn == len(judges) - 1
+            for judge_i, judge in enumerate(judges):  # a failure is final only on the last turn
+                judge.next_endpoint = None if last else judges[(judge_i + 1) % len(judges)].config.base_url
             answered = await asyncio.gather(*(ask(i, judges[(i + turn) % len(judges)]) for i in pending))
             for i, res in answered:
                 results[i] = res
+                if res.status == "ok" and i in failed_at:
+                    log.warning("judge %s: scored at %s after failing at %s", res.id, res.endpoint, ", ".join(failed_at[i]))
+                elif res.status != "ok":
+                    failed_at.setdefault(i, []).append(str(res.endpoint))
             pending = [i for i, res in answered if res.status != "ok"]
     finally:
         for judge in judges:

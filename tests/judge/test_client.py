@@ -317,6 +317,24 @@ def test_config_from_environment(monkeypatch):
     assert JudgeConfig.from_env(base_url="http://arg/v1").base_url == "http://arg/v1"  # arguments win
 
 
+def test_a_url_from_openai_base_url_gets_the_openai_key_never_cosmos_benchs_own(monkeypatch):
+    from cosmos_bench.judge.client import generic_env_used
+
+    for k in ("COSMOS_BENCH_JUDGE_URL", "COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://openai-style/v1")
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_API_KEY", "k-judge")
+    cfg = JudgeConfig().resolved(generic=True)
+    assert (cfg.base_url, cfg.api_key) == ("http://openai-style/v1", "EMPTY")  # not k-judge
+    monkeypatch.setenv("OPENAI_API_KEY", "k-openai")
+    cfg = JudgeConfig().resolved(generic=True)
+    assert (cfg.base_url, cfg.api_key) == ("http://openai-style/v1", "k-openai")
+    assert generic_env_used(None) == ["OPENAI_BASE_URL", "OPENAI_API_KEY"]  # the note names both
+    # an explicit URL keeps cosmos-bench's own key
+    cfg = JudgeConfig(base_url="http://mine/v1").resolved(generic=True)
+    assert cfg.api_key == "k-judge" and generic_env_used("http://mine/v1") == []
+
+
 def test_bad_config_values_are_rejected_with_the_value():
     with pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
         JudgeConfig(concurrency=0)
