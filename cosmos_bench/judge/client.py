@@ -871,6 +871,8 @@ class _Judge:
             log.info("judge %s sample %d: %s; asking again", req.key, index, reason)
 
     def _sample_error(self, req, index, seed, reason, attempts, errors, last_reply, t0) -> JudgeSample:
+        if self.config.effective_video_mode == "video" and reason.startswith("HTTP ") and FRAMES_HINT not in reason:
+            reason = f"{reason} ({FRAMES_HINT})"  # e.g. transformers serve's bare 500 for a data: video URL
         s = JudgeSample(index, seed, "error", None, reason, last_reply[0], last_reply[1], attempts, False, errors,
                         time.perf_counter() - t0)
         if self.next_endpoint is not None:  # not final: the video is asked again there
