@@ -11,7 +11,7 @@ from rich.table import Table
 
 from .errors import fail
 from .options import (
-    JudgeConcurrency, JudgeConfigFile, JudgeFramesMode, JudgeNumFrames, JudgeServer, JudgeTimeout, check_output_file,
+    JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFramesMode, JudgeNumFrames, JudgeServer, JudgeTimeout, check_output_file,
     judge_settings,
 )
 from .output import console, err_console
@@ -33,6 +33,7 @@ def judge_cmd(
     concurrency: JudgeConcurrency = None,
     timeout: JudgeTimeout = None,
     config_file: JudgeConfigFile = None,
+    controls: JudgeControls = None,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default judge_scores.jsonl under $COSMOS_BENCH_CACHE, else ~/.cache/cosmos-bench)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
     json_out: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Write every result (samples, raw replies, judge version) here."),
@@ -54,7 +55,7 @@ def judge_cmd(
     the_rubric = load_rubric(rubric)
     values = judge_settings(config_file, frames_mode=frames_mode, base_url=base_url, model=model, server=server,
                             samples=samples, temperature=temperature, seed=seed, fps=fps, num_frames=num_frames,
-                            concurrency=concurrency, timeout_s=timeout)
+                            concurrency=concurrency, timeout_s=timeout, control_share=controls)
     config = JudgeConfig.from_env(generic=True, **values)
     for name in generic_env_used(values.get("base_url")):
         err_console.print(f"[yellow]note:[/] using ${name} for the judge (set COSMOS_BENCH_JUDGE_URL / "
@@ -97,12 +98,37 @@ def judge_cmd(
                           f"{agreement.summary()}")
             if agreement.flagged:
                 console.print(f"[yellow]samples disagree by 2+ points:[/] {', '.join(agreement.flagged)}")
+    control_results = _controls(requests, results, the_rubric, config, store)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        json_out.write_text(json.dumps([r.to_dict() for r in [*results, *control_results]], indent=2, ensure_ascii=False))
         console.print(f"[green]wrote[/] {escape(str(json_out))}")
     failed = [r for r in results if r.status != "ok"]
     if failed:
         err_console.print(f"[bold red]{len(failed)} of {len(results)} video(s) have no score[/] (errors are never counted as numbers); "
                           "run the same command again to retry only the failed samples.")
         raise typer.Exit(1)
+
+
+def _controls(requests, results, rubric, config, store) -> list:
+    """With ``--controls``: score the controls of the videos that got a score, print the report (kept apart
+    from the table above: controls are never a video's score)."""
+    if config.control_share <= 0:
+        return []
+    from ..cachedir import user_cache_dir
+    from ..judge import judge_videos_sync
+    from ..judge.controls import CONTROL_KINDS, control_report, control_requests
+
+    if rubric.name not in CONTROL_KINDS:
+        err_console.print(f"[yellow]note:[/] rubric {escape(rubric.name)!r} has no controls (known: {', '.join(CONTROL_KINDS)})")
+        return []
+    scored = [req for req, res in zip(requests, results) if res.status == "ok"]
+    controls, notes = control_requests(scored, rubric.name, config.control_share, config.seed,
+                                       user_cache_dir() / "judge-controls")
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}")
+    control_results = judge_videos_sync(controls, rubric, config, store) if controls else []
+    report = control_report(rubric.name, results, control_results)
+    style = {True: "green", False: "bold red", None: "yellow"}[report.discriminates]
+    console.print(f"[{style}]{escape(report.summary())}[/]")
+    return control_results

@@ -90,6 +90,7 @@ JudgeFramesMode = Annotated[Optional[bool], typer.Option("--frames-mode/--video-
 JudgeNumFrames = Annotated[Optional[int], typer.Option("--num-frames", min=1, help="Frames sent to the judge in frames mode (default 8).")]
 JudgeFps = Annotated[Optional[float], typer.Option("--judge-fps", min=0.1, help="Frames per second vLLM samples from the video in video mode (default 4; sent as media_io_kwargs).")]
 JudgeTimeout = Annotated[Optional[float], typer.Option("--timeout", "--judge-timeout", min=1.0, help="Seconds the judge has to answer one request before it is retried (default 300).")]
+JudgeControls = Annotated[Optional[float], typer.Option("--controls", "--judge-controls", min=0.0, max=1.0, help="Share of the videos also scored as a control that must score lower (video_physics: frames shuffled in time; video_IF: another video's instruction); reports the mean drop and flags a judge that does not discriminate (default 0).")]
 JudgeConcurrency = Annotated[Optional[int], typer.Option("--concurrency", "--judge-concurrency", min=1, help="Judge requests in flight at once (default 8).")]
 StoreSuite = Annotated[Optional[str], typer.Option("--suite", help="Suite name (default: every suite in the store).")]
 WrittenStore = Annotated[Path, typer.Option("--store", help="Results store (SQLite) written by `run`.")]

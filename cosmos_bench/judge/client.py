@@ -34,6 +34,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import openai
 
 from cosmos_bench.judge.cache import ScoreCache
+from cosmos_bench.judge.controls import control_settings
 from cosmos_bench.judge.rubric import Rubric, load_rubric
 from cosmos_bench.judge.scoring import extract_score
 from cosmos_bench.judge.server import (
@@ -151,6 +152,8 @@ class JudgeConfig:
     # auto: Cosmos Reason2's documented prompt layout for nvidia/Cosmos-Reason2-* models, the rubric's own
     # system prompt for any other model (see PROMPT_STYLES)
     prompt_style: Literal["auto", "cosmos-reason2", "rubric"] = "auto"
+    # share of the videos also asked a control that must score lower (judge/controls.py; in the judge version)
+    control_share: float = 0.0
     num_frames: int = 8
     jpeg_quality: int = 90
     extra_body: dict[str, Any] = field(default_factory=dict)
@@ -173,6 +176,7 @@ class JudgeConfig:
             (self.num_frames >= 1, "num_frames", self.num_frames, ">= 1"),
             (self.video_mode in ("auto", "video", "frames"), "video_mode", self.video_mode, "'auto', 'video' or 'frames'"),
             (self.prompt_style in PROMPT_STYLES, "prompt_style", self.prompt_style, " or ".join(PROMPT_STYLES)),
+            (0 <= self.control_share <= 1, "control_share", self.control_share, "in [0, 1]"),
             (0 < self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in 1..100"),
             (self.backoff_s >= 0 and self.backoff_max_s >= 0, "backoff_s", self.backoff_s, ">= 0"),
             (self.server is None or self.server in SERVER_PROFILES, "server", self.server, " or ".join(SERVER_PROFILES)),
@@ -430,6 +434,7 @@ def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None
         },
         "encoding": encoding,
         "prompt": prompt,
+        **({"controls": controls} if (controls := control_settings(rubric.name, config.control_share, config.seed)) else {}),
         "extra_body": config.extra_body,
         "request": request_settings(config, form),
     }
