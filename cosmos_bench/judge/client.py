@@ -34,7 +34,6 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import openai
 
 from cosmos_bench.judge.cache import ScoreCache
-from cosmos_bench.judge.controls import control_settings
 from cosmos_bench.judge.rubric import Rubric, load_rubric
 from cosmos_bench.judge.scoring import extract_score
 from cosmos_bench.judge.server import (
@@ -95,6 +94,18 @@ REASON2_REASONING_FORMAT = (
     "Write your final answer immediately after the </think> tag."
 )
 REASON2_ANSWER_LINE = 'Your final answer is one line of the form "Score: N", where N is a whole number from {score_min} to {score_max}.'
+# rubric name -> what its control does
+CONTROL_KINDS = {"video_physics": "shuffled_frames", "video_IF": "other_instruction"}
+
+
+def control_settings(rubric_name: str, share: float, seed: int) -> dict[str, Any] | None:
+    """What the judge version records about controls (None: no controls for this rubric or share 0)."""
+    kind = CONTROL_KINDS.get(rubric_name)
+    if share <= 0 or kind is None:
+        return None
+    return {"kind": kind, "share": float(share), "seed": int(seed)}
+
+
 FRAMES_HINT = "the server may take no video input: pass --frames-mode (JudgeConfig(video_mode='frames'))"
 # cosmos-bench's own variables; the generic OpenAI ones many users keep set for other tools are read only
 # when a caller opts in (the explicit `judge` command), so they never switch the judge on or leak a key.

@@ -21,29 +21,28 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from .client import (
+    CONTROL_KINDS,
+    JudgeConfig,
+    JudgeRequest,
+    control_settings,
+    judge_videos_sync,
+)
+from .rubric import load_rubric
 
 __all__ = ["CONTROL_KINDS", "CONTROL_SUFFIX", "ControlReport", "control_report", "control_requests", "control_settings",
            "judge_with_controls", "pick_controls", "shuffled_copy"]
 
-# rubric name -> what its control does
-CONTROL_KINDS = {"video_physics": "shuffled_frames", "video_IF": "other_instruction"}
 CONTROL_SUFFIX = "#control"
 CONFIDENCE = 0.95
-
-
-def control_settings(rubric_name: str, share: float, seed: int) -> dict[str, Any] | None:
-    """What the judge version records about controls (None: no controls for this rubric or share 0)."""
-    kind = CONTROL_KINDS.get(rubric_name)
-    if share <= 0 or kind is None:
-        return None
-    return {"kind": kind, "share": float(share), "seed": int(seed)}
 
 
 def pick_controls(keys: Sequence[str], share: float, seed: int = 0) -> list[str]:
@@ -86,8 +85,6 @@ def control_requests(requests: Sequence[Any], rubric_name: str, share: float, se
 
     Each control's id is its video's key plus :data:`CONTROL_SUFFIX`. ``video_IF``'s control takes the
     instruction of the next picked video (in the pick's order) whose instruction differs, else of any other video."""
-    from .client import JudgeRequest
-
     kind = CONTROL_KINDS.get(rubric_name)
     if kind is None or share <= 0:
         return [], []
@@ -177,9 +174,6 @@ def judge_with_controls(requests: Sequence[Any], rubric: Any, config: Any, cache
     Returns (results in input order, control results, the report or None when the rubric or share has no
     controls, notes on videos that got no control). Control videos (shuffled copies) are written under ``workdir``.
     """
-    from .client import JudgeConfig, judge_videos_sync
-    from .rubric import load_rubric
-
     rubric = load_rubric(rubric)
     config = (config or JudgeConfig()).resolved()
     controls, notes = control_requests(requests, rubric.name, config.control_share, config.seed, workdir)

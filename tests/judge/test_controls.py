@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 
 from cosmos_bench.data.video import read_video, write_video
 from cosmos_bench.judge import JudgeRequest, judge_version, load_rubric
-from cosmos_bench.judge.controls import control_report, judge_with_controls, pick_controls, shuffled_copy
+from cosmos_bench.judge.controls import (
+    control_report,
+    judge_with_controls,
+    pick_controls,
+    shuffled_copy,
+)
 from cosmos_bench.judge.fake_server import FakeJudgeServer, FakeRequest, Reply
 
 from .conftest import fast_config

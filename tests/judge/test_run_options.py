@@ -90,7 +90,7 @@ def test_a_bad_judge_config_file_is_one_line_naming_the_file_and_the_key(bench, 
 
 
 def test_demo_hands_the_judge_options_to_the_run(bench, server, monkeypatch):
-    import cosmos_bench.demo as demo
+    from cosmos_bench import demo
 
     seen = {}
 
