@@ -19,6 +19,9 @@ from cosmos_bench.judge import JudgeConfig, judge_videos_sync
 from tests.judge.recording_proxy import RecordingProxy
 from tests.judge.vllm_serve import start_vllm
 
+# the module's server starts in ~2.5 min, and building its venv first (when .ci/run has not) takes 3-9 min
+pytestmark = pytest.mark.timeout(1800)
+
 
 @pytest.fixture(scope="module")
 def vllm(tmp_path_factory):

