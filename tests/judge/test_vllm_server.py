@@ -68,6 +68,9 @@ def test_video_mode_is_accepted_in_the_vllm_form_and_the_fps_is_the_one_the_serv
         assert chat.body["media_io_kwargs"] == {"video": {"fps": fps, "num_frames": -1}}
         assert "mm_processor_kwargs" not in chat.body and res.judge["request"]["server"] == "vllm"  # auto found vLLM
         assert res.judge["encoding"] == {"mode": "video", "fps": fps}
+        # the served id is a Cosmos Reason2 one: its documented system prompt and reasoning format
+        assert chat.body["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
+        assert chat.body["messages"][1]["content"][-1]["text"].endswith("immediately after the </think> tag.")
         sizes[fps] = _prompt_tokens(chat)
     # the server sampled more frames at a higher rate: the model's prompt grew (Qwen3-VL: 2 frames per token group)
     assert sizes[1.0] < sizes[2.0] < sizes[4.0], sizes

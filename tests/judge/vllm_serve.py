@@ -21,7 +21,8 @@ from tests.judge.hf_serve import ServedProcess, free_port
 from tests.judge.tiny_vlm import build_tiny_qwen3_vl
 
 VENV_ENV = "COSMOS_BENCH_VLLM_VENV"
-MODEL_NAME = "tiny-qwen3-vl"
+# served under a Cosmos Reason2 id, so the judge lays the prompt out as Reason2's docs do (its default for them)
+MODEL_NAME = "nvidia/Cosmos-Reason2-2B"
 # the usual reply (content after </think>) and, with chat_template_kwargs {alternate_answer: true}, one
 # that never closes </think>: vLLM's qwen3 parser then puts everything into `reasoning`, content None
 ANSWER = ["<think>", "The motion is smooth and the cup stays rigid.", "</think>", "\nScore: 4"]
