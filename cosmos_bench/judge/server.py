@@ -2,9 +2,10 @@
 
 OpenAI-compatible servers agree on the core of a chat completion (``model``, ``messages``,
 ``temperature``, ``top_p``, ``seed``, a token limit) and disagree on the rest: vLLM takes
-``top_k``, ``repetition_penalty`` and ``mm_processor_kwargs`` (video fps and pixel budget) and
-ignores fields it does not know; OpenAI's API and Hugging Face ``transformers serve`` refuse unknown
-fields (HTTP 400 / 422). A *server profile* picks the form:
+``top_k``, ``repetition_penalty`` and per-request media options (``media_io_kwargs``,
+``mm_processor_kwargs``; 0.32 only with ``--trust-request-mm-kwargs``) and ignores fields it does not
+know; OpenAI's API and Hugging Face ``transformers serve`` refuse unknown fields (HTTP 400 / 422), and
+most servers but vLLM take no ``video_url`` parts. A *server profile* picks the form:
 
 ``vllm``
     Cosmos Reason2's documented sampling (nvidia-cosmos/cosmos-reason2, its online client): explicit
