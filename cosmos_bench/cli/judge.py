@@ -115,19 +115,12 @@ def _controls(requests, results, rubric, config, store) -> list:
     from the table above: controls are never a video's score)."""
     if config.control_share <= 0:
         return []
-    from ..cachedir import user_cache_dir
-    from ..judge import judge_videos_sync
-    from ..judge.controls import CONTROL_KINDS, control_report, control_requests
+    from ..judge.controls import CONTROL_KINDS, control_report, judge_controls
 
     if rubric.name not in CONTROL_KINDS:
         err_console.print(f"[yellow]note:[/] rubric {escape(rubric.name)!r} has no controls (known: {', '.join(CONTROL_KINDS)})")
         return []
-    scored = [req for req, res in zip(requests, results) if res.status == "ok"]
-    controls, notes = control_requests(scored, rubric.name, config.control_share, config.seed,
-                                       user_cache_dir() / "judge-controls")
-    for note in notes:
-        err_console.print(f"[yellow]note:[/] {escape(note)}")
-    control_results = judge_videos_sync(controls, rubric, config, store) if controls else []
+    control_results = list(judge_controls(requests, results, rubric, config, store).values())
     report = control_report(rubric.name, results, control_results)
     style = {True: "green", False: "bold red", None: "yellow"}[report.discriminates]
     console.print(f"[{style}]{escape(report.summary())}[/]")

@@ -113,14 +113,14 @@ def judge_settings(config_file: Optional[Path] = None, *, frames_mode: Optional[
 def judge_config(judge_url: Optional[str], judge_model: Optional[str] = None, judge_samples: Optional[int] = None,
                  judge_server: Optional[str] = None, *, config_file: Optional[Path] = None, frames_mode: Optional[bool] = None,
                  num_frames: Optional[int] = None, fps: Optional[float] = None, timeout: Optional[float] = None,
-                 concurrency: Optional[int] = None):
+                 concurrency: Optional[int] = None, controls: Optional[float] = None):
     """The run's judge config from its options, resolved here once (see ``judge_config_if_asked``): None when no
     endpoint is named (by ``--judge-url``, the config file's ``base_url`` or ``$COSMOS_BENCH_JUDGE_URL``)."""
     from ..judge.client import judge_config_if_asked
 
     values = judge_settings(config_file, frames_mode=frames_mode, base_url=judge_url, model=judge_model,
                             samples=judge_samples, server=judge_server, num_frames=num_frames, fps=fps, timeout_s=timeout,
-                            concurrency=concurrency)
+                            concurrency=concurrency, control_share=controls)
     try:
         return judge_config_if_asked(values.pop("base_url", None), **values)
     except ValueError as exc:

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
-    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeConcurrency, JudgeConfigFile, JudgeFps,
+    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFps,
     JudgeFramesMode, JudgeModel, JudgeNumFrames, JudgeSamples, JudgeServer, JudgeTimeout, Leaderboards, RunStore, Steps,
     SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, judge_config, sequential_options,
 )
@@ -87,6 +87,7 @@ def run_cmd(
     judge_fps: JudgeFps = None,
     judge_timeout: JudgeTimeout = None,
     judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
     executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
     gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
@@ -115,7 +116,7 @@ def run_cmd(
                               compile_cache, worker_import)
     judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
                          frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
-                         concurrency=judge_concurrency)
+                         concurrency=judge_concurrency, controls=judge_controls)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge, frames=frames, steps=steps, shard=shard,
                       size=size_hw, guidance=guidance, fps=fps, **extra)
@@ -157,13 +158,14 @@ def rescore_cmd(
     judge_fps: JudgeFps = None,
     judge_timeout: JudgeTimeout = None,
     judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from ..runner import rescore
 
     judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
                          frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
-                         concurrency=judge_concurrency)
+                         concurrency=judge_concurrency, controls=judge_controls)
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device, judge)
     with stage_reporter() as reporter:
         summary = rescore(cfg, reporter=reporter)
@@ -188,6 +190,7 @@ def demo_cmd(
     judge_fps: JudgeFps = None,
     judge_timeout: JudgeTimeout = None,
     judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Run the whole benchmark offline on a synthetic suite with known answers, and check the ranking.
 
@@ -202,7 +205,7 @@ def demo_cmd(
     height, width = parse_size(size, where="--size")
     judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
                          frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
-                         concurrency=judge_concurrency)
+                         concurrency=judge_concurrency, controls=judge_controls)
     with stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
                           judge=judge, reporter=reporter)

@@ -20,8 +20,9 @@ same controls and hit the cache; the share and kind are part of the judge versio
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,12 @@ from .client import (
 )
 from .rubric import load_rubric
 
-__all__ = ["CONTROL_KINDS", "CONTROL_SUFFIX", "ControlReport", "control_report", "control_requests", "control_settings",
+__all__ = ["CONTROL_KINDS", "CONTROL_SUFFIX", "ControlReport", "control_detail", "control_report", "control_reports_of_rows",
+           "control_requests", "control_settings", "judge_controls",
            "judge_with_controls", "pick_controls", "shuffled_copy"]
 
 CONTROL_SUFFIX = "#control"
+log = logging.getLogger("cosmos_bench.judge")
 CONFIDENCE = 0.95
 
 
@@ -148,13 +151,55 @@ class ControlReport:
 
 def control_report(rubric_name: str, results: Sequence[Any], controls: Sequence[Any]) -> ControlReport:
     """Pair each control result with its original (``JudgeResult``s) and summarise the drops."""
-    from scipy import stats
-
-    kind = CONTROL_KINDS[rubric_name]
     scores = {r.id: r.score for r in results if r.status == "ok" and r.score is not None}
     drops = [scores[c.id[: -len(CONTROL_SUFFIX)]] - c.score for c in controls
              if c.status == "ok" and c.score is not None and c.id.endswith(CONTROL_SUFFIX)
              and c.id[: -len(CONTROL_SUFFIX)] in scores]
+    return _report(rubric_name, CONTROL_KINDS[rubric_name], drops)
+
+
+def control_detail(control: Any) -> dict[str, Any]:
+    """What a results-store row keeps of its video's control (in ``details["control"]``; never its value)."""
+    return {"kind": CONTROL_KINDS.get(control.rubric), "status": control.status, "score": control.score,
+            "reason": control.reason, "judge_version": control.judge_version, "instruction": control.instruction}
+
+
+def control_reports_of_rows(rows: Iterable[Any]) -> dict[tuple[str, str], ControlReport]:
+    """Per (model, metric), the controls kept in judge rows' ``details["control"]`` against the rows' own scores."""
+    drops: dict[tuple[str, str], list[float]] = {}
+    kinds: dict[tuple[str, str], str] = {}
+    for row in rows:
+        control = (getattr(row, "details", None) or {}).get("control")
+        if not control:
+            continue
+        key = (row.model, row.metric)
+        kinds[key] = control.get("kind") or "shuffled_frames"
+        drops.setdefault(key, [])
+        if row.status == "ok" and row.value is not None and control.get("status") == "ok" and control.get("score") is not None:
+            drops[key].append(float(row.value) - float(control["score"]))
+    return {key: _report(key[1], kinds[key], d) for key, d in drops.items()}
+
+
+def judge_controls(requests: Sequence[Any], results: Sequence[Any], rubric: Any, config: Any, cache: Any = None,
+                   workdir: str | Path | None = None) -> dict[str, Any]:
+    """The controls of the videos that got a score (``config.control_share`` of them), keyed by the video's id;
+    videos that could get none are logged. Control videos (shuffled copies) go under ``workdir``
+    (default: ``judge-controls`` in the cache root)."""
+    from ..cachedir import user_cache_dir
+
+    rubric = load_rubric(rubric)
+    scored = [req for req, res in zip(requests, results) if res.status == "ok"]
+    controls, notes = control_requests(scored, rubric.name, config.control_share, config.seed,
+                                       workdir or user_cache_dir() / "judge-controls")
+    for note in notes:
+        log.warning("judge controls: %s", note)
+    answered = judge_videos_sync(controls, rubric, config, cache) if controls else []
+    return {c.id[: -len(CONTROL_SUFFIX)]: c for c in answered}
+
+
+def _report(rubric_name: str, kind: str, drops: Sequence[float]) -> ControlReport:
+    from scipy import stats
+
     if not drops:
         return ControlReport(rubric_name, kind, 0, None, None, None, None)
     x = np.asarray(drops, dtype=float)

@@ -105,3 +105,37 @@ def test_demo_hands_the_judge_options_to_the_run(bench, server, monkeypatch):
     judge = seen["judge"]
     assert (judge.video_mode, judge.num_frames, judge.timeout_s, judge.concurrency, judge.samples, judge.server,
             judge.fps) == ("frames", 4, 9.0, 2, 2, "generic", 8.0)
+
+
+@pytest.mark.parametrize("discriminates", [True, False])
+def test_run_asks_controls_keeps_them_out_of_the_scores_and_the_board_flags_a_judge_that_does_not_discriminate(
+        bench, tmp_path_factory, discriminates):
+    root = tmp_path_factory.mktemp("ctl")
+    write_synthetic_suite(root / "suite", SceneConfig(frames=6, height=48, width=80, seed=2), samples=3, name="ctl")
+    suite = root / "suite"
+    seen: list[bytes] = []
+
+    def script(req):  # the 3 videos are asked first, as one batch, then their controls
+        seen.append(req.video_bytes)
+        if discriminates and len(seen) > 3:
+            assert req.video_bytes not in seen[:3]  # a control is another video: the shuffled copy
+            return Reply("<think>jumps</think>\nScore: 1")
+        return Reply("<think>ok</think>\nScore: 4")
+
+    with FakeJudgeServer(script, lifetime_s=120) as srv:
+        res = _invoke("run", bench, suite, "--metrics", "physics", "--judge-url", srv.base_url, "--video-mode",
+                      "--controls", "1.0", "--concurrency", "1")
+    assert res.exit_code == 0, res.output
+    from cosmos_bench.results.store import ResultStore
+
+    rows = ResultStore(bench / "s.sqlite").rows(metric="physics")
+    assert [r.value for r in rows] == [4.0] * 3  # the controls never enter the scores
+    assert all(r.details["control"]["kind"] == "shuffled_frames" for r in rows)
+    assert {r.details["control"]["score"] for r in rows} == ({1.0} if discriminates else {4.0})
+    board = (bench / "boards" / "ctl.md").read_text()
+    assert "## Judge controls" in board
+    line = next(x for x in board.splitlines() if x.startswith("| base | physics |"))
+    if discriminates:
+        assert "| 3 | 3.00 [3.00, 3.00] | 0% | discriminates |" in line
+    else:
+        assert "| 3 | 0.00 [0.00, 0.00] | 100% | **not shown to discriminate** |" in line
