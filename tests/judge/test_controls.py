@@ -130,3 +130,26 @@ def test_the_judge_command_prints_the_controls_and_flags_a_judge_that_does_not_d
     assert res.exit_code == 0, res.output
     assert "video_physics controls (frames shuffled in time, 2 video(s)): mean drop 0.00" in res.output
     assert "NOT shown to discriminate" in res.output
+
+
+def test_the_leaderboard_and_the_html_report_show_the_controls_and_flag_the_judge(tmp_path):
+    from cosmos_bench.report import report_model
+    from cosmos_bench.report.write import write_report
+    from cosmos_bench.results.leaderboard import build_leaderboard
+    from cosmos_bench.results.store import ResultRow
+
+    def row(model, sample, value, control_score):
+        control = {"kind": "shuffled_frames", "status": "ok", "score": control_score, "reason": None,
+                   "judge_version": "v", "instruction": None}
+        return ResultRow("s", model, "g", sample, 0, "physics", "v", "higher", value, "ok", None, {"control": control}, {}, 1.0)
+
+    rows = [row("good", s, 4.0, 1.0 + i % 2) for i, s in enumerate("abcd")]
+    rows += [row("flat", s, 4.0, 4.0) for s in "abcd"]
+    board = build_leaderboard(rows, "s", n_boot=200)
+    md = board.to_markdown()
+    assert "## Judge controls" in md
+    assert "| flat | physics | 4 | 0.00 [0.00, 0.00] | 100% | **not shown to discriminate** |" in md
+    assert "| good | physics | 4 | 2.50 [1.58, 3.42] | 0% | discriminates |" in md
+    assert board.summaries[("good", "physics")].mean == 4.0  # the scores are the videos' own
+    html = write_report(report_model(board), tmp_path / "r", plots=False).read_text()
+    assert 'id="controls-table"' in html and "NOT shown to discriminate" in html and "control-discriminates" in html
