@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from .errors import fail
+from .formats import FORMAT_HELP, append_step_summary, board_annotations, board_lines, check_format, echo_lines, resolve_format
 from .options import DEFAULT_BOARDS, DEFAULT_STORE, PairedBaseline, StoreSuite, WrittenStore
 from .output import console, print_board
 
@@ -34,6 +35,9 @@ def leaderboard_cmd(
     n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+    output_format: str = typer.Option("auto", "--format", callback=check_format, help=FORMAT_HELP),
+    github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
+    step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the leaderboard is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
     from ..results.leaderboard import leaderboard_from_store, write_leaderboard
@@ -46,8 +50,28 @@ def leaderboard_cmd(
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
-            print_board(board)
-            console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+            _show_board(board, paths, resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
+                        step_summary)
+
+
+def _show_board(board, paths: dict[str, Path], output_format: str, step_summary: Optional[Path]) -> None:
+    """The board in the chosen format; plain and github read the results file just written (the same numbers)."""
+    import json
+
+    if output_format == "table":
+        print_board(board)
+        console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+        return
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    if output_format == "markdown":
+        typer.echo(markdown, nl=False)
+        return
+    doc = json.loads(paths["results"].read_text(encoding="utf-8"))
+    echo_lines(board_lines(doc))
+    if output_format == "github":
+        echo_lines(board_annotations(doc))
+        append_step_summary(step_summary, markdown)
+    typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def report_cmd(
