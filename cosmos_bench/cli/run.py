@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
@@ -12,7 +12,8 @@ from rich.table import Table
 from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
-    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, RunStore, Steps,
+    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFps,
+    JudgeFramesMode, JudgeModel, JudgeNumFrames, JudgeSamples, JudgeServer, JudgeTimeout, Leaderboards, RunStore, Steps,
     SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, judge_config, sequential_options,
 )
 from .output import console, exit_if_work_failed, print_decisions, print_summary, stage_reporter
@@ -20,8 +21,7 @@ from .output import console, exit_if_work_failed, print_decisions, print_summary
 
 def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: str, seeds: int, limit: Optional[int],
                 out: Optional[Path], store: Path, leaderboards: Path, backend: str, device: Optional[str],
-                judge_url: Optional[str], judge_model: Optional[str], judge_samples: int,
-                judge_server: Optional[str] = None, **extra):
+                judge: Any, **extra):
     from ..runner import RunConfig, parse_metrics
 
     try:
@@ -32,7 +32,7 @@ def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: 
     return RunConfig(
         models=names, suite=suite, models_file=models_file, metrics=metric_list, seeds=seeds, limit=limit, out=out,
         store=store, leaderboards=leaderboards, backend=backend, device=device,
-        judge=judge_config(judge_url, judge_model, judge_samples, judge_server), judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
+        judge=judge, judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
     )
 
 
@@ -79,8 +79,15 @@ def run_cmd(
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1; a comma list spreads the videos over several servers of the same model; or $COSMOS_BENCH_JUDGE_URL, key in $COSMOS_BENCH_JUDGE_API_KEY); without one the judge is not run (OPENAI_* variables are ignored)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
-    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
     executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
     gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
@@ -107,8 +114,11 @@ def run_cmd(
     size_hw = parse_size(size, where="--size") if size else None
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
-                      device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
+                      device, judge, frames=frames, steps=steps, shard=shard,
                       size=size_hw, guidance=guidance, fps=fps, **extra)
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
@@ -139,15 +149,24 @@ def rescore_cmd(
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv or kornia."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (a comma list: several servers of the same model)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id."),
-    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
     judge_server: JudgeServer = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from ..runner import rescore
 
-    cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
-                      judge_url, judge_model, judge_samples, judge_server)
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
+    cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device, judge)
     with stage_reporter() as reporter:
         summary = rescore(cfg, reporter=reporter)
     print_summary(summary)
@@ -162,6 +181,16 @@ def demo_cmd(
     size: ViewSize = "256x448",
     tiny_cosmos: bool = typer.Option(True, "--tiny-cosmos/--no-tiny-cosmos", help="Also run the tiny random-weight Cosmos pipeline and a LoRA on it (its own small suite)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint, if you have one (else judge columns say 'not run')."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
+    judge_server: JudgeServer = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Run the whole benchmark offline on a synthetic suite with known answers, and check the ranking.
 
@@ -174,9 +203,12 @@ def demo_cmd(
     from ..demo import run_demo
 
     height, width = parse_size(size, where="--size")
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
     with stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
-                          judge=judge_config(judge_url, None, 1), reporter=reporter)
+                          judge=judge, reporter=reporter)
     if result.cosmos_summary is not None:
         console.rule("tiny Cosmos Predict 2.5, RANDOM weights: shows the diffusers/peft path runs; numbers mean nothing")
         print_summary(result.cosmos_summary)

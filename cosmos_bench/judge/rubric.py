@@ -173,14 +173,17 @@ class Rubric:
         given. An instruction passed to a rubric that does not use it is ignored on purpose: the
         physics rubric is judged without the prompt.
         """
+        answer = self.answer_format.format(score_min=self.score_min, score_max=self.score_max)
+        return f"{self.question(instruction)}\n\n{answer}"
+
+    def question(self, instruction: str | None = None) -> str:
+        """The user prompt with ``{instruction}`` filled in, without the answer format (for request
+        layouts that state the answer format their own way, e.g. Cosmos Reason2's documented one)."""
         if self.needs_instruction:
             if instruction is None or not str(instruction).strip():
                 raise RubricError(f"rubric {self.name!r} needs an instruction (the generation prompt); none given")
-            prompt = self.user_prompt.format(instruction=str(instruction).strip())
-        else:
-            prompt = self.user_prompt.format()
-        answer = self.answer_format.format(score_min=self.score_min, score_max=self.score_max)
-        return f"{prompt}\n\n{answer}"
+            return self.user_prompt.format(instruction=str(instruction).strip())
+        return self.user_prompt.format()
 
 
 def _placeholders(text: str, source: str, key: str) -> set[str]:

@@ -153,6 +153,14 @@ class Leaderboard:
         rows = [r for r in self.rows if r.metric in judged and len((r.details or {}).get("samples") or []) >= 2]
         return agreement_of_rows(rows) if rows else {}
 
+    def judge_controls(self) -> dict[tuple[str, str], Any]:
+        """Per (model, judge metric), how much the judge's controls lowered the score (``--controls``); empty
+        when none was asked. Controls live in the rows' details, never in the scores above."""
+        from ..judge.controls import control_reports_of_rows
+
+        judged = set(catalog.metrics_of_stage("judge"))
+        return control_reports_of_rows(r for r in self.rows if r.metric in judged)
+
     def missing(self, metric: str) -> tuple[str, str]:
         """Why ``metric`` has no rows: ("not requested", why) when its stage ran for another metric of
         this board (the judge scored ``physics``, so an empty ``if`` was left out by ``--metrics``, not
@@ -222,6 +230,20 @@ class Leaderboard:
                     a = agreement.get((model, metric))
                     cells.append("—" if a is None else f"{a.summary()}; {len(a.flagged)} disagree by 2+")
                 lines.append("| " + " | ".join(cells) + " |")
+        controls = self.judge_controls()
+        if controls:
+            lines += ["", "## Judge controls", "",
+                      "Videos also scored as a control that must score lower (physics: frames shuffled in time; if: "
+                      "another video's instruction): mean drop original − control with its 95% t-interval, and the share "
+                      "of controls that scored at least as high. A judge whose interval is not above 0 is **not shown "
+                      "to discriminate**. Controls never enter the scores above.", "",
+                      "| model | metric | controls | mean drop | control ≥ original | verdict |", "|---|---|---|---|---|---|"]
+            for (model, metric), rep in sorted(controls.items()):
+                drop = "—" if rep.mean_drop is None else f"{rep.mean_drop:.2f}" + (
+                    "" if rep.low is None else f" [{rep.low:.2f}, {rep.high:.2f}]")
+                share = "—" if rep.share_not_lower is None else f"{rep.share_not_lower:.0%}"
+                verdict = {True: "discriminates", False: "**not shown to discriminate**", None: "too few"}[rep.discriminates]
+                lines.append(f"| {model} | {metric} | {rep.pairs} | {drop} | {share} | {verdict} |")
         notes = [c.note() for c in self.generations.values() if c.dropped]
         if notes:
             lines += ["", "## Generation keys", ""] + [f"- {n}" for n in notes]
