@@ -24,7 +24,11 @@ def _models_table(models_file: Optional[Path]) -> None:
     from ..models.base import AdapterNotTrainedError, ModelConfigError, available_kinds, build_model, load_models_config, train_command
 
     config = load_models_config(models_file, missing_ok=True)
-    table = Table(title=f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)"))
+    if config.packaged is not None:
+        title = f"default models the package carries ({escape(str(config.path))} not found; `cosmos-bench init` writes an editable copy)"
+    else:
+        title = f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)")
+    table = Table(title=title)
     for col in ("name", "kind", "details", "status"):
         table.add_column(col, overflow="fold")
     broken = 0

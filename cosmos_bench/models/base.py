@@ -33,6 +33,7 @@ Relative paths in options are relative to the YAML file's folder.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ from ..atomic import atomic_write_text
 from ..names import NAME_RE
 from ..provenance import file_sha256, folder_fingerprint  # re-exported: imported from here by models and train
 from ..errors import CosmosBenchError
+from ..shipped import shipped_path
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
@@ -77,6 +81,8 @@ def train_command(spec: "ModelSpec", adapter: Path) -> str:
 
     Names the project's recipe ``trainer/<name>.yaml`` when it exists beside the models YAML."""
     recipe = spec.base_dir / "trainer" / f"{spec.name}.yaml"
+    if not recipe.is_file():  # the packaged recipe (`cosmos-bench init` writes an editable copy)
+        recipe = shipped_path("trainer") / f"{spec.name}.yaml"
     shown_recipe = _shown_path(recipe) if recipe.is_file() else "RECIPE.yaml"
     return f"cosmos-bench train --recipe {shown_recipe} --data TRAIN_DATA --out {_shown_path(adapter)}"
 
@@ -166,9 +172,12 @@ class ModelSpec:
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    root: Path | None = None  # what relative paths are relative to, when not the source's folder
 
     @property
     def base_dir(self) -> Path:
+        if self.root is not None:
+            return self.root
         return self.source.parent if self.source is not None else Path.cwd()
 
     @property
@@ -319,10 +328,16 @@ def build_model(spec: ModelSpec) -> WorldModel:
 # ------------------------------------------------------------------------------------ YAML
 @dataclass
 class ModelsConfig:
-    """The parsed models YAML: raw entries plus the file they came from."""
+    """The parsed models YAML: raw entries plus the file they came from.
+
+    ``packaged`` is set when no models YAML was found and the defaults the package carries were read
+    instead: entries then name that file as their source, their relative paths (``runs/train/lora8``)
+    are relative to ``path``'s folder (the current one), and a registration creates ``path``.
+    """
 
     path: Path | None
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packaged: Path | None = None
 
     @property
     def names(self) -> list[str]:
@@ -351,6 +366,9 @@ class ModelsConfig:
         if not kind:
             raise ModelConfigError(f"{self.path}: model {name!r} has no 'kind' (e.g. kind: cosmos)")
         merged.pop("description", None)
+        if self.packaged is not None:
+            return ModelSpec(name=name, kind=str(kind), options=merged, source=self.packaged,
+                             root=self.path.parent if self.path is not None else None)
         return ModelSpec(name=name, kind=str(kind), options=merged, source=self.path)
 
     def specs(self, names: Sequence[str] | None = None) -> list[ModelSpec]:
@@ -393,9 +411,31 @@ def parse_models(data: Any, path: Path | None = None) -> ModelsConfig:
     return config
 
 
+def packaged_models_config(folder: str | os.PathLike | None = None) -> ModelsConfig:
+    """The default models the package carries (base, lora8, lora32, dora8, dora32, ...), read as if
+    they were ``models.yaml`` in ``folder`` (default: the current one): adapters resolve there."""
+    shipped = shipped_path(MODELS_FILE)
+    if not shipped.is_file():
+        raise ModelConfigError(f"{shipped}: the packaged default models are missing from this install")
+    config = _read_models_file(shipped)
+    target = (Path(folder) if folder is not None else Path.cwd()).resolve() / MODELS_FILE
+    return ModelsConfig(path=target, entries=config.entries, packaged=shipped)
+
+
 def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: bool = False) -> ModelsConfig:
-    """Read a models YAML (default: :func:`default_models_path`)."""
+    """Read a models YAML (default: :func:`default_models_path`).
+
+    When no file was named (no ``path``, no ``$COSMOS_BENCH_MODELS``) and ``./models.yaml`` does not
+    exist, the packaged defaults are used (:func:`packaged_models_config`) and a warning says so: the
+    headline command works in an empty folder. A named file that is missing is an error (or, with
+    ``missing_ok``, an empty config to register into).
+    """
     p = Path(path) if path is not None else default_models_path()
+    if not p.exists() and path is None and not os.environ.get(MODELS_ENV):
+        config = packaged_models_config(p.parent)
+        log.warning("%s not found: using the default models the package carries (%s); "
+                    "`cosmos-bench init` writes an editable copy", p, ", ".join(config.names))
+        return config
     if not p.exists():
         if missing_ok:
             return ModelsConfig(path=p)
@@ -403,6 +443,10 @@ def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: boo
             f"{p}: models file not found. Create it (see models.yaml in the repository) or name another one.",
             option="models_file",
         )
+    return _read_models_file(p)
+
+
+def _read_models_file(p: Path) -> ModelsConfig:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -488,6 +532,7 @@ __all__ = [
     "get_kind",
     "load_models",
     "load_models_config",
+    "packaged_models_config",
     "parse_models",
     "register_kind",
     "register_model",
