@@ -307,6 +307,15 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)
 
 
+def _without_silent_adapters(outputs: list[Output], summary: RunSummary) -> list[Output]:
+    """An adapter identical to its base is an error, not a candidate (``models.adapter_check``)."""
+    from .models.adapter_check import flag_silent_adapters
+
+    outputs, notes = flag_silent_adapters(outputs)
+    summary.errors += notes
+    return outputs
+
+
 @contextlib.contextmanager
 def _claims(cfg: RunConfig):
     """The run's results store and its claims on work items; every claim is released at the end."""
@@ -345,6 +354,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
 
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
                        reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
+    outputs = _without_silent_adapters(outputs, summary)
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
