@@ -71,9 +71,13 @@ class AdapterNotTrainedError(ModelConfigError):
     entry: the shipped ``models.yaml`` names adapters a fresh checkout has not trained.
     """
 
-    def __init__(self, path: Path, where: str | None = None):
+    def __init__(self, path: Path, where: str | None = None, hint: str | None = None):
         self.path = path
+        self.hint = hint  # e.g. how a Hub adapter is named, when the missing path looks like a repo id
         super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found")
+
+    def __str__(self) -> str:
+        return super().__str__() + (f" ({self.hint})" if self.hint else "")
 
 
 def train_command(spec: "ModelSpec", adapter: Path) -> str:
@@ -314,7 +318,7 @@ def build_model(spec: ModelSpec) -> WorldModel:
     except AdapterNotTrainedError as exc:  # stays a note in `cosmos-bench models`, now naming the entry
         if str(exc).startswith(spec.where):
             raise
-        raise AdapterNotTrainedError(exc.path, where=spec.where) from None
+        raise AdapterNotTrainedError(exc.path, where=spec.where, hint=exc.hint) from None
     except ModelConfigError as exc:
         if str(exc).startswith(spec.where):
             raise
