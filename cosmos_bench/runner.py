@@ -29,7 +29,7 @@ from .data.suite import Suite, load_suite
 from .errors import CosmosBenchError, InputError, MissingInputError
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
-from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
+from .results.leaderboard import Leaderboard, build_leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
 from .results.store_check import check_store
 from .stages import GeometryStage, JudgeStage, Stage, rows_per_output
@@ -307,6 +307,17 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)
 
 
+def _board_of_run(board: Leaderboard, cfg: RunConfig, store: ResultStore, suite: Suite) -> Leaderboard:
+    """The leaderboard this run reports: its own models and the baseline, with the paired tests' multiplicity
+    of those alone; the files stay whole (every model in the store, as ``cosmos-bench leaderboard`` writes)."""
+    keep = set(cfg.models) | {cfg.baseline}
+    if not cfg.models or set(board.models) <= keep:
+        return board
+    rows = [r for r in store.rows(suite=suite.name) if r.model in keep]
+    return build_leaderboard(rows, suite.name, versions=store.current_versions(suite.name), baseline=cfg.baseline,
+                             model_order=list(cfg.models))
+
+
 def _without_silent_adapters(outputs: list[Output], summary: RunSummary) -> list[Output]:
     """An adapter identical to its base is an error, not a candidate (``models.adapter_check``)."""
     from .models.adapter_check import flag_silent_adapters
@@ -358,7 +369,7 @@ def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summ
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
-    summary.leaderboard = board
+    summary.leaderboard = _board_of_run(board, cfg, store, suite)
     if cfg.leaderboards is not None:
         summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
         if cfg.report:

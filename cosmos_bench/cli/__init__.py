@@ -33,6 +33,25 @@ app = typer.Typer(
 )
 
 
+def _flags_show_no_type() -> None:
+    """typer's rich help prints ``<bool>`` beside every on/off flag (its plain help does not): a flag takes no
+    value, so it shows none. Patched once, here, for every command of this app."""
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "flags_show_no_type", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and not self.count else original(self, ctx)
+
+    display_type_rich.flags_show_no_type = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
+
+
 def _version_callback(value: bool) -> None:
     if value:
         console.print(f"cosmos-bench {__version__}")

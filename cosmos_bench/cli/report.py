@@ -34,8 +34,10 @@ def leaderboard_cmd(
     n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also rewrite the HTML report (<out>/<suite>.report/), as run does."),
 ) -> None:
-    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
+    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base;
+    and the HTML report beside them, so it never shows older numbers than the tables."""
     from ..results.leaderboard import leaderboard_from_store, write_leaderboard
     from ..results.store import ResultStore
     from ..results.store_check import check_store
@@ -46,6 +48,10 @@ def leaderboard_cmd(
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
             paths = write_leaderboard(board, out, plots=plots)
+            if report:
+                from ..report import default_report_dir, report_for_board
+
+                paths["report"] = report_for_board(board, default_report_dir(out, name), store=str(store), plots=plots)
             print_board(board)
             console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
 

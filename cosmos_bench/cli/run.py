@@ -12,8 +12,8 @@ from rich.table import Table
 from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
-    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, RunStore, Steps,
-    SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, judge_config, sequential_options,
+    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, OutputDir, RunStore,
+    Steps, SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, in_output_dir, judge_config, sequential_options,
 )
 from .output import console, exit_if_work_failed, print_decisions, print_summary, stage_reporter
 
@@ -70,6 +70,7 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
     steps: Steps = None,
     size: VideoSize = None,
@@ -81,7 +82,7 @@ def run_cmd(
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1; a comma list spreads the videos over several servers of the same model; or $COSMOS_BENCH_JUDGE_URL, key in $COSMOS_BENCH_JUDGE_API_KEY); without one the judge is not run (OPENAI_* variables are ignored)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
     judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
-    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
+    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
     gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: number of workers (default: the cluster's GPUs / --gpus-per-worker)."),
@@ -105,6 +106,7 @@ def run_cmd(
     from ..runner import run
 
     size_hw = parse_size(size, where="--size") if size else None
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
@@ -135,6 +137,7 @@ def rescore_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs."),
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv or kornia."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
@@ -146,6 +149,7 @@ def rescore_cmd(
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from ..runner import rescore
 
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
     cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
                       judge_url, judge_model, judge_samples, judge_server)
     with stage_reporter() as reporter:
