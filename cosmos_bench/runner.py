@@ -84,6 +84,7 @@ class RunConfig:
     executor: str = "local"  # "local": this process (and --shard); "ray": warm GPU workers on a Ray cluster
     ray: Any = None  # a cosmos_bench.ray_executor.RayOptions for executor="ray" (None: its defaults)
     report: bool = True  # also write leaderboards/<suite>.report/ (the HTML report)
+    model_overrides: Any = None  # {model: {option: value}} for this run only (--set; models.overrides)
 
 
 @dataclass
@@ -276,7 +277,9 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
-    models = load_models(list(cfg.models), cfg.models_file)
+    if cfg.model_overrides and cfg.executor != "local":
+        raise InputError("model overrides are not passed to the ray executor's workers; use the models YAML", option="set")
+    models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
     settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
                                   fps=cfg.fps)
     summary = RunSummary(suite=suite.name)

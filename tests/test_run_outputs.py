@@ -1,4 +1,4 @@
-"""Where a run writes and what it reports: --output-dir, the run's own models, the report beside the tables."""
+"""Where a run writes and what it reports: --output-dir, --set, the run's own models, the report beside the tables."""
 
 from __future__ import annotations
 
@@ -35,9 +35,13 @@ def test_output_dir_holds_videos_store_and_leaderboards(bench: Path, monkeypatch
     # a separately named store still wins
     result = runner.invoke(app, [*args, "--store", "elsewhere.sqlite"])
     assert result.exit_code == 0 and (bench / "elsewhere.sqlite").is_file()
+    # --set: one model's option for this run, under its own generation key
+    result = runner.invoke(app, [*args, "--set", "warp3.degrade=[elastic:1]"])
+    assert result.exit_code == 0, result.output
+    assert len(list((bench / "all" / "runs" / "tiny" / "warp3").iterdir())) == 2
     result = runner.invoke(app, ["rescore", "--suite", "suite", "--metrics", "tse", "--output-dir", "all"])
     assert result.exit_code == 0, result.output
-    assert "scores: 0 rows written, 4 already in the store" in " ".join(result.output.split())  # found all/'s videos and store
+    assert "scores: 0 rows written, 6 already in the store" in " ".join(result.output.split())  # found all/'s videos and store
 
 
 def test_run_reports_its_models_and_leaderboard_rewrites_the_report(bench: Path) -> None:

@@ -84,6 +84,7 @@ JudgeServer = Annotated[Optional[str], typer.Option("--judge-server", "--server"
 StoreSuite = Annotated[Optional[str], typer.Option("--suite", help="Suite name (default: every suite in the store).")]
 WrittenStore = Annotated[Path, typer.Option("--store", help="Results store (SQLite) written by `run`.")]
 PairedBaseline = Annotated[str, typer.Option("--baseline", help="Model every candidate is compared against (paired).")]
+ModelSet = Annotated[list[str], typer.Option("--set", help="NAME.KEY=VALUE: one model option for this run only (e.g. lora8.lora_scale=0.5; VALUE is YAML); part of the model's generation key. Repeatable.")]
 OutputDir = Annotated[Optional[Path], typer.Option("--output-dir", help="One folder for everything a run writes: DIR/runs/<suite> (videos), DIR/results.sqlite, DIR/leaderboards; --out, --store, --leaderboards still win where given.")]
 
 

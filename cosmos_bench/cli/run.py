@@ -12,7 +12,7 @@ from rich.table import Table
 from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
-    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, OutputDir, RunStore,
+    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, ModelSet, OutputDir, RunStore,
     Steps, SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, in_output_dir, judge_config, sequential_options,
 )
 from .output import console, exit_if_work_failed, print_decisions, print_summary, stage_reporter
@@ -71,6 +71,7 @@ def run_cmd(
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
     output_dir: OutputDir = None,
+    set_: ModelSet = [],
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
     steps: Steps = None,
     size: VideoSize = None,
@@ -103,6 +104,7 @@ def run_cmd(
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from ..data.suite import parse_size
+    from ..models.overrides import parse_overrides
     from ..runner import run
 
     size_hw = parse_size(size, where="--size") if size else None
@@ -111,7 +113,7 @@ def run_cmd(
                               compile_cache, worker_import)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
-                      size=size_hw, guidance=guidance, fps=fps, **extra)
+                      size=size_hw, guidance=guidance, fps=fps, model_overrides=parse_overrides(set_), **extra)
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None

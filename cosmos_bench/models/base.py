@@ -458,8 +458,12 @@ def _read_models_file(p: Path) -> ModelsConfig:
     return parse_models(data, p.resolve())
 
 
-def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = None) -> list[WorldModel]:
-    """Build the named models (``"base,lora8"`` or a list) from the models YAML."""
+def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = None, *,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[WorldModel]:
+    """Build the named models (``"base,lora8"`` or a list) from the models YAML.
+
+    ``overrides``: ``{name: {option: value}}`` applied to those models' resolved options (``--set``,
+    see :mod:`.overrides`); they reach each model's identity, hence its generation key."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names:
@@ -467,7 +471,14 @@ def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = Non
     if len(set(names)) != len(names):
         raise ModelConfigError(f"model names repeat: {list(names)}")
     config = load_models_config(path)
-    return [build_model(spec) for spec in config.specs(names)]
+    specs = config.specs(names)
+    if overrides:
+        from .overrides import check_override_targets
+
+        check_override_targets(overrides, names)
+        for spec in specs:
+            spec.options.update(overrides.get(spec.name, {}))
+    return [build_model(spec) for spec in specs]
 
 
 def register_model(
