@@ -79,3 +79,14 @@ def test_init_into_a_file_is_refused(empty: Path) -> None:
     (empty / "afile").write_text("x")
     result = runner.invoke(app, ["init", "afile"])
     assert result.exit_code == 2 and "afile: is a file" in result.output
+
+
+def test_register_without_a_models_yaml_writes_the_defaults_and_the_adapter(empty: Path) -> None:
+    adapter = empty / "runs" / "train" / "mine"
+    adapter.mkdir(parents=True)
+    (adapter / "pytorch_lora_weights.safetensors").write_bytes(b"x")
+    result = runner.invoke(app, ["models", "register", "mine", "--adapter", str(adapter)])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((empty / "models.yaml").read_text())["models"]
+    assert set(DEFAULTS) <= set(written) and written["mine"] == {"extends": "base", "adapter": "runs/train/mine"}
+    assert (empty / "models.yaml").read_text().startswith((REPO / "models.yaml").read_text())  # comments kept

@@ -73,11 +73,8 @@ class AdapterNotTrainedError(ModelConfigError):
 
     def __init__(self, path: Path, where: str | None = None, hint: str | None = None):
         self.path = path
-        self.hint = hint  # e.g. how a Hub adapter is named, when the missing path looks like a repo id
-        super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found")
-
-    def __str__(self) -> str:
-        return super().__str__() + (f" ({self.hint})" if self.hint else "")
+        self.hint = hint  # how to train it, or how a Hub adapter is named when the path looks like a repo id
+        super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found" + (f" ({hint})" if hint else ""))
 
 
 def train_command(spec: "ModelSpec", adapter: Path) -> str:
@@ -318,7 +315,8 @@ def build_model(spec: ModelSpec) -> WorldModel:
     except AdapterNotTrainedError as exc:  # stays a note in `cosmos-bench models`, now naming the entry
         if str(exc).startswith(spec.where):
             raise
-        raise AdapterNotTrainedError(exc.path, where=spec.where, hint=exc.hint) from None
+        hint = exc.hint or f"train it: {train_command(spec, exc.path)}"
+        raise AdapterNotTrainedError(exc.path, where=spec.where, hint=hint) from None
     except ModelConfigError as exc:
         if str(exc).startswith(spec.where):
             raise
@@ -506,9 +504,11 @@ def register_model(
     trial[name] = entry
     parse_models({"models": trial}, p)  # validate (kind/extends) before touching the file
     text = None
-    if name not in config.entries and p.exists():
+    # the file to extend: the models YAML itself, or the packaged defaults it was read from (their comments kept)
+    starting = p if p.exists() else config.packaged
+    if name not in config.entries and starting is not None and starting.exists():
         # Append as text so that comments survive; keep it only if it parses to the intended entries.
-        original = p.read_text(encoding="utf-8")
+        original = starting.read_text(encoding="utf-8")
         candidate = original if original.endswith("\n") else original + "\n"
         if not re.search(r"^models:", candidate, flags=re.M):
             candidate += "models:\n"

@@ -106,7 +106,7 @@ def resolve_adapter(spec: ModelSpec) -> tuple[Path, dict[str, Any] | None] | Non
         return resolve_adapter_file(path, weight_name), None
     except AdapterNotTrainedError as exc:
         if HUB_ID_RE.fullmatch(str(raw)) and str(raw).count("/") == 1:
-            exc.hint = f"a Hugging Face Hub adapter is written adapter: hf://{raw}"
+            raise AdapterNotTrainedError(exc.path, hint=f"a Hugging Face Hub adapter is written adapter: hf://{raw}") from None
         raise
 
 
