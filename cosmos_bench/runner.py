@@ -31,6 +31,7 @@ from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, build_leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
+from .results.staleness import changed_since_scored
 from .results.store_check import check_store
 from .stages import GeometryStage, JudgeStage, Stage, rows_per_output
 
@@ -369,6 +370,7 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
                        reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
     outputs = _without_silent_adapters(outputs, summary)
+    summary.errors += changed_since_scored(outputs, store.rows(suite=suite.name), store.current_versions(suite.name))
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))

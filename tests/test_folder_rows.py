@@ -64,3 +64,46 @@ def test_a_replaced_folder_video_gets_new_rows_and_the_board_shows_them(bench: P
     latest = _tse(bench)[-1]
     assert len(_tse(bench)) == 3 and latest.status == "error" and "frames" in latest.reason
     assert third.leaderboard.summaries[("ext", "tse")].n_error == 1
+
+
+class PromptShade:
+    """A world model whose frames depend on the prompt: an edited prompt regenerates the video in place."""
+
+    kind = "prompt-shade"
+    uses_settings = True
+
+    def __init__(self, spec):
+        self.name = spec.name
+
+    def identity(self):
+        return {"kind": self.kind}
+
+    def generate(self, request):
+        import numpy as np
+
+        from cosmos_bench.models.base import GeneratedVideo
+
+        rng = np.random.default_rng([len(request.prompt), request.seed])
+        frames = rng.integers(0, 256, size=(request.num_frames, request.height, request.width, 3), dtype=np.uint8)
+        return GeneratedVideo(frames=frames, fps=request.fps)
+
+
+def test_a_video_regenerated_under_its_key_is_reported_not_passed_off(bench: Path) -> None:
+    from cosmos_bench.models.base import register_kind, unregister_kind
+
+    register_kind("prompt-shade", PromptShade)
+    try:
+        (bench / "models.yaml").write_text("models:\n  shade: {kind: prompt-shade}\n")
+        cfg = RunConfig(models=["shade"], suite=bench / "suite", models_file=bench / "models.yaml", metrics=["tse"],
+                        seeds=1, out=bench / "out", store=bench / "s.sqlite", leaderboards=None)
+        first = run(cfg)
+        assert not first.errors
+        prompt = bench / "suite" / "scene_000.txt"
+        prompt.write_text(prompt.read_text() + " Slowly.\n")  # new input: the video is regenerated in place
+        second = run(cfg)
+        assert second.generation["generated"] == 1
+        assert any("shade/scene_000/seed0: the video changed after it was scored" in e for e in second.errors), second.errors
+        again = rescore(cfg)
+        assert any("the video changed after it was scored" in e for e in again.errors)
+    finally:
+        unregister_kind("prompt-shade")
