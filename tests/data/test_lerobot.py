@@ -134,6 +134,8 @@ def test_split_cameras_and_bad_choices(tmp_path: Path, clips) -> None:
         parse_episodes("1-x")
     with pytest.raises(LeRobotError, match="meta/info.json: not found"):
         read_lerobot(tmp_path)
+    with pytest.raises(ValueError, match="a LeRobot dataset, not a suite; .*import-lerobot"):
+        load_suite(ds)
 
 
 def test_an_imported_dataset_runs_as_a_suite(tmp_path: Path, clips) -> None:
