@@ -12,6 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cosmos_bench.models.base import AdapterNotTrainedError, ModelConfigError, build_model, parse_models
@@ -100,3 +101,29 @@ def test_parse_hub_ref_forms() -> None:
     assert (ref.repo_id, ref.revision, ref.subfolder, ref.filename) == ("org/name", "refs-pr-1", "a/b", None)
     ref = parse_hub_ref("hf://org/name/x.safetensors", revision="refs/pr/1")
     assert (ref.revision, ref.subfolder, ref.filename) == ("refs/pr/1", None, "x.safetensors")
+
+
+def test_a_hub_adapter_generates_what_the_same_local_adapter_does(tmp_path: Path, hub_cache: Path, tiny_zoo: Path) -> None:
+    """The cached file really loads: the tiny pipeline with the Hub copy of an adapter makes the local one's video."""
+    import yaml
+
+    from cosmos_bench.data.video import read_video
+    from cosmos_bench.models.generate import generate
+
+    from .conftest import TINY, make_suite
+
+    local = tiny_zoo.parent / "adapters" / "lora4" / "pytorch_lora_weights.safetensors"
+    _put(hub_cache, "org/tiny", COMMIT_MAIN, "lora4/pytorch_lora_weights.safetensors", local.read_bytes())
+    _ref(hub_cache, "org/tiny", "main", COMMIT_MAIN)
+    zoo = yaml.safe_load(tiny_zoo.read_text())["models"]
+    entries = {"base": {**zoo["base"], "model": str(tiny_zoo.parent / "base")},
+               "local": {"extends": "base", "adapter": str(local)},
+               "hub": {"extends": "base", "adapter": "hf://org/tiny/lora4"}}
+    config = parse_models({"models": entries}, tmp_path / "models.yaml")
+    models = [build_model(config.spec(n)) for n in ("local", "hub")]
+    assert models[1].identity()["adapter"]["sha256"] == models[0].identity()["adapter"]["sha256"]
+    suite = make_suite(tmp_path / "suite", names=("a",))
+    report = generate(models, suite, tmp_path / "out", seeds=1, settings=GenerationSettings(**TINY))
+    assert report.count("generated") == 2, [r.error for r in report.results]
+    local_video, hub_video = (read_video(r.sidecar.with_suffix(".mp4")).frames for r in report.results)
+    assert np.array_equal(local_video, hub_video)
