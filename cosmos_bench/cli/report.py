@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from .errors import fail
+from .formats import FORMAT_HELP, append_step_summary, board_annotations, board_lines, check_format, echo_lines, resolve_format
 from .options import DEFAULT_BOARDS, DEFAULT_STORE, PairedBaseline, StoreSuite, WrittenStore
 from .output import console, print_board
 
@@ -35,6 +36,9 @@ def leaderboard_cmd(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also rewrite the HTML report (<out>/<suite>.report/), as run does."),
+    output_format: str = typer.Option("auto", "--format", callback=check_format, help=FORMAT_HELP),
+    github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
+    step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the leaderboard is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base;
     and the HTML report beside them, so it never shows older numbers than the tables."""
@@ -52,8 +56,28 @@ def leaderboard_cmd(
                 from ..report import default_report_dir, report_for_board
 
                 paths["report"] = report_for_board(board, default_report_dir(out, name), store=str(store), plots=plots)
-            print_board(board)
-            console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+            _show_board(board, paths, resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
+                        step_summary)
+
+
+def _show_board(board, paths: dict[str, Path], output_format: str, step_summary: Optional[Path]) -> None:
+    """The board in the chosen format; plain and github read the results file just written (the same numbers)."""
+    import json
+
+    if output_format == "table":
+        print_board(board)
+        console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+        return
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    if output_format == "markdown":
+        typer.echo(markdown, nl=False)
+        return
+    doc = json.loads(paths["results"].read_text(encoding="utf-8"))
+    echo_lines(board_lines(doc))
+    if output_format == "github":
+        echo_lines(board_annotations(doc))
+        append_step_summary(step_summary, markdown)
+    typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def report_cmd(

@@ -25,6 +25,7 @@ from ..atomic import atomic_copy, atomic_write_text
 from ..results.leaderboard import plot_metric
 from .model import (BOARD_FIELDS, COMPARISON_FIELDS, SUMMARY_FIELDS, ComparisonRow, Curve, ReportModel, VideoFile,
                     extra_fields, format_value)
+from .forest import DEFAULT_MAX_REGRESSION, forest_plot
 from .svg import legend, line_chart, value_range
 
 ASSETS = ("report.css", "report.js")
@@ -139,6 +140,8 @@ def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool
         shutil.rmtree(out / MEDIA_DIR)  # an earlier --bundle's copies would otherwise go stale beside the references
     index = json.dumps({"rows": model.index, "models": board.models, "metrics": board.metrics, "baseline": board.baseline,
                         "directions": board.directions}, separators=(",", ":")).replace("</", "<\\/")
+    forests = [(metric, svg) for metric in board.metrics if (svg := forest_plot(board, metric))]
     html = env.get_template("index.html.j2").render(board=board, model=model, charts=charts, training=training,
-                                                    index_json=index, store=store, bundle=bundle)
+                                                    index_json=index, store=store, bundle=bundle, forests=forests,
+                                                    max_regression=DEFAULT_MAX_REGRESSION)
     return atomic_write_text(out / INDEX_FILE, html)
