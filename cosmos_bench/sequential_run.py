@@ -180,7 +180,7 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     if "cse" in rules and len(suite.views) < 2:
         raise InputError(f"gates cse but suite {suite.name!r} has one view", option="margin")
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
-    models = load_models(list(cfg.models), cfg.models_file)
+    models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
     by_name = {m.name: m for m in models}
     settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
                                   fps=cfg.fps)

@@ -95,6 +95,24 @@ JudgeConcurrency = Annotated[Optional[int], typer.Option("--concurrency", "--jud
 StoreSuite = Annotated[Optional[str], typer.Option("--suite", help="Suite name (default: every suite in the store).")]
 WrittenStore = Annotated[Path, typer.Option("--store", help="Results store (SQLite) written by `run`.")]
 PairedBaseline = Annotated[str, typer.Option("--baseline", help="Model every candidate is compared against (paired).")]
+ModelSet = Annotated[list[str], typer.Option("--set", help="NAME.KEY=VALUE: one model option for this run only (e.g. lora8.lora_scale=0.5; VALUE is YAML); part of the model's generation key. Repeatable.")]
+OutputDir = Annotated[Optional[Path], typer.Option("--output-dir", help="One folder for everything a run writes: DIR/runs/<suite> (videos), DIR/results.sqlite, DIR/leaderboards; --out, --store, --leaderboards still win where given.")]
+
+
+def in_output_dir(output_dir: Optional[Path], suite: Path, out: Optional[Path], store: Path,
+                  leaderboards: Path) -> tuple[Optional[Path], Path, Path]:
+    """``--output-dir DIR``: the videos, store and leaderboards under DIR, except those named on their own
+    (an option left at its default is taken as not named)."""
+    if output_dir is None:
+        return out, store, leaderboards
+    if output_dir.exists() and not output_dir.is_dir():
+        raise typer.BadParameter(f"{output_dir} is a file, not a folder", param_hint="--output-dir")
+    from ..data.suite import load_suite
+
+    name = load_suite(suite).name
+    return (out if out is not None else output_dir / "runs" / name,
+            store if store != DEFAULT_STORE else output_dir / DEFAULT_STORE.name,
+            leaderboards if leaderboards != DEFAULT_BOARDS else output_dir / DEFAULT_BOARDS.name)
 
 
 # ------------------------------------------------------------------ option values -> library input

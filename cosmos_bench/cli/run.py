@@ -13,8 +13,8 @@ from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
     DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFps,
-    JudgeFramesMode, JudgeModel, JudgeNumFrames, JudgeSamples, JudgeServer, JudgeTimeout, Leaderboards, RunStore, Steps,
-    SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, judge_config, sequential_options,
+    JudgeFramesMode, JudgeModel, JudgeNumFrames, JudgeSamples, JudgeServer, JudgeTimeout, Leaderboards, ModelSet, OutputDir,
+    RunStore, Steps, SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, in_output_dir, judge_config, sequential_options,
 )
 from .output import console, exit_if_work_failed, print_decisions, print_summary, stage_reporter
 
@@ -70,6 +70,8 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
+    set_: ModelSet = [],
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
     steps: Steps = None,
     size: VideoSize = None,
@@ -88,7 +90,7 @@ def run_cmd(
     judge_timeout: JudgeTimeout = None,
     judge_concurrency: JudgeConcurrency = None,
     judge_controls: JudgeControls = None,
-    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
+    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
     gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: number of workers (default: the cluster's GPUs / --gpus-per-worker)."),
@@ -109,9 +111,11 @@ def run_cmd(
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from ..data.suite import parse_size
+    from ..models.overrides import parse_overrides
     from ..runner import run
 
     size_hw = parse_size(size, where="--size") if size else None
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
     judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
@@ -119,7 +123,7 @@ def run_cmd(
                          concurrency=judge_concurrency, controls=judge_controls)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
                       device, judge, frames=frames, steps=steps, shard=shard,
-                      size=size_hw, guidance=guidance, fps=fps, **extra)
+                      size=size_hw, guidance=guidance, fps=fps, model_overrides=parse_overrides(set_), **extra)
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
@@ -145,6 +149,7 @@ def rescore_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs."),
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv or kornia."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
@@ -163,6 +168,7 @@ def rescore_cmd(
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from ..runner import rescore
 
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
     judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
                          frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
                          concurrency=judge_concurrency, controls=judge_controls)

@@ -32,6 +32,7 @@ import yaml
 
 from ..provenance import sha256_hex
 from ..errors import CosmosBenchError
+from ..shipped import shipped_path
 
 __all__ = ["Rubric", "RubricError", "load_rubric", "rubric_dirs", "available_rubrics"]
 
@@ -51,9 +52,9 @@ ALLOWED_PLACEHOLDERS = {
     "answer_format": {"score_min", "score_max"},
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# The shipped rubrics are package data (cosmos_bench/judge/rubrics/), so any install -- editable,
-# `pip install .`, a wheel -- finds them; nothing outside the package is needed.
-PACKAGED_RUBRICS = Path(__file__).resolve().parent / "rubrics"
+# The shipped rubrics: the top-level rubrics/ of the checkout, which a wheel carries inside the package
+# (cosmos_bench.shipped), so any install -- editable, `pip install .`, a wheel -- finds them.
+PACKAGED_RUBRICS = shipped_path("rubrics")
 RUBRICS_ENV = "COSMOS_BENCH_RUBRICS"
 
 
