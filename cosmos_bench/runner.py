@@ -29,8 +29,9 @@ from .data.suite import Suite, load_suite
 from .errors import CosmosBenchError, InputError, MissingInputError
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
-from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
+from .results.leaderboard import Leaderboard, build_leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
+from .results.staleness import changed_since_scored
 from .results.store_check import check_store
 from .stages import GeometryStage, JudgeStage, Stage, rows_per_output
 
@@ -84,6 +85,7 @@ class RunConfig:
     executor: str = "local"  # "local": this process (and --shard); "ray": warm GPU workers on a Ray cluster
     ray: Any = None  # a cosmos_bench.ray_executor.RayOptions for executor="ray" (None: its defaults)
     report: bool = True  # also write leaderboards/<suite>.report/ (the HTML report)
+    model_overrides: Any = None  # {model: {option: value}} for this run only (--set; models.overrides)
 
 
 @dataclass
@@ -276,7 +278,9 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
-    models = load_models(list(cfg.models), cfg.models_file)
+    if cfg.model_overrides and cfg.executor != "local":
+        raise InputError("model overrides are not passed to the ray executor's workers; use the models YAML", option="set")
+    models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
     settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
                                   fps=cfg.fps)
     summary = RunSummary(suite=suite.name)
@@ -305,6 +309,26 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
         outputs = _outputs(report, out)
         return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)
+
+
+def _board_of_run(board: Leaderboard, cfg: RunConfig, store: ResultStore, suite: Suite) -> Leaderboard:
+    """The leaderboard this run reports: its own models and the baseline, with the paired tests' multiplicity
+    of those alone; the files stay whole (every model in the store, as ``cosmos-bench leaderboard`` writes)."""
+    keep = set(cfg.models) | {cfg.baseline}
+    if not cfg.models or set(board.models) <= keep:
+        return board
+    rows = [r for r in store.rows(suite=suite.name) if r.model in keep]
+    return build_leaderboard(rows, suite.name, versions=store.current_versions(suite.name), baseline=cfg.baseline,
+                             model_order=list(cfg.models))
+
+
+def _without_silent_adapters(outputs: list[Output], summary: RunSummary) -> list[Output]:
+    """An adapter identical to its base is an error, not a candidate (``models.adapter_check``)."""
+    from .models.adapter_check import flag_silent_adapters
+
+    outputs, notes = flag_silent_adapters(outputs)
+    summary.errors += notes
+    return outputs
 
 
 @contextlib.contextmanager
@@ -345,10 +369,12 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
 
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
                        reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
+    outputs = _without_silent_adapters(outputs, summary)
+    summary.errors += changed_since_scored(outputs, store.rows(suite=suite.name), store.current_versions(suite.name))
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
-    summary.leaderboard = board
+    summary.leaderboard = _board_of_run(board, cfg, store, suite)
     if cfg.leaderboards is not None:
         summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
         if cfg.report:
