@@ -41,7 +41,7 @@ def test_output_dir_holds_videos_store_and_leaderboards(bench: Path, monkeypatch
     assert len(list((bench / "all" / "runs" / "tiny" / "warp3").iterdir())) == 2
     result = runner.invoke(app, ["rescore", "--suite", "suite", "--metrics", "tse", "--output-dir", "all"])
     assert result.exit_code == 0, result.output
-    assert "scores: 0 rows written, 6 already in the store" in " ".join(result.output.split())  # found all/'s videos and store
+    assert "scores: 0 rows written, 9 already in the store" in " ".join(result.output.split())  # 3 videos x (tse, tse_mean, motion)
 
 
 def test_run_reports_its_models_and_leaderboard_rewrites_the_report(bench: Path) -> None:
