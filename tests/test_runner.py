@@ -236,7 +236,7 @@ def test_broken_or_mismatched_videos_get_error_rows_and_never_reach_the_judge(be
                 ("scene_001", 0): "truncated",
                 ("scene_000", 1): "has 5 frames but suite.yaml says 9"}
     for video, problem in expected.items():
-        assert len(by_video[video]) == 5 and all(r.status == "error" for r in by_video[video]), video
+        assert len(by_video[video]) == 6 and all(r.status == "error" for r in by_video[video]), video  # tse, tse_mean, motion, cse, cse_mean, judge
         assert all(problem in r.reason for r in by_video[video]), (video, [r.reason for r in by_video[video]])
     assert all(r.status == "ok" for r in by_video[("scene_001", 1)])
     assert calls == 1  # only the good video went to the judge
