@@ -23,7 +23,8 @@ from cosmos_bench.results.store import ResultStore
 from cosmos_bench.runner import RunConfig, run
 
 N_VIDEOS = 4  # 2 test pairs x 2 seeds, one model
-ROWS = N_VIDEOS * 5  # tse, cse, their mean-of-means rows, and motion
+PER_VIDEO = 5  # tse, cse, their mean-of-means rows, and motion
+ROWS = N_VIDEOS * PER_VIDEO
 HELD = ("scene_000", 0)  # the item run A is stopped in
 A_THREAD = "run-A"
 
@@ -106,9 +107,9 @@ def test_concurrent_runs_split_generation(bench: Path, gate: Gate) -> None:
     a, b = run_a_then_b(cfg, gate)
     assert gate.calls == Counter({key: 1 for key in gate.calls}) and len(gate.calls) == N_VIDEOS  # each video once
     assert b.generation == {"generated": N_VIDEOS - 1, "skipped": 0, "failed": 0}
-    assert b.left_to_others == {"generate": 1} and b.rows_written == ROWS - 4
+    assert b.left_to_others == {"generate": 1} and b.rows_written == ROWS - PER_VIDEO
     assert a.generation == {"generated": 1, "skipped": N_VIDEOS - 1, "failed": 0}
-    assert a.left_to_others == {} and a.rows_written == 4 and a.rows_skipped == ROWS - 4
+    assert a.left_to_others == {} and a.rows_written == PER_VIDEO and a.rows_skipped == ROWS - PER_VIDEO
     assert a.rows_discarded == b.rows_discarded == 0
     from cosmos_bench.cli import output
 
@@ -139,8 +140,8 @@ def test_concurrent_runs_split_scoring(bench: Path, gate: Gate, monkeypatch: pyt
     a, b = run_a_then_b(cfg, scored)
     assert dict(gate.calls) == generated  # nothing generated again
     assert scored.calls == Counter({key: 1 for key in scored.calls}) and len(scored.calls) == N_VIDEOS  # each scored once
-    assert b.left_to_others == {"metrics": 1} and b.rows_written == ROWS - 4
-    assert a.left_to_others == {} and a.rows_written == 4 and a.rows_skipped == ROWS - 4
+    assert b.left_to_others == {"metrics": 1} and b.rows_written == ROWS - PER_VIDEO
+    assert a.left_to_others == {} and a.rows_written == PER_VIDEO and a.rows_skipped == ROWS - PER_VIDEO
     rows, claims = stored(cfg)
     assert len(rows) == ROWS and all(r.status == "ok" for r in rows) and claims == {}
 
