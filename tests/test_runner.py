@@ -4,12 +4,8 @@ leaderboards, the regression gate, and a corrupt video that fails alone."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -114,27 +110,19 @@ def test_gate_passes_an_equal_candidate_and_fails_a_degraded_one(bench: Path, fi
 
 
 def test_killed_run_resumes_without_duplicates_or_losses(bench: Path, first_run) -> None:
+    # the run is stopped right after its third commit (a forced point, see tests/faults.py), counted
+    # there, and only then killed: it cannot commit anything between the count and the kill
+    from tests.faults import start_stopped
+
     store = bench / "k.sqlite"
-    cmd = [sys.executable, "-m", "cosmos_bench.cli", "run", "--models", "base,warp3", "--suite", str(bench / "suite"),
-           "--models-file", str(bench / "models.yaml"), "--metrics", "tse,cse", "--seeds", str(N_SEEDS),
-           "--out", str(bench / "videos_k"), "--store", str(store), "--leaderboards", str(bench / "boards_k")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    killed_at = None
-    while time.time() < deadline and proc.poll() is None:
-        if store.exists():
-            try:
-                with sqlite3.connect(store, timeout=5) as conn:
-                    n = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            except sqlite3.OperationalError:
-                n = 0
-            if 0 < n < EXPECTED_ROWS:
-                os.killpg(proc.pid, signal.SIGKILL)
-                killed_at = n
-                break
-        time.sleep(0.05)
-    proc.wait(timeout=30)
-    assert killed_at is not None, "the run finished before it could be killed mid-way"
+    args = ["run", "--models", "base,warp3", "--suite", str(bench / "suite"), "--models-file", str(bench / "models.yaml"),
+            "--metrics", "tse,cse", "--seeds", str(N_SEEDS), "--out", str(bench / "videos_k"), "--store", str(store),
+            "--leaderboards", str(bench / "boards_k")]
+    stopped = start_stopped("commit", 3, args, bench / "k.stopped")
+    with sqlite3.connect(store, timeout=30) as conn:
+        killed_at = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert stopped.kill() == -signal.SIGKILL
+    assert killed_at == 3 * ROWS_PER_VIDEO  # three outputs' rows, each output committed as one transaction
     resumed = run(config(bench, "k", metrics=["tse", "cse"]))
     assert resumed.rows_written == EXPECTED_ROWS - killed_at
     final = values(store)
