@@ -34,6 +34,15 @@ SYNTHETIC_MODELS = {
     "shift4": {"kind": "synthetic", "degrade": ["view_shift:4"], "description": "objects shifted 4 px across views"},
 }
 TINY_MODELS = ("tiny-cosmos-random", "tiny-lora4-random")
+DEMO_HEADER = "# Written by `cosmos-bench demo`"
+
+
+def is_demo_folder(folder: Path) -> bool:
+    """A demo folder from before folders kept a manifest: its models YAML is the demo's."""
+    try:
+        return (folder / "models.yaml").read_text(encoding="utf-8").startswith(DEMO_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @dataclass
@@ -66,7 +75,9 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
     from .data.synthetic import SceneConfig
     from .data.synthetic_suite import write_synthetic_suite
 
-    root = Path(out)
+    from .owned import OwnedFolder
+
+    root = OwnedFolder.adopt(out, "demo", recognise=is_demo_folder, option="out").path  # never somebody else's folder
     suite_dir = root / "suite"
     if not (suite_dir / SUITE_FILE).exists():
         write_synthetic_suite(suite_dir, SceneConfig(views=views, frames=frames, height=size[0], width=size[1], seed=seed),
@@ -93,7 +104,7 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
         models[TINY_MODELS[1]] = {"extends": TINY_MODELS[0], "adapter": "tiny_zoo/adapters/lora4",
                                   "description": "random LoRA r4 on the tiny model (peft + load_lora_weights path)"}
     models_file = root / "models.yaml"
-    text = "# Written by `cosmos-bench demo`: synthetic candidates with known quality + tiny random-weight Cosmos.\n"
+    text = f"{DEMO_HEADER}: synthetic candidates with known quality + tiny random-weight Cosmos.\n"
     models_file.write_text(text + yaml.safe_dump({"models": models}, sort_keys=False))
     return suite_dir, models_file, list(models)
 

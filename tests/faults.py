@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,18 @@ class Stopped:
 
     proc: subprocess.Popen
     marker: Path
+    ended: threading.Event
+    output: list[bytes]
 
     def kill(self) -> int:
         os.killpg(self.proc.pid, signal.SIGKILL)
         return self.proc.wait(timeout=60)
+
+    def signal(self, signum: int) -> tuple[int, str]:
+        """Send ``signum`` and wait for the run to end; returns (exit status, its output)."""
+        os.killpg(self.proc.pid, signum)
+        assert self.ended.wait(300), "the run did not end after the signal"
+        return self.proc.wait(timeout=60), b"".join(self.output).decode(errors="replace")
 
 
 def start_stopped(point: str, nth: int, cli_args: list[str], marker: Path, *, wait_s: float = 600) -> Stopped:
@@ -101,10 +110,8 @@ def start_stopped(point: str, nth: int, cli_args: list[str], marker: Path, *, wa
     marker.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, point, str(nth), str(marker), *cli_args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    # wait for the marker or the child's end, whichever comes first, without polling a clock:
-    # the child's output pipe closes only when it exits, so read it in a thread and wait on both
-    import threading
-
+    # wait for the marker or the child's end, whichever comes first: the child's output pipe
+    # closes only when it exits, so read it in a thread and wait on both
     ended = threading.Event()
     output: list[bytes] = []
 
@@ -122,4 +129,4 @@ def start_stopped(point: str, nth: int, cli_args: list[str], marker: Path, *, wa
         if wait_s <= 0:
             os.killpg(proc.pid, signal.SIGKILL)
             raise AssertionError(f"the run never reached {point} #{nth}")
-    return Stopped(proc, marker)
+    return Stopped(proc, marker, ended, output)

@@ -38,8 +38,9 @@ def generate_cmd(
 
     from ..data.suite import load_suite, parse_size
     from ..models.base import load_models
-    from ..models.generate import generate, parse_shard, settings_for_suite
+    from ..models.generate import check_videos_folder, generate, parse_shard, settings_for_suite
 
+    check_videos_folder(out)  # a file or somebody else's folder: exit 2 before any model loads
     the_suite = load_suite(suite)
     size_t = parse_size(size, where="--size") if size else None
     shard_t = parse_shard(shard)

@@ -36,17 +36,21 @@ def leaderboard_cmd(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
 ) -> None:
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
-    from ..results.leaderboard import leaderboard_from_store, write_leaderboard
+    from ..results.leaderboard import check_leaderboards_folder, leaderboard_from_store, write_leaderboard
     from ..results.store import ResultStore
     from ..results.store_check import check_store
 
     check_store(store, write=False)  # a directory or another file: one line, exit 2
+    check_leaderboards_folder(out)  # somebody else's folder: exit 2 before anything is computed
     suites = _store_suites(store, suite)
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
-            paths = write_leaderboard(board, out, plots=plots)
+            notes: list[str] = []
+            paths = write_leaderboard(board, out, plots=plots, notes=notes)
             print_board(board)
+            for line in notes:
+                console.print(escape(line))
             console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
 
 
@@ -58,11 +62,17 @@ def report_cmd(
     bundle: bool = typer.Option(False, "--bundle", help="Copy the videos and images into the report folder (for publishing it alone)."),
 ) -> None:
     """Write a static HTML report from the results store: leaderboard, charts, every candidate's videos side by side."""
-    from ..report import build_report, default_report_dir
+    from ..report import build_report, check_report_folder, default_report_dir
 
+    if out is not None:
+        check_report_folder(out)  # before the store is read: a file or somebody else's folder is exit 2
     suites = _store_suites(store, suite)
     if out is not None and len(suites) > 1:
         fail(f"--out names one folder but {store} holds {len(suites)} suites; pass --suite", 2)
     for name in suites:
-        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle)
-        console.print(f"[green]wrote[/] report {index}")
+        notes: list[str] = []
+        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle,
+                             notes=notes)
+        for line in notes:
+            console.print(escape(line))
+        console.print(f"[green]wrote[/] report {escape(str(index))}")

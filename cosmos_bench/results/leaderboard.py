@@ -40,6 +40,7 @@ import numpy as np
 from .. import catalog
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
+from ..owned import OwnedFolder, check_owned
 from . import signflip, stats
 from .selection import GenerationChoice, newest_generation
 from .store import ResultRow, ResultStore
@@ -538,16 +539,32 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
     return path
 
 
-def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
-    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric."""
+def is_leaderboards_folder(folder: Path) -> bool:
+    """Leaderboards written before the folder kept a manifest: a ``<suite>.samples.csv`` is there."""
+    return any(folder.glob("*.samples.csv"))
+
+
+def check_leaderboards_folder(out_dir: str | os.PathLike) -> None:
+    """Refuse (exit 2), before any work, a leaderboards folder that is a file or holds files no leaderboard wrote."""
+    check_owned(out_dir, "leaderboards", recognise=is_leaderboards_folder, option="leaderboards")
+
+
+def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True,
+                      notes: list[str] | None = None) -> dict[str, Path]:
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric.
+
+    Only this suite's files of an earlier leaderboard are replaced (a chart of a metric no longer
+    scored is removed); a line saying so is appended to ``notes``. Other files in the folder stay.
+    """
     if not is_safe_name(board.suite):  # the name becomes a file name: it must not lead elsewhere
         raise ValueError(f"suite name {board.suite!r} in the results must be {NAME_RULE}; leaderboard not written")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    owned = OwnedFolder.adopt(out_dir, "leaderboards", board.suite, recognise=is_leaderboards_folder,
+                              option="leaderboards")
+    out = owned.path
     paths = {
-        "markdown": out / f"{board.suite}.md",
-        "csv": out / f"{board.suite}.csv",
-        "samples": out / f"{board.suite}.samples.csv",
+        "markdown": owned.target(f"{board.suite}.md"),
+        "csv": owned.target(f"{board.suite}.csv"),
+        "samples": owned.target(f"{board.suite}.samples.csv"),
     }
     from .sequential_report import sequential_section  # the last sequential run's decisions, if any
 
@@ -558,5 +575,8 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         for metric in board.metrics:
             if not any(board.summaries[(m, metric)].n > 0 for m in board.models if (m, metric) in board.summaries):
                 continue  # nothing scored (all failed or degenerate): no empty chart
-            paths[f"plot:{metric}"] = plot_metric(board, metric, out / f"{board.suite}.{metric}.png")
+            paths[f"plot:{metric}"] = plot_metric(board, metric, owned.target(f"{board.suite}.{metric}.png"))
+    line = owned.describe(owned.finish())
+    if line is not None and notes is not None:
+        notes.append(line)
     return paths
