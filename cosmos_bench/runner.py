@@ -281,6 +281,10 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     """
     check_config(cfg)
     judge = cfg.judge.resolved() if cfg.judge is not None else None
+    if judge is not None:
+        from .judge.client import check_endpoint_urls
+
+        check_endpoint_urls(judge.base_url)
     return dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics), judge=judge)
 
 

@@ -110,7 +110,7 @@ def test_owner_identity_survives_pid_reuse(tmp_path: Path) -> None:
 def test_a_dead_runs_claim_on_a_reused_pid_neither_blocks_nor_stays(suite, judge, reference, tmp_path):
     stopped = start_stopped("claim", 1, cli_args(suite, tmp_path, judge), tmp_path / "stopped")
     assert stopped.kill() == -signal.SIGKILL
-    (item, (owner, _)), = stored(tmp_path)[1].items()
+    ((_, (owner, _)),) = stored(tmp_path)[1].items()
     host, _, started, boot, token = owner.split(":")
     reused = f"{host}:{os.getpid()}:{started}:{boot}:{token}"  # the dead run's PID now belongs to a live process
     with sqlite3.connect(tmp_path / "s.sqlite") as conn:

@@ -334,3 +334,40 @@ def test_saving_the_tiny_pipeline_prints_no_progress_bar(tmp_path, capfd, one_to
     captured = capfd.readouterr()
     assert "Writing model shards" not in captured.err + captured.out
     assert transformers_logging.is_progress_bar_enabled()  # the caller's setting is restored
+
+
+# ------------------------------------------------------------------------------ issue 30, 6: checks up front
+def test_a_judge_url_that_is_not_a_url_is_exit_2_before_any_work(bench, suite):
+    res = run_cli(bench, suite, "--metrics", "tse,physics", "--judge-url", "notaurl")
+    assert res.exit_code == 2, res.output
+    assert "--judge-url: 'notaurl' is not an http(s)://host[:port]/... URL" in " ".join(res.output.split())
+    assert not (bench / "videos").exists() and not (bench / "s.sqlite").exists()  # nothing generated or stored
+    res = run_cli(bench, suite, "--metrics", "physics", "--judge-url", "http://127.0.0.1:99999/v1")
+    assert res.exit_code == 2 and "is not a URL" in res.output, res.output
+
+
+def test_metrics_json_under_an_uncreatable_folder_is_exit_2_before_measuring(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    res = CliRunner().invoke(app, ["metrics", str(tmp_path / "missing.mp4"), "--json", "/proc/nope/x.json"])
+    assert res.exit_code == 2, res.output
+    assert "cannot create files under /proc" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("message", ["disk I/O error", "database or disk is full"])
+def test_a_store_on_a_refusing_disk_is_named_as_such_with_exit_4(bench, suite, monkeypatch, message):
+    import sqlite3
+
+    import cosmos_bench.results.store_check as store_check
+
+    store = bench / "s.sqlite"
+    sqlite3.connect(store).close()  # an existing (empty) SQLite file
+    store.write_bytes(store.read_bytes() or b"SQLite format 3\x00" + bytes(84))
+
+    def refusing(*args, **kwargs):  # what sqlite3 raises when the disk under the file fails or is full
+        raise sqlite3.OperationalError(message)
+
+    monkeypatch.setattr(store_check.sqlite3, "connect", refusing)
+    res = run_cli(bench, suite, "--metrics", "tse")
+    assert res.exit_code == 4, res.output
+    assert f"the disk refused the results store ({message})" in " ".join(res.output.split())
+    assert not (bench / "videos").exists()

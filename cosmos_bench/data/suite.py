@@ -23,6 +23,7 @@ import yaml
 from ..atomic import atomic_write_text
 from ..errors import CosmosBenchError
 from ..names import NAME_RULE, is_safe_name
+from ..provenance import file_sha256
 from .judge_view import tiled_views_video
 from .video import (VideoError, check_video_shape, iter_file_views, iter_view_file_windows, parse_grid, probe_video,
                     read_grid_views, read_video, read_view_files)
@@ -147,9 +148,13 @@ class Suite:
         if expect is None:
             expect = {"frames": self.frames, "size": self.file_size(), "source": "suite.yaml says"}
         size = expect.get("size")
+        hashes = expect.get("sha256") or {}
         for path in sorted(set(self.sample_files(directory, sample).values())):
             check_video_shape(probe_video(path), frames=expect.get("frames"), size=None if size is None else tuple(size),
                               source=str(expect.get("source", "expected")))
+            recorded = hashes.get(path.name)
+            if recorded is not None and file_sha256(path, use_cache=False) != recorded:
+                raise VideoError(path, "changed since it was written: its SHA-256 is not the one its sidecar recorded")
 
     def camera_file(self, sample: str) -> Path | None:
         if not self.cameras:

@@ -535,7 +535,9 @@ def _store(context: _RunContext, o: _FinishedVideo, raise_errors: bool) -> ItemR
             model_info=o.video.info,
             views=list(context.suite.views),
             storage=context.suite.storage.to_dict(),
-            expect=expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
+            # the files' hashes too: a bitstream damaged later can decode without a decoder error
+            expect={**expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
+                    "sha256": {p.name: file_sha256(p, use_cache=False) for p in unique}},
             files={v: p.name for v, p in files.items()},
             file_sizes={p.name: p.stat().st_size for p in unique},
             content_sha256=content,
