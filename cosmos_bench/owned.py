@@ -40,6 +40,11 @@ def _read_manifest(folder: Path) -> dict | None:
     return data
 
 
+def _manifest_in_writing(entry: Path) -> bool:
+    """The temporary file of a manifest another process is writing now (a concurrent first run)."""
+    return entry.name.startswith(f".{Path(MANIFEST).stem[:32]}.") and ".tmp" in entry.name
+
+
 def check_target_folder(folder: str | os.PathLike, option: str | None = None) -> Path:
     """``folder`` as a folder a command may create or write: not a file, nor under one (exit 2)."""
     path = Path(folder)
@@ -64,7 +69,7 @@ def check_owned(folder: str | os.PathLike, kind: str, *, recognise: Callable[[Pa
         if manifest.get("kind") != kind:
             raise FolderNotOursError(f"{path}: holds {manifest.get('kind')} output, not {kind}; give another folder",
                                      option=option)
-    elif path.is_dir() and any(path.iterdir()) and not recognise(path):
+    elif path.is_dir() and any(not _manifest_in_writing(p) for p in path.iterdir()) and not recognise(path):
         raise FolderNotOursError(f"{path}: not empty and holds no earlier {kind} output written by cosmos-bench "
                                  f"(no {MANIFEST}); give an empty or new folder", option=option)
     return manifest

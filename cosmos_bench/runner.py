@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import catalog
 from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
+from .bounds import check_video_size, check_work_items
 from .errors import CosmosBenchError, InputError, MissingInputError
 from .interrupts import Interrupted
 from .models.outputs import Output
@@ -260,6 +261,8 @@ def check_config(cfg: RunConfig) -> None:
     for option, value in (("frames", cfg.frames), ("steps", cfg.steps)):
         if value is not None and value < 1:
             raise CosmosBenchError(f"must be at least 1, got {value}", option=option)
+    n_seeds = cfg.seeds if isinstance(cfg.seeds, int) else len(list(cfg.seeds))
+    check_work_items(n_seeds * max(1, len(cfg.models)), option="seeds")  # per test pair, at least
 
 
 def check_outputs(cfg: RunConfig) -> None:
@@ -296,9 +299,13 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
-    models = load_models(list(cfg.models), cfg.models_file)
     settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
                                   fps=cfg.fps)
+    files = len(suite.views) if suite.storage.kind == "files" else 1  # the size is per file: a grid tiles its views
+    check_video_size(settings.num_frames, settings.height, settings.width, files,  # before any model loads
+                     option="frames" if cfg.frames is not None else ("size" if cfg.size is not None else None),
+                     where="" if cfg.frames is not None or cfg.size is not None else f"suite {suite.name!r}")
+    models = load_models(list(cfg.models), cfg.models_file)
     summary = RunSummary(suite=suite.name)
 
     counts = {"total": 0}

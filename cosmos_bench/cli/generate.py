@@ -45,6 +45,10 @@ def generate_cmd(
     size_t = parse_size(size, where="--size") if size else None
     shard_t = parse_shard(shard)
     settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
+    from ..bounds import check_video_size
+
+    files = len(the_suite.views) if the_suite.storage.kind == "files" else 1  # the size is per file
+    check_video_size(settings.num_frames, settings.height, settings.width, files, option="frames")
     world_models = load_models(models, models_file)
     console.print(
         f"generating [bold]{', '.join(m.name for m in world_models)}[/] on suite [bold]{the_suite.name}[/] "

@@ -21,7 +21,8 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_write_text
-from ..errors import CosmosBenchError
+from ..bounds import check_video_size
+from ..errors import CosmosBenchError, InputError
 from ..names import NAME_RULE, is_safe_name
 from ..provenance import file_sha256
 from .judge_view import tiled_views_video
@@ -290,6 +291,12 @@ def suite_from_dict(data: dict[str, Any], root: str | os.PathLike, *, where: str
     if frames is not None and (not isinstance(frames, int) or frames <= 0):
         raise SuiteError(f"{where}: frames must be a positive integer, got {frames!r}")
     size = data.get("size")
+    size_hw = None if size is None else parse_size(size, where=f"{where}: size")
+    if frames is not None:  # a bound before any work: 1e20 frames would be found out by the kernel
+        try:
+            check_video_size(frames, *(size_hw or (1, 1)), len(views))
+        except InputError as exc:
+            raise SuiteError(f"{where}: frames {frames}: {exc}") from None
     name = "" if data.get("name") is None else str(data["name"])
     if name and not is_safe_name(name):
         raise SuiteError(f"{where}: suite name {name!r} must be {NAME_RULE}")
@@ -300,7 +307,7 @@ def suite_from_dict(data: dict[str, Any], root: str | os.PathLike, *, where: str
         storage=_parse_storage(data.get("storage"), list(views), where),
         fps=None if fps is None else float(fps),
         frames=frames,
-        size=None if size is None else parse_size(size, where=f"{where}: size"),
+        size=size_hw,
         videos=data.get("videos"),
         cameras=data.get("cameras"),
         description=str(data.get("description", "")),
@@ -319,9 +326,11 @@ def load_suite(path: str | os.PathLike) -> Suite:
     if not manifest.exists():
         return suite_from_dict({}, root)
     try:
-        data = yaml.safe_load(manifest.read_text()) or {}
+        data = yaml.safe_load(manifest.read_text())
     except yaml.YAMLError as exc:
         raise SuiteError(f"{manifest}: not valid YAML ({exc})") from None
+    if data is None:  # an empty file (or only comments) is a mistake, not a request for the defaults
+        raise SuiteError(f"{manifest}: empty suite manifest; give at least `views:`, or remove the file to use the defaults")
     return suite_from_dict(data, root, where=str(manifest))
 
 

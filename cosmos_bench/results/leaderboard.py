@@ -463,15 +463,33 @@ def leaderboard_from_store(store: ResultStore, suite: str, **kwargs) -> Leaderbo
 
 
 # --------------------------------------------------------------------------------- files
+_FORMULA_STARTS = ("=", "+", "-", "@", "'")  # a spreadsheet runs a cell starting with one of the first four
+
+
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one ``'`` before a leading ``=``, ``+``, ``-``, ``@`` (and ``'``).
+
+    A sample named ``=HYPERLINK(...)`` would otherwise be a formula when the export is opened in a
+    spreadsheet (formula injection). :func:`csv_untext` undoes it exactly, so the gate reads the names back.
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_untext(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
 def samples_csv(rows: Sequence[ResultRow]) -> str:
-    """Per-sample export: one row per (model, sample, seed, metric), what the CI gate reads."""
+    """Per-sample export: one row per (model, sample, seed, metric), what the CI gate reads.
+    Text cells go through :func:`csv_text`; the seed and the value are numbers and stay as they are."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SAMPLE_COLUMNS)
     for r in sorted(rows, key=lambda r: (r.metric, r.model, r.sample, r.seed, r.metric_version)):
+        t = csv_text
         writer.writerow([
-            r.suite, r.model, r.generation_key, r.sample, r.seed, r.metric, r.metric_version, r.direction,
-            "" if r.value is None else repr(float(r.value)), r.status, r.reason or "",
+            t(r.suite), t(r.model), t(r.generation_key), t(r.sample), r.seed, t(r.metric), t(r.metric_version),
+            t(r.direction), "" if r.value is None else repr(float(r.value)), t(r.status), t(r.reason or ""),
             json.dumps(r.provenance, sort_keys=True, default=str),
         ])
     return buf.getvalue()
@@ -495,7 +513,8 @@ def _read_samples(p: Path) -> list[ResultRow]:
         missing = set(SAMPLE_COLUMNS) - set(reader.fieldnames or [])
         if missing:
             raise InputError(f"{p}: not a cosmos-bench samples export, missing columns {sorted(missing)}")
-        for line_no, rec in enumerate(reader, start=2):
+        for line_no, raw in enumerate(reader, start=2):
+            rec = {k: raw[k] if k in ("seed", "value", "provenance") else csv_untext(raw[k] or "") for k in SAMPLE_COLUMNS}
             try:
                 rows.append(ResultRow(
                     suite=rec["suite"], model=rec["model"], generation_key=rec["generation_key"],
