@@ -305,6 +305,10 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     check_video_size(settings.num_frames, settings.height, settings.width, files,  # before any model loads
                      option="frames" if cfg.frames is not None else ("size" if cfg.size is not None else None),
                      where="" if cfg.frames is not None or cfg.size is not None else f"suite {suite.name!r}")
+    if cfg.leaderboards is not None and cfg.report:  # a foreign report folder: exit 2 now, not after the work
+        from .report import check_report_folder, default_report_dir
+
+        check_report_folder(default_report_dir(cfg.leaderboards, suite.name))
     models = load_models(list(cfg.models), cfg.models_file)
     summary = RunSummary(suite=suite.name)
 

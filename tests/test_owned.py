@@ -98,3 +98,20 @@ def test_demo_refuses_a_foreign_folder(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["demo", "--out", str(foreign(tmp_path)), "--no-tiny-cosmos"])
     assert res.exit_code == 2 and "holds no earlier demo output" in " ".join(res.output.split()), res.output
     assert files(tmp_path / "mine") == ["tiny.md"]
+
+
+def test_run_refuses_a_foreign_report_folder_before_any_work(tmp_path: Path) -> None:
+    from cosmos_bench.data.synthetic import SceneConfig
+    from cosmos_bench.data.synthetic_suite import write_synthetic_suite
+
+    write_synthetic_suite(tmp_path / "suite", SceneConfig(frames=5, height=48, width=80, seed=1), samples=1, name="tiny")
+    (tmp_path / "models.yaml").write_text("models:\n  base: {kind: synthetic}\n")
+    OwnedFolder.adopt(tmp_path / "boards", "leaderboards").finish()  # the leaderboards' own folder...
+    (tmp_path / "boards" / "tiny.report").mkdir(parents=True)  # ...holding a report folder that is not a report's
+    (tmp_path / "boards" / "tiny.report" / "notes.txt").write_text("mine")
+    res = CliRunner().invoke(app, ["run", "--models", "base", "--suite", str(tmp_path / "suite"), "--models-file",
+                                   str(tmp_path / "models.yaml"), "--seeds", "1", "--metrics", "tse", "--out",
+                                   str(tmp_path / "v"), "--store", str(tmp_path / "s.sqlite"), "--leaderboards",
+                                   str(tmp_path / "boards")], env={"COLUMNS": "250"})
+    assert res.exit_code == 2 and "tiny.report: not empty and holds no earlier report output" in res.output, res.output
+    assert not (tmp_path / "v").exists() and files(tmp_path / "boards") == ["tiny.report/notes.txt"]
