@@ -559,8 +559,9 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
 
 
 def is_leaderboards_folder(folder: Path) -> bool:
-    """Leaderboards written before the folder kept a manifest: a ``<suite>.samples.csv`` is there."""
-    return any(folder.glob("*.samples.csv"))
+    """Leaderboards written before the folder kept a manifest (a ``<suite>.samples.csv``), or a sequential
+    run's decisions written into it just before its first leaderboard (``<suite>.sequential.csv``)."""
+    return any(folder.glob("*.samples.csv")) or any(folder.glob("*.sequential.csv"))
 
 
 def check_leaderboards_folder(out_dir: str | os.PathLike) -> None:
