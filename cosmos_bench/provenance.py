@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import tempfile
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -119,11 +120,26 @@ def minor_version(dist: str) -> tuple[int, int] | None:
     return major, minor
 
 
+def git_commit(path: str | os.PathLike = ".") -> dict[str, Any] | None:
+    """The git commit of the checkout holding ``path`` and whether it has uncommitted changes; None
+    outside a checkout or without git. A results file records it so a number can be traced to code."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None}
+
+
 __all__ = [
     "TRACKED_DISTRIBUTIONS",
     "canonical_json",
     "file_sha256",
     "folder_fingerprint",
+    "git_commit",
     "hash_cache_path",
     "library_versions",
     "minor_version",

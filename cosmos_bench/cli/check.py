@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import fail
-from .options import DEFAULT_STORE, only_suite_of, sequential_options
+from .formats import (FORMAT_HELP, append_step_summary, check_format, closing_line, echo_lines, gate_annotations,
+                      gate_lines, gate_markdown, resolve_format)
+from .options import DEFAULT_STORE, check_output_file, only_suite_of, sequential_options
 from .output import console, err_console, print_decisions
 
 
@@ -31,6 +33,11 @@ def check_cmd(
     bound: Optional[str] = typer.Option(None, "--bound", help="With --sequential: per-metric clipping bounds."),
     order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the pair order."),
     population: str = typer.Option("prompts", "--population", help="With --sequential: prompts or suite."),
+    json_file: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Also write the verdicts as JSON (schema: docs/check.schema.json)."),
+    junit_file: Optional[Path] = typer.Option(None, "--junit", callback=check_output_file, help="Also write the verdicts as JUnit XML (one test case per metric)."),
+    output_format: str = typer.Option("auto", "--format", callback=check_format, help=FORMAT_HELP),
+    github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
+    step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the table is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
     """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
     from ..results.gate import EXIT_BAD_INPUT, check_regression
@@ -55,11 +62,16 @@ def check_cmd(
         fail(f"{store}: results store not found; pass --current FILE or --store", 2)
     if suite is None:
         suite = only_suite_of(file_rows or current_rows, "")
+    sinks = Sinks(resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
+                  json_file, junit_file, step_summary)
+    inputs = {"baseline_file": None if baseline_file is None else str(baseline_file), "baseline_model": baseline_model,
+              "current": str(current_file if current_file is not None else store), "suite": suite, "metrics": metrics}
     if sequential:
         if baseline_file is not None:
             fail("--baseline FILE does not apply with --sequential: it replays one run's rows (--store or --current)", 2)
         seq = sequential_options(margin, bound, alpha, None, None, None, order_seed, population)
-        return _check_sequential(current_rows, suite, candidate, baseline_model or "base", store if current_file is None else None, seq)
+        return _check_sequential(current_rows, suite, candidate, baseline_model or "base", store if current_file is None else None,
+                                 seq, sinks, inputs)
     chosen = gate_rows(current_rows, suite=suite, candidate=candidate, baseline=baseline_model, baseline_rows=file_rows,
                        current_from=str(current_file if current_file is not None else store),
                        baseline_from=None if baseline_file is None else str(baseline_file))
@@ -69,11 +81,51 @@ def check_cmd(
         metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
         method=method, alpha=alpha, failure_alpha=failure_alpha,
     )
-    _print_gate(report, title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
+    from ..results.export import gate_document, run_provenance
+
+    doc = gate_document(report, suite=suite, provenance=run_provenance(inputs=inputs | {"max_regression": max_regression}))
+    if sinks.format == "table":
+        _print_gate(report, title=escape(f"regression gate: {candidate} vs {base_name} ({suite}, {method})"))
+    sinks.emit(doc)
+    raise typer.Exit(report.exit_code)
+
+
+class Sinks:
+    """Where the verdicts go: the chosen format on stdout, and the JSON, JUnit and step-summary files."""
+
+    def __init__(self, output_format: str, json_file: Path | None, junit_file: Path | None, step_summary: Path | None) -> None:
+        self.format, self.json_file, self.junit_file, self.step_summary = output_format, json_file, junit_file, step_summary
+
+    def emit(self, doc: dict) -> None:
+        """Write the files first (a CI step reads them even when the gate fails), then the output and the closing line."""
+        import json
+
+        from ..atomic import atomic_write_text
+        from ..results.junit import junit_xml
+
+        if self.json_file is not None:
+            atomic_write_text(self.json_file, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        if self.junit_file is not None:
+            atomic_write_text(self.junit_file, junit_xml(doc))
+        if self.format == "github":
+            append_step_summary(self.step_summary, gate_markdown(doc))
+        if self.format == "markdown":
+            typer.echo(gate_markdown(doc), nl=False)
+        elif self.format in ("plain", "github"):
+            echo_lines(gate_lines(doc))
+        if self.format == "github":
+            echo_lines(gate_annotations(doc))
+        tone, text = closing_line(doc)
+        if self.format == "table":
+            style = {"error": "bold red", "warning": "bold yellow", "ok": "green"}[tone]
+            head, _, rest = text.partition(":")
+            (console if tone == "ok" else err_console).print(f"[{style}]{escape(head)}:[/]{escape(rest)}")
+        else:
+            typer.echo(text, err=tone == "error" or self.format == "markdown")  # markdown on stdout stays pure
 
 
 def _print_gate(report, *, title: str) -> None:
-    """The gate's table and one closing line; exits with the report's code (see `check --help`)."""
+    """The gate's rich table for a terminal (the closing line comes from :meth:`Sinks.emit`)."""
     table = Table(title=title)
     for col in ("metric", "test pairs", "baseline mean", "worsening", "margin", "MDE (80%)", "verdict", "why"):
         table.add_column(col, overflow="fold")
@@ -88,20 +140,10 @@ def _print_gate(report, *, title: str) -> None:
     console.print(table)
     for note in report.notes():
         console.print(f"note: {escape(note)}")
-    def names(status: str) -> str:
-        return ", ".join(v.metric for v in report.verdicts if v.status == status)
-
-    if report.outcome == "regression":
-        err_console.print(f"[bold red]regression:[/] {escape(report.candidate)} got worse than {escape(report.baseline)} on {names('fail')}")
-    elif report.outcome == "undecided":
-        err_console.print(f"[bold yellow]cannot decide:[/] too little paired data on {names('undecided')}; this is not a pass")
-    else:
-        console.print(f"[green]pass:[/] {escape(report.candidate)} shows no regression against {escape(report.baseline)}.")
-    raise typer.Exit(report.exit_code)
 
 
-
-def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options) -> None:
+def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options, sinks: Sinks,
+                      inputs: dict) -> None:
     """``check --sequential``: the run's own rule over its rows; exit 1 on worse, say inconclusive plainly."""
     from ..sequential_run import SequentialOptions, check_sequential, read_provenance
 
@@ -111,18 +153,17 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
     if recorded is not None and candidate in recorded["candidates"] and recorded["baseline"] == baseline:
         options = SequentialOptions.from_provenance(recorded)
         candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
-        console.print(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
-                      f"alpha {options.alpha}, margins {options.margin})")
+        typer.echo(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
+                   f"alpha {options.alpha}, margins {options.margin})")
     decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
                                              pairs=pairs, seeds=seeds) if d.candidate == candidate]
-    print_decisions(decisions)
-    worse = [d.metric for d in decisions if d.verdict == "worse"]
-    open_ = [d.metric for d in decisions if not d.decided]
-    if worse:
-        err_console.print(f"[bold red]regression:[/] {candidate} is worse than {baseline} beyond the margin on {', '.join(worse)}")
-        raise typer.Exit(1)
-    if open_:
-        console.print(f"[yellow]inconclusive:[/] no verdict yet for {candidate} on {', '.join(open_)} "
-                      "(not a regression; more pairs would decide)")
-    else:
-        console.print(f"[green]pass:[/] {candidate} is decided and not worse than {baseline} on any gated metric.")
+    from ..results.export import run_provenance, sequential_document
+
+    settings = {"margin": options.margin, "bound": options.bound, "alpha": options.alpha, "order_seed": options.order_seed,
+                "population": options.population, "design_recorded": recorded is not None and pairs is not None}
+    doc = sequential_document(decisions, suite=suite, candidate=candidate, baseline=baseline, settings=settings,
+                              provenance=run_provenance(inputs=inputs))
+    if sinks.format == "table":
+        print_decisions(decisions)
+    sinks.emit(doc)
+    raise typer.Exit(doc["exit_code"])

@@ -18,6 +18,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def is_sample_progress(event) -> bool:
+    """The judge's per-sample progress notes (``physics: 3/10 samples``): the stage's advance events
+    already count the same items, so showing both would report each item twice."""
+    return event.kind == "note" and event.stage == "judge" and event.message.endswith(" samples")
+
+
 class RichReporter:
     """Shows the runner's stages as rich progress bars with counts and ETA."""
 
@@ -28,7 +34,7 @@ class RichReporter:
 
     def __call__(self, event) -> None:
         if event.kind == "note":
-            if event.stage != "judge" or not event.message.endswith("samples"):
+            if not is_sample_progress(event):
                 self.progress.console.print(f"[yellow]{event.stage}:[/] {escape(event.message)}")
             return
         label = event.stage + (f" ({event.message})" if event.kind == "start" and event.message else "")
@@ -54,6 +60,8 @@ class PlainReporter:
         self.done: dict[str, dict[str, int]] = {}
 
     def __call__(self, event) -> None:
+        if is_sample_progress(event):
+            return
         if event.kind == "note":
             self.out.print(f"{event.stage}: {escape(event.message)}", highlight=False)
         elif event.kind == "start":

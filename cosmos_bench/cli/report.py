@@ -9,8 +9,9 @@ import typer
 from rich.markup import escape
 
 from .errors import fail
+from .formats import FORMAT_HELP, append_step_summary, board_annotations, board_lines, check_format, echo_lines, resolve_format
 from .options import DEFAULT_BOARDS, DEFAULT_STORE, PairedBaseline, StoreSuite, WrittenStore
-from .output import console, print_board
+from .output import console, err_console, print_board
 
 
 def _store_suites(store: Path, suite: Optional[str]) -> list[str]:
@@ -34,6 +35,9 @@ def leaderboard_cmd(
     n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+    output_format: str = typer.Option("auto", "--format", callback=check_format, help=FORMAT_HELP),
+    github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
+    step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the leaderboard is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
     from ..results.leaderboard import check_leaderboards_folder, leaderboard_from_store, write_leaderboard
@@ -46,12 +50,32 @@ def leaderboard_cmd(
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
-            notes: list[str] = []
+            notes: list[str] = []  # what it replaced of an earlier leaderboard (stderr: stdout may be markdown)
             paths = write_leaderboard(board, out, plots=plots, notes=notes)
-            print_board(board)
             for line in notes:
-                console.print(escape(line))
-            console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+                err_console.print(escape(line))
+            _show_board(board, paths, resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
+                        step_summary)
+
+
+def _show_board(board, paths: dict[str, Path], output_format: str, step_summary: Optional[Path]) -> None:
+    """The board in the chosen format; plain and github read the results file just written (the same numbers)."""
+    import json
+
+    if output_format == "table":
+        print_board(board)
+        console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in paths.values()))}")
+        return
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    if output_format == "markdown":
+        typer.echo(markdown, nl=False)
+        return
+    doc = json.loads(paths["results"].read_text(encoding="utf-8"))
+    echo_lines(board_lines(doc))
+    if output_format == "github":
+        echo_lines(board_annotations(doc))
+        append_step_summary(step_summary, markdown)
+    typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def report_cmd(

@@ -25,6 +25,7 @@ from ..owned import OwnedFolder, check_owned
 from ..results.leaderboard import plot_metric
 from .model import (BOARD_FIELDS, COMPARISON_FIELDS, SUMMARY_FIELDS, ComparisonRow, Curve, ReportModel, VideoFile,
                     extra_fields, format_value)
+from .forest import DEFAULT_MAX_REGRESSION, forest_plot
 from .svg import legend, line_chart, value_range
 
 ASSETS = ("report.css", "report.js")
@@ -155,8 +156,10 @@ def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool
         atomic_write_text(owned.target(f"{ROWS_DIR}/{i:05d}.js"), f"cosmosReport.addRow({i}, {script_json(html)});\n")
     index = script_json({"rows": model.index, "models": board.models, "metrics": board.metrics,
                          "baseline": board.baseline, "directions": board.directions})
+    forests = [(metric, svg) for metric in board.metrics if (svg := forest_plot(board, metric))]
     html = env.get_template("index.html.j2").render(board=board, model=model, charts=charts, training=training,
-                                                    index_json=index, store=store, bundle=bundle)
+                                                    index_json=index, store=store, bundle=bundle, forests=forests,
+                                                    max_regression=DEFAULT_MAX_REGRESSION)
     index_path = atomic_write_text(owned.target(INDEX_FILE), html)
     # what the last report wrote and this one did not (rows that are gone, an earlier --bundle's media)
     line = owned.describe(owned.finish())

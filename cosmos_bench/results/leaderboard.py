@@ -153,6 +153,18 @@ class Leaderboard:
         rows = [r for r in self.rows if r.metric in judged and len((r.details or {}).get("samples") or []) >= 2]
         return agreement_of_rows(rows) if rows else {}
 
+    def missing(self, metric: str) -> tuple[str, str]:
+        """Why ``metric`` has no rows: ("not requested", why) when its stage ran for another metric of
+        this board (the judge scored ``physics``, so an empty ``if`` was left out by ``--metrics``, not
+        missed), else ("not run", the catalogue's usual reason). Read from the rows alone, so a board
+        regenerated from the store says the same as the run's."""
+        info = catalog.METRICS.get(metric)
+        if info is not None and info.stage == "judge":
+            ran = [m for m in self.versions if m != metric and m in catalog.METRICS and catalog.METRICS[m].stage == "judge"]
+            if ran:
+                return "not requested", f"the judge scored {', '.join(ran)} but {metric} was not in --metrics"
+        return "not run", NOT_RUN_HINT.get(metric, "no rows in the store")
+
     # ----------------------------------------------------------------- rendering
     def to_markdown(self) -> str:
         pct = int(round(self.confidence * 100))
@@ -172,7 +184,7 @@ class Leaderboard:
             cells = [model]
             for metric in self.metrics:
                 s = self.summaries.get((model, metric))
-                cells.append(_format_summary(s))
+                cells.append(_format_summary(s) if s is not None or metric in self.versions else self.missing(metric)[0])
             lines.append("| " + " | ".join(cells) + " |")
         if self.comparisons:
             lines += ["", f"## Paired comparison against `{self.baseline}`", ""]
@@ -218,7 +230,7 @@ class Leaderboard:
             if metric in self.versions:
                 lines.append(f"- `{metric}`: `{self.versions[metric]}`")
             else:
-                lines.append(f"- `{metric}`: not run ({NOT_RUN_HINT.get(metric, 'no rows in the store')})")
+                lines.append("- `{}`: {} ({})".format(metric, *self.missing(metric)))
         return "\n".join(lines) + "\n"
 
     def _untestable_note(self) -> list[str]:
@@ -571,7 +583,7 @@ def check_leaderboards_folder(out_dir: str | os.PathLike) -> None:
 
 def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True,
                       notes: list[str] | None = None) -> dict[str, Path]:
-    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.samples.csv`` and one PNG per metric.
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.json`` (the results file), ``<suite>.samples.csv`` and one PNG per metric.
 
     Only this suite's files of an earlier leaderboard are replaced (a chart of a metric no longer
     scored is removed); a line saying so is appended to ``notes``. Other files in the folder stay.
@@ -586,10 +598,13 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         "csv": owned.target(f"{board.suite}.csv"),
         "samples": owned.target(f"{board.suite}.samples.csv"),
     }
-    from .sequential_report import sequential_section  # the last sequential run's decisions, if any
+    from .results_file import results_json  # the one results file the md, csv and report are views of
+    from .sequential_report import read_decisions_csv, sequential_section  # the last sequential run's decisions, if any
 
+    paths["results"] = owned.target(f"{board.suite}.json")
     atomic_write_text(paths["markdown"], board.to_markdown() + sequential_section(out, board.suite))
     atomic_write_text(paths["csv"], board.to_csv())
+    atomic_write_text(paths["results"], results_json(board, sequential=read_decisions_csv(out, board.suite), checkout=out))
     atomic_write_text(paths["samples"], samples_csv(board.rows))
     if plots:
         for metric in board.metrics:

@@ -19,6 +19,7 @@ window.cosmosReport = {
     slot.innerHTML = html;
     const section = slot.firstElementChild;
     setUpRow(section);
+    placeChosen(section);
     if (target && section.dataset.row === target) {
       section.classList.add("target");
       section.scrollIntoView({ block: "start" });
@@ -118,6 +119,17 @@ function render(keepPage) {
     script.remove();
   }
   writeHash(target);
+}
+
+// The candidate the view sorts or filters by sits right after the baseline, so it is on the row's first
+// line at any width (the cells wrap instead of hiding behind a scroll).
+function placeChosen(section) {
+  const chosen = controls.elements.model.value;
+  for (const cell of section.querySelectorAll(".cell")) {
+    const m = cell.dataset.model;
+    cell.style.order = m === data.baseline ? "-2" : m === chosen ? "-1" : "0";
+    cell.classList.toggle("chosen", m === chosen && m !== data.baseline);
+  }
 }
 
 // ------------------------------------------------------------------------------ synchronised playback
