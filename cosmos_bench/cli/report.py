@@ -50,12 +50,13 @@ def leaderboard_cmd(
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
-            notes: list[str] = []  # what it replaced of an earlier leaderboard (stderr: stdout may be markdown)
+            notes: list[str] = []  # what it replaced of an earlier leaderboard
             paths = write_leaderboard(board, out, plots=plots, notes=notes)
-            for line in notes:
-                err_console.print(escape(line))
-            _show_board(board, paths, resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
-                        step_summary)
+            fmt = resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal)
+            if fmt in ("table", "plain"):  # markdown and github output is the document alone
+                for line in notes:
+                    err_console.print(escape(line))
+            _show_board(board, paths, fmt, step_summary)
 
 
 def _show_board(board, paths: dict[str, Path], output_format: str, step_summary: Optional[Path]) -> None:
