@@ -1,128 +1,143 @@
-"""Sequential vs fixed 50 x 5 design on simulated paired data with known truth.
+"""The sequential rule on issue 29's data model: error under no difference, power and videos at a 10%
+improvement, and `equivalent` for a candidate 8% worse, at 1, 2 and 5 seeds.
 
-For effect sizes 0, 5, 10, 20% (judge-like 1–5 scores and Sampson-like errors) and each design
-(seeds per pair; population or suite form), 2,000 simulated runs monitored after every pair give
-the distribution of candidate videos used, the error rate, the power and the interval width at the
-stop; the fixed design's power is a paired t-test on the same simulated 50 x 5 data.
+    python benchmarks/sequential_bench.py --runs 1000 --json sequential.jsonl     # the RESULTS.md table (~1 min)
 
-Variance: Sampson components come from a demo store (``--store``, from ``cosmos-bench demo``):
-the planner's one-way ANOVA on per-seed log ratios of ``--candidate`` vs base gives the seed noise
-and prompt x model interaction, base's own values the between-pair spread; judge components are the
-stated assumptions in ``simulation.JUDGE`` (no judge runs offline). Usage::
+Data model (per model m, test pair i, seed s): latent = mu + u_i + w_is + a_mi + e_mis (+ the model's
+shift); u is shared by all models, w by models on the same seed, a is prompt x model, e own noise.
 
-    python benchmarks/sequential_bench.py --store demo_out/results.sqlite --candidate warp1 --runs 2000
+* Sampson-like (lower is better): value = exp(latent), mu = log 0.3, sd(u) = sd(e) = 0.30, no w or a;
+  "x% better" multiplies the value by 1 - x ("x% worse" by 1 + x). Gated at tse=5% (log ratio of seed means).
+* judge-like (higher is better): value = clip(round(latent), 1, 5), mu = 3.3, sd(u) = 0.6, sd(w) = 0.495,
+  sd(a) = 0.15, sd(e) = 0.495; "x% better" raises the population mean score by x% (the latent shift that
+  does so is solved on 400,000 draws). Gated at if=0.25 points.
+
+Every run is a suite of 50 test pairs x S seeds monitored after every pair with the very function the
+monitor uses (``confseq.repeated_confidence_path`` over ``sequential.differences``; a test checks that
+``SequentialMonitor`` decides identically), alpha 0.05 (one gated metric) or 0.0125 (4 gated metrics,
+Bonferroni as the run splits it). Cell c uses ``numpy.random.default_rng([seed, c])`` for all its
+runs at once. Rates are over ``--runs`` runs, with their binomial standard error. Last, ``--check-runs``
+simulated stores per cell go through the gate's own path (``replay_check`` and ``gate_exit_code``, what
+``check --sequential`` runs), giving the shares of exit codes 0 / 1 / 3.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import optimize
 
-from cosmos_bench.results.confseq import betting_confidence_path
-from cosmos_bench.results.planner import pilot_variance
-from cosmos_bench.results.sequential import VERDICT_CODES, clipped_differences, first_decisions, metric_rules, wrong_verdicts
-from cosmos_bench.results.simulation import JUDGE, Components, judge_scores, sampson_values
-from cosmos_bench.results.store import ResultStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-EFFECTS = (0.0, 0.05, 0.10, 0.20)
-FIXED_PAIRS, FIXED_SEEDS = 50, 5
+from bench_io import emit
+
+from cosmos_bench.results.confseq import (
+    RCI_MIN_PAIRS,
+    RCI_SHAPE,
+    repeated_confidence_path,
+)
+from cosmos_bench.results.sequential import (
+    differences,
+    first_decisions,
+    gate_exit_code,
+    metric_rules,
+)
+from cosmos_bench.results.store import ResultRow
+from cosmos_bench.sequential_run import SequentialOptions, replay_check
+
+PAIRS = 50
 RULES = metric_rules("if=0.25,tse=5%")
-# (seeds per pair, population form, alpha): the protocol's seeds, fewer seeds, the suite form,
-# and Bonferroni for 4 candidates x 4 metrics
-DESIGNS = ((5, "prompts", 0.05), (2, "prompts", 0.05), (5, "suite", 0.05), (2, "suite", 0.05),
-           (5, "suite", 0.05 / 16))
+KINDS = {"sampson": ("tse", "lower"), "judge": ("if", "higher")}
+JUDGE_SD = {"u": 0.6, "w": 0.495, "a": 0.15, "e": 0.495}
 
 
-def sampson_components(store: Path, candidate: str, tail_df: float) -> Components:
-    with ResultStore(store) as db:
-        suite = db.suites()[0]
-        version = db.current_versions(suite)["tse"]
-        rows = db.rows(suite=suite, metric="tse", metric_version=version)
-    pilot = pilot_variance(rows, candidate=candidate, baseline="base", rule=RULES["tse"])
-    return pilot.components(tail_df=tail_df)
+@cache
+def judge_shift(change: float) -> float:
+    """The latent shift that moves the population mean score by ``change`` (0.1 = 10% higher)."""
+    z = 3.3 + np.random.default_rng(1).normal(0, math.sqrt(sum(v * v for v in JUDGE_SD.values())), 400_000)
+    base = np.clip(np.rint(z), 1, 5).mean()
+    return float(optimize.brentq(lambda d: np.clip(np.rint(z + d), 1, 5).mean() - (1 + change) * base, -3, 3))
 
 
-def simulate(kind: str, effect: float, seeds: int, population: str, alpha: float, runs: int, rng_seed: int,
-             sampson: Components, rules: dict = RULES) -> dict:
-    rng = np.random.default_rng(rng_seed)
-    metric, direction = ("if", "higher") if kind == "judge" else ("tse", "lower")
-    rule = rules[metric]
-    make = (lambda s, p: judge_scores(rng, runs=runs, pairs=p, seeds=s, improvement=effect)) if kind == "judge" else \
-        (lambda s, p: sampson_values(rng, runs=runs, pairs=p, seeds=s, components=sampson, improvement=effect))
-    base, cand = make(seeds, FIXED_PAIRS)
-    diffs, _ = clipped_differences(cand.mean(axis=2), base.mean(axis=2), rule)
-    path = betting_confidence_path(diffs, low=-rule.bound, high=rule.bound, alpha=alpha,
-                                   pool_size=FIXED_PAIRS if population == "suite" else None,
-                                   anchors=(rule.margin, -rule.margin), grid_points=401)
+def simulate(kind: str, rng: np.random.Generator, runs: int, seeds: int, better: float) -> tuple[np.ndarray, np.ndarray]:
+    """(base, candidate) values of shape (runs, pairs, seeds); ``better`` > 0 improves, < 0 worsens."""
+    shape = (runs, PAIRS, seeds)
+    if kind == "sampson":
+        u = rng.normal(0, 0.3, (runs, PAIRS, 1))
+        base = np.exp(math.log(0.3) + u + rng.normal(0, 0.3, shape))
+        return base, np.exp(math.log(0.3) + u + rng.normal(0, 0.3, shape)) * (1 - better)
+    u, w = rng.normal(0, JUDGE_SD["u"], (runs, PAIRS, 1)), rng.normal(0, JUDGE_SD["w"], shape)
+
+    def scores(shift: float) -> np.ndarray:
+        a = rng.normal(0, JUDGE_SD["a"], (runs, PAIRS, 1))
+        return np.clip(np.rint(3.3 + shift + u + w + a + rng.normal(0, JUDGE_SD["e"], shape)), 1, 5)
+
+    return scores(0.0), scores(judge_shift(better))
+
+
+def cell(kind: str, seeds: int, better: float, alpha: float, runs: int, seed: int, index: int) -> dict:
+    metric, direction = KINDS[kind]
+    rule = RULES[metric]
+    base, cand = simulate(kind, np.random.default_rng([seed, index]), runs, seeds, better)
+    d = differences(cand.mean(axis=2), base.mean(axis=2), rule)
+    path = repeated_confidence_path(d, alpha=alpha, horizon=PAIRS)
     stop, code = first_decisions(path.low, path.high, rule.margin, direction)
-    rows = np.arange(runs)
-    width = path.high[rows, stop - 1] - path.low[rows, stop - 1]
-    better, worse = code == VERDICT_CODES.index("better"), code == VERDICT_CODES.index("worse")
-    # each form's own truth: the population's mean clipped difference (0 under no effect, else
-    # estimated from all runs' pairs) or each simulated suite's own mean
-    truth = diffs.mean(axis=1) if population == "suite" else (0.0 if effect == 0 else float(diffs.mean()))
-    wrong = wrong_verdicts(code, truth, rule.margin, direction)
-    fb, fc = make(FIXED_SEEDS, FIXED_PAIRS) if seeds != FIXED_SEEDS else (base, cand)
-    fixed_d, _ = clipped_differences(fc.mean(axis=2), fb.mean(axis=2), rule)
-    t = fixed_d.mean(axis=1) / (fixed_d.std(axis=1, ddof=1) / math.sqrt(FIXED_PAIRS))
-    fixed_sig = np.abs(t) > stats.t.ppf(1 - 0.05 / 2, FIXED_PAIRS - 1)
-    fixed_better = fixed_sig & ((t > 0) if direction == "higher" else (t < 0))
-    videos = stop * seeds
     decided = code > 0
+    rates = {name: float(np.mean(code == i)) for i, name in enumerate(("undecided", "better", "worse", "equivalent"))}
+    videos = stop * seeds
     return {
-        "kind": kind, "effect": effect, "seeds": seeds, "population": population, "alpha": alpha, "runs": runs,
-        "power_better": float(better.mean()), "error_rate": float(wrong.mean()),
-        "claims_better_or_worse": float((better | worse).mean()),
-        "decided": float(decided.mean()), "equivalent": float((code == VERDICT_CODES.index("equivalent")).mean()),
-        "videos_median": float(np.median(videos)), "videos_p10": float(np.quantile(videos, 0.1)),
-        "videos_p90": float(np.quantile(videos, 0.9)), "videos_mean": float(videos.mean()),
-        "fraction_of_fixed": float(np.median(videos)) / (FIXED_PAIRS * FIXED_SEEDS),
-        "width_median": float(np.median(width)),
-        "fixed_power_better": float(fixed_better.mean()),
-        "fixed_error_rate": float((fixed_sig if effect == 0 else (fixed_sig & ~fixed_better)).mean()),
+        "kind": kind, "metric": metric, "seeds": seeds, "pairs": PAIRS, "change": -better, "alpha": alpha, "runs": runs,
+        "estimand": float(d.mean()), **rates,
+        "se": {k: math.sqrt(v * (1 - v) / runs) for k, v in rates.items()},
+        "median_videos_decided_or_not": float(np.median(videos)),
+        "p90_videos": float(np.quantile(videos, 0.9)),
+        "median_videos_when_decided": float(np.median(videos[decided])) if decided.any() else math.nan,
+        "rule": f"repeated CI, Wang-Tsiatis shape {RCI_SHAPE}, no verdict before {RCI_MIN_PAIRS} pairs",
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--store", type=Path, help="demo results store to derive Sampson variance from")
-    ap.add_argument("--candidate", default="warp1", help="demo candidate whose tse differences give the seed noise")
-    ap.add_argument("--tail-df", type=float, default=3.0, help="Student-t degrees of freedom of the Sampson noise")
-    ap.add_argument("--runs", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--kinds", default="judge,sampson", help="which data to simulate")
-    ap.add_argument("--effects", default=",".join(f"{e:g}" for e in EFFECTS), help="true improvements (fractions)")
-    ap.add_argument("--bound", help="clipping bounds instead of the defaults, e.g. if=4 or tse=100%%")
-    ap.add_argument("--json", type=Path, help="write all cells here")
-    args = ap.parse_args(argv)
-    sampson = sampson_components(args.store, args.candidate, args.tail_df) if args.store else \
-        Components(between=0.6, interaction=0.08, seed_shared=0.15, seed_own=0.12, tail_df=args.tail_df)
-    print(f"sampson components (log scale): {sampson}")
-    print(f"judge components (points): {JUDGE}")
+def through_check(kind: str, better: float, runs: int, seed: int, index: int) -> dict:
+    """Exit codes of the CI gate's own path (``replay_check`` + ``gate_exit_code``, what ``check --sequential``
+    runs) on ``runs`` simulated stores of 50 pairs x 5 seeds, the default margins' rule for this metric."""
+    metric, direction = KINDS[kind]
+    base, cand = simulate(kind, np.random.default_rng([seed, 1000 + index]), runs, 5, better)
+    codes = []
+    for r in range(runs):
+        rows = [ResultRow("sim", model, f"g-{model}", f"p{p:02d}", s, metric, "v1", direction, float(v[r, p, s]), "ok",
+                          created_at=1.0)
+                for model, v in (("base", base), ("cand", cand)) for p in range(PAIRS) for s in range(5)]
+        monitor = replay_check(rows, candidates=["cand"], baseline="base",
+                               options=SequentialOptions(margin="tse=5%" if metric == "tse" else "if=0.25"))
+        codes.append(gate_exit_code(monitor.decisions()))
+    return {"table": "check_sequential", "kind": kind, "change": -better, "runs": runs, "seeds": 5, "pairs": PAIRS,
+            **{f"exit_{c}": float(np.mean([x == c for x in codes])) for c in (0, 1, 3)}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
+    parser.add_argument("--check-runs", type=int, default=300, help="runs through check --sequential's path per cell")
+    args = parser.parse_args(argv)
     cells = []
-    header = ("kind", "effect", "seeds", "form", "alpha", "power", "error", "decided", "median videos (of 250)",
-              "p10-p90", "median width", "fixed 50x5 power")
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-    rules = metric_rules("if=0.25,tse=5%", args.bound)
-    for kind in args.kinds.split(","):
-        for effect in (float(e) for e in args.effects.split(",")):
-            for i, (seeds, population, alpha) in enumerate(DESIGNS):
-                c = simulate(kind, effect, seeds, population, alpha, args.runs, args.seed + 7 * i, sampson, rules)
-                cells.append(c)
-                print(f"| {kind} | {effect:.0%} | {seeds} | {population} | {alpha:.4g} | {c['power_better']:.1%} | "
-                      f"{c['error_rate']:.1%} | {c['decided']:.1%} | {c['videos_median']:g} ({c['fraction_of_fixed']:.0%}) | "
-                      f"{c['videos_p10']:g}-{c['videos_p90']:g} | {c['width_median']:.3g} | {c['fixed_power_better']:.1%} |",
-                      flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({"sampson": sampson.__dict__, "judge": JUDGE.__dict__, "cells": cells}, indent=1))
-    return 0
+    for kind in KINDS:
+        for alpha in (0.05, 0.0125):
+            for seeds in (1, 2, 5):
+                cells.append((kind, seeds, 0.0, alpha))  # no difference
+            cells.append((kind, 5, 0.10, alpha))  # a true 10% improvement
+        for seeds in (1, 2, 5):
+            cells.append((kind, seeds, -0.08, 0.05))  # 8% worse: beyond the margin
+    for index, (kind, seeds, better, alpha) in enumerate(cells):
+        emit(cell(kind, seeds, better, alpha, args.runs, args.seed, index), args.json)
+    for index, (kind, better) in enumerate((("sampson", 0.0), ("sampson", 0.10), ("judge", 0.0), ("judge", -0.08))):
+        emit(through_check(kind, better, args.check_runs, args.seed, index), args.json)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

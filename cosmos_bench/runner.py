@@ -31,8 +31,9 @@ from .errors import CosmosBenchError, InputError, MissingInputError
 from .interrupts import Interrupted
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
-from .results.leaderboard import Leaderboard, leaderboard_from_store, write_leaderboard
+from .results.leaderboard import Leaderboard, build_leaderboard, leaderboard_from_store, write_leaderboard
 from .results.store import ResultRow, ResultStore
+from .results.staleness import changed_since_scored
 from .results.store_check import check_store
 from .stages import GeometryStage, JudgeStage, Stage, rows_per_output
 
@@ -86,6 +87,7 @@ class RunConfig:
     executor: str = "local"  # "local": this process (and --shard); "ray": warm GPU workers on a Ray cluster
     ray: Any = None  # a cosmos_bench.ray_executor.RayOptions for executor="ray" (None: its defaults)
     report: bool = True  # also write leaderboards/<suite>.report/ (the HTML report)
+    model_overrides: Any = None  # {model: {option: value}} for this run only (--set; models.overrides)
 
 
 @dataclass
@@ -309,7 +311,9 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         from .report import check_report_folder, default_report_dir
 
         check_report_folder(default_report_dir(cfg.leaderboards, suite.name))
-    models = load_models(list(cfg.models), cfg.models_file)
+    if cfg.model_overrides and cfg.executor != "local":
+        raise InputError("model overrides are not passed to the ray executor's workers; use the models YAML", option="set")
+    models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
     summary = RunSummary(suite=suite.name)
 
     counts = {"total": 0}
@@ -338,6 +342,26 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
         elsewhere = [(r.item.model, report.keys[r.item.model], r.item.sample, r.item.seed)
                      for r in report.results if r.status == "claimed"]
         return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims, elsewhere)
+
+
+def _board_of_run(board: Leaderboard, cfg: RunConfig, store: ResultStore, suite: Suite) -> Leaderboard:
+    """The leaderboard this run reports: its own models and the baseline, with the paired tests' multiplicity
+    of those alone; the files stay whole (every model in the store, as ``cosmos-bench leaderboard`` writes)."""
+    keep = set(cfg.models) | {cfg.baseline}
+    if not cfg.models or set(board.models) <= keep:
+        return board
+    rows = [r for r in store.rows(suite=suite.name) if r.model in keep]
+    return build_leaderboard(rows, suite.name, versions=store.current_versions(suite.name), baseline=cfg.baseline,
+                             model_order=list(cfg.models))
+
+
+def _without_silent_adapters(outputs: list[Output], summary: RunSummary) -> list[Output]:
+    """An adapter identical to its base is an error, not a candidate (``models.adapter_check``)."""
+    from .models.adapter_check import flag_silent_adapters
+
+    outputs, notes = flag_silent_adapters(outputs)
+    summary.errors += notes
+    return outputs
 
 
 @contextlib.contextmanager
@@ -384,12 +408,14 @@ def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summ
                        elsewhere: Sequence[tuple] = ()) -> RunSummary:
     """Score ``outputs`` stage by stage, then publish; ``elsewhere`` are (model, key, sample, seed) of
     videos another run is generating, whose rows this run then waits for in the store (exit 5 if absent)."""
+    outputs = _without_silent_adapters(outputs, summary)
+    summary.errors += changed_since_scored(outputs, store.rows(suite=suite.name), store.current_versions(suite.name))
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
         summary.awaited.update((suite.name, *ident, m, v) for ident in elsewhere for m, v in stage.versions().items())
     summary.still_awaited = sum(rows_per_output(k[5]) for k in summary.awaited if not store.is_finished(k))  # k[5]: metric
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
-    summary.leaderboard = board
+    summary.leaderboard = _board_of_run(board, cfg, store, suite)
     if cfg.leaderboards is not None:
         notes: list[str] = []  # what the leaderboard and report replaced of their earlier versions
         summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots, notes=notes)

@@ -17,8 +17,8 @@ sidecar, a scored one by its row) and decides nothing twice.
 monitor's provenance (order seed and order, alphas, rules, population, budget), the baseline and
 candidates' generation keys and the metric versions. A rerun with a different design (other order
 seed, margins, alpha, candidates, seeds or keys) would not be the same sequential run, so it is
-refused with one line; only the budget may change (a confidence sequence stays valid when a run
-is extended).
+refused with one line; only the budget may change (the rule's last look is the suite's last pair
+whatever the budget, so its intervals stay valid when a run is extended or cut short).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from .atomic import atomic_write_text
 from .results.sequential import Budget, Decision, PairValues, SequentialMonitor, metric_rules
+from .results.selection import newest_generation
 from .results.sequential_report import SequentialCost, write_sequential_report
 from .results.store import ResultRow, ResultStore
 from .runner import (
@@ -179,7 +180,7 @@ def run_sequential(cfg: RunConfig, options: SequentialOptions = SequentialOption
     if "cse" in rules and len(suite.views) < 2:
         raise InputError(f"gates cse but suite {suite.name!r} has one view", option="margin")
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
-    models = load_models(list(cfg.models), cfg.models_file)
+    models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
     by_name = {m.name: m for m in models}
     settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
                                   fps=cfg.fps)
@@ -263,15 +264,25 @@ def read_provenance(store: str | Path, suite: str) -> dict[str, Any] | None:
 def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseline: str,
                      options: SequentialOptions = SequentialOptions(), pairs: Sequence[str] | None = None,
                      seeds: Sequence[int] | None = None) -> list[Decision]:
+    """The decisions of :func:`replay_check` (the monitor also says which pairs each side lacks)."""
+    return replay_check(rows, candidates=candidates, baseline=baseline, options=options, pairs=pairs,
+                        seeds=seeds).decisions()
+
+
+def replay_check(rows: Sequence[ResultRow], *, candidates: Sequence[str], baseline: str,
+                 options: SequentialOptions = SequentialOptions(), pairs: Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None) -> SequentialMonitor:
     """The sequential rule replayed over stored or exported rows of one suite (the CI gate).
 
-    Each model's rows are taken under its most recent generation key and each metric under its most
-    recent version (as a leaderboard does); the pairs are ``pairs`` (a sequential run's whole suite,
-    from its provenance) or else the baseline's, in the order of ``options.order_seed``. Give the
+    Each model's rows are taken under its newest generation key (by the key's creation, as a
+    leaderboard does) and each metric under its most recent version; the pairs are ``pairs`` (a sequential run's whole suite,
+    from its provenance) or else every pair either side has (so a pair the baseline lacks blocks the
+    replay instead of leaving the suite unseen), in the order of ``options.order_seed``. Give the
     run's own design and candidates to reproduce its verdicts exactly (alpha is split over
     candidates × metrics, and the order depends on the pool of pairs).
     """
     rules = metric_rules(options.margin, options.bound)
+    rows, _ = newest_generation([r for r in rows if r.metric in rules and (r.model == baseline or r.model in candidates)])
     latest: dict[tuple[str, str], tuple[float, str, str]] = {}  # (model, metric) -> newest (created_at, key, version)
     for r in rows:
         if r.metric in rules and (r.model == baseline or r.model in candidates):
@@ -286,7 +297,8 @@ def check_sequential(rows: Sequence[ResultRow], *, candidates: Sequence[str], ba
     if absent:
         raise InputError(f"no rows of {', '.join(absent)} for the gated metrics {sorted(rules)}")
     monitor = SequentialMonitor(
-        candidates=list(candidates), pairs=pairs if pairs is not None else sorted({r.sample for r in base_rows}),
+        candidates=list(candidates), pairs=pairs if pairs is not None else sorted({r.sample for r in used}),
         seeds=sorted(seeds if seeds is not None else {r.seed for r in base_rows}), rules=rules, baseline=baseline,
         alpha=options.alpha, order_seed=options.order_seed, budget=options.budget, population=options.population)
-    return monitor.replay(used)
+    monitor.replay(used)
+    return monitor

@@ -188,11 +188,21 @@ class JudgeStage:
         if not ready:
             return
         by_id = {req.id: o for o, req in ready}
-        results = judge_videos_sync([req for _, req in ready], rubric=self.rubric, config=self.config, cache=self.cache,
+        requests = [req for _, req in ready]
+        results = judge_videos_sync(requests, rubric=self.rubric, config=self.config, cache=self.cache,
                                     progress=self.on_progress)
+        controls = {}
+        if getattr(self.config, "control_share", 0) > 0:  # kept in the rows' details, never in their values
+            from .judge.controls import judge_controls
+
+            controls = judge_controls(requests, results, self.rubric, self.config, self.cache)
         for res in results:
             o = by_id[res.id]
             details = res.to_dict()
+            if res.id in controls:
+                from .judge.controls import control_detail
+
+                details["control"] = control_detail(controls[res.id])
             status = "ok" if res.status == "ok" else "error"
             message = None if status == "ok" else f"judge {self.metric} {res.id}: {res.reason}"  # the run exits 1
             yield o, [result_row(self.suite, o, self.metric, res.judge_version + self._views_tag(), res.score, status, res.reason, details,

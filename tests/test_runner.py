@@ -101,7 +101,11 @@ def test_leaderboard_regenerated_from_the_store_is_identical(bench: Path, first_
 def test_gate_passes_an_equal_candidate_and_fails_a_degraded_one(bench: Path, first_run) -> None:
     samples = bench / "boards_a" / "tiny.samples.csv"
     cli = CliRunner()
+    # 2 test pairs cannot catch even a doubling with 80% power: by default that is "cannot decide" (exit 3)
     same = cli.invoke(app, ["check", "--baseline", str(samples), "--candidate", "base", "--store", str(bench / "a.sqlite")])
+    assert same.exit_code == 3 and "cannot decide" in same.output, same.output
+    same = cli.invoke(app, ["check", "--baseline", str(samples), "--candidate", "base", "--store", str(bench / "a.sqlite"),
+                            "--max-mde-ratio", "inf"])
     assert same.exit_code == 0, same.output
     worse = cli.invoke(app, ["check", "--baseline", str(samples), "--baseline-model", "base", "--candidate", "warp3",
                              "--store", str(bench / "a.sqlite"), "--metrics", "tse"])

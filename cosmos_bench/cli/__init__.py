@@ -4,7 +4,7 @@ Every command calls one library function and only formats its result, so noteboo
 the same work without the CLI (the lm-evaluation-harness pattern). Heavy imports (torch, diffusers,
 cv2) happen inside commands so ``--help`` stays fast.
 
-One module per command group (``data``, ``models``, ``generate``, ``metrics``, ``report``, ``check``,
+One module per command group (``init``, ``data``, ``models``, ``generate``, ``metrics``, ``report``, ``check``,
 ``judge``, ``run``, ``train``, ``plan``); what they share lives below them: ``options`` (option
 definitions and checks), ``output`` (what is printed) and ``errors`` (the one place errors become exit
 codes). This module only builds the app and registers the commands, in the order ``--help`` lists them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import check, data, generate, judge, metrics, models, plan, report, run, train
+from . import check, data, generate, init, judge, metrics, models, plan, report, run, train
 from .errors import ErrorReportingGroup, set_debug
 from .output import console
 
@@ -31,6 +31,25 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+
+def _flags_show_no_type() -> None:
+    """typer's rich help prints ``<bool>`` beside every on/off flag (its plain help does not): a flag takes no
+    value, so it shows none. Patched once, here, for every command of this app."""
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "flags_show_no_type", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and not self.count else original(self, ctx)
+
+    display_type_rich.flags_show_no_type = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
 
 
 def _version_callback(value: bool) -> None:
@@ -59,6 +78,7 @@ def _root(
 app.add_typer(data.data_app, name="data")
 app.add_typer(models.models_app, name="models")
 for name, command in (
+    ("init", init.init_cmd),
     ("generate", generate.generate_cmd),
     ("metrics", metrics.metrics_cmd),
     ("leaderboard", report.leaderboard_cmd),

@@ -27,8 +27,9 @@ def check_cmd(
     max_regression: float = typer.Option(0.05, "--max-regression", min=0.0, help="Allowed worsening, relative to the baseline mean (0.05 = 5%)."),
     method: str = typer.Option("auto", "--method", help="auto (= t), t (one-sided t-test on per-pair means), bootstrap (studentized, Monte Carlo error stated), or wilcoxon (signed-rank on per-pair means)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided level in (0, 0.5]: a metric fails when the lower bound of its 1-alpha interval lies above the margin (one-sided alpha/2, Holm over the gated metrics)."),
+    max_mde_ratio: float = typer.Option(10.0, "--max-mde-ratio", min=1.0, help="A metric whose test cannot catch this many margins of worsening with 80% power is 'cannot decide' (exit 3) instead of a pass: 10 = 50% at the default 5% margin, which most 10x2 smoke suites reach and 2- or 5-pair suites do not."),
     failure_alpha: float = typer.Option(0.01, "--failure-alpha", help="Level in (0, 0.5] of the exact McNemar test on failed/degenerate videos (Holm over the gated metrics)."),
-    sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 0 otherwise (a sequential run's recorded design wins over the flags below)."),
+    sequential: bool = typer.Option(False, "--sequential", help="Replay the sequential rule over the rows: exit 1 on 'worse', 3 when a gated metric has no verdict, 0 when all are decided and none is worse (a sequential run's recorded design wins over the flags below)."),
     margin: str = typer.Option("if=0.25,physics=0.25,tse=5%,cse=5%", "--margin", help="With --sequential: gated metrics and margins."),
     bound: Optional[str] = typer.Option(None, "--bound", help="With --sequential: per-metric clipping bounds."),
     order_seed: int = typer.Option(0, "--order-seed", help="With --sequential: seed of the pair order."),
@@ -39,7 +40,7 @@ def check_cmd(
     github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
     step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the table is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
-    """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs)."""
+    """CI regression gate. Exit codes: 0 pass, 1 regression, 2 bad input, 3 cannot decide (too few test pairs, or a test too weak for --max-mde-ratio)."""
     from ..results.gate import EXIT_BAD_INPUT, check_regression
     from ..results.leaderboard import read_samples_csv
     from ..results.selection import gate_rows
@@ -79,7 +80,7 @@ def check_cmd(
     report = check_regression(
         base_rows, cand_rows, candidate=candidate, baseline=base_name,
         metrics=metrics.split(",") if metrics else None, max_regression=max_regression,
-        method=method, alpha=alpha, failure_alpha=failure_alpha,
+        method=method, alpha=alpha, failure_alpha=failure_alpha, max_mde_ratio=max_mde_ratio,
     )
     from ..results.export import gate_document, run_provenance
 
@@ -144,8 +145,10 @@ def _print_gate(report, *, title: str) -> None:
 
 def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Optional[Path], options, sinks: Sinks,
                       inputs: dict) -> None:
-    """``check --sequential``: the run's own rule over its rows; exit 1 on worse, say inconclusive plainly."""
-    from ..sequential_run import SequentialOptions, check_sequential, read_provenance
+    """``check --sequential``: the run's own rule over its rows. Exit 1 on worse, 3 whenever a gated
+    metric has no verdict (never a silent pass), 0 only when every gated metric is decided and none is worse."""
+    from ..results.sequential import RULE_NAME
+    from ..sequential_run import SequentialOptions, read_provenance, replay_check
 
     rows = [r for r in rows if r.suite == suite]
     recorded = read_provenance(store, suite) if store is not None else None
@@ -155,15 +158,28 @@ def _check_sequential(rows, suite: str, candidate: str, baseline: str, store: Op
         candidates, pairs, seeds = recorded["candidates"], recorded["order"], recorded["seeds"]
         typer.echo(f"design recorded by the sequential run on {suite!r} (order seed {options.order_seed}, "
                    f"alpha {options.alpha}, margins {options.margin})")
-    decisions = [d for d in check_sequential(rows, candidates=candidates, baseline=baseline, options=options,
-                                             pairs=pairs, seeds=seeds) if d.candidate == candidate]
+    notes = []
+    if recorded is not None and pairs is not None and recorded.get("rule") != RULE_NAME:
+        notes.append(f"that run used an earlier rule ({recorded.get('rule', 'clipped betting sequence')}); its rows are "
+                     f"replayed under the current one ({RULE_NAME}), whose verdicts may differ")
+    monitor = replay_check(rows, candidates=candidates, baseline=baseline, options=options, pairs=pairs, seeds=seeds)
+    decisions = [d for d in monitor.decisions() if d.candidate == candidate]
+    missing = {model: monitor.missing.get(model, []) for model in (baseline, candidate)}
+    for model, lacking in missing.items():
+        if lacking:
+            named = ", ".join(lacking[:5]) + (", ..." if len(lacking) > 5 else "")
+            notes.append(f"missing: {model} has no result for {len(lacking)} of the {len(monitor.order)} test pairs ({named})")
+    if monitor.blocked_at is not None:
+        notes.append(f"the replay stopped at pair {monitor.blocked_at!r}, which lacks results: no verdict past it")
     from ..results.export import run_provenance, sequential_document
 
     settings = {"margin": options.margin, "bound": options.bound, "alpha": options.alpha, "order_seed": options.order_seed,
                 "population": options.population, "design_recorded": recorded is not None and pairs is not None}
     doc = sequential_document(decisions, suite=suite, candidate=candidate, baseline=baseline, settings=settings,
-                              provenance=run_provenance(inputs=inputs))
+                              provenance=run_provenance(inputs=inputs), notes=notes, missing=missing)
     if sinks.format == "table":
         print_decisions(decisions)
+        for note in notes:
+            err_console.print(f"note: {escape(note)}")
     sinks.emit(doc)
     raise typer.Exit(doc["exit_code"])

@@ -1,4 +1,4 @@
-"""``cosmos-bench data``: check a GR1 folder, render a synthetic suite."""
+"""``cosmos-bench data``: check a GR1 folder, render a synthetic suite, import a LeRobot dataset."""
 
 from __future__ import annotations
 
@@ -88,3 +88,23 @@ def data_synth(
         f"[green]wrote[/] suite [bold]{suite.name}[/] to {out}: {samples} sample(s), views {suite.views}, "
         f"{frames} frames at {height}x{width}, storage {suite.storage.kind}"
     )
+
+
+@data_app.command("import-lerobot")
+def data_import_lerobot(
+    dataset: Path = typer.Argument(..., help="A LeRobot dataset folder (v2.1 or v3.0: meta/info.json, meta/episodes, videos/)."),
+    out: Path = typer.Option(..., "--out", help="Suite folder to write (GR1 test layout + reference videos + suite.yaml)."),
+    episodes: Optional[str] = typer.Option(None, "--episodes", help="Episode indices, e.g. 0,3,10-12 (default: all)."),
+    split: Optional[str] = typer.Option(None, "--split", help="A split of meta/info.json (e.g. test) instead of --episodes."),
+    cameras: Optional[str] = typer.Option(None, "--cameras", help="Camera keys or short names, comma-separated (default: all)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per reference video (default: the shortest episode)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Suite name (default: the folder name)."),
+) -> None:
+    """Write a suite from a LeRobot dataset: each episode's task text and first frame become a test pair,
+    its cameras the views (tiled 1xN), its first frames the reference video."""
+    from ..data.lerobot import import_lerobot
+
+    chosen = [c.strip() for c in cameras.split(",") if c.strip()] if cameras else None
+    suite = import_lerobot(dataset, out, episodes=episodes, split=split, cameras=chosen, frames=frames, name=name)
+    console.print(f"[green]wrote[/] suite [bold]{escape(suite.name)}[/] to {escape(str(out))}: views {suite.views}, "
+                  f"{suite.frames} frames at {suite.fps:g} fps")

@@ -93,13 +93,14 @@ def closing_line(doc: dict[str, Any]) -> tuple[str, str]:
         if doc["outcome"] == "regression":
             return "error", f"regression: {cand} is worse than {base} beyond the margin on {names(lambda i: i['verdict'] == 'worse')}"
         if doc["outcome"] == "undecided":
-            return "warning", (f"inconclusive: no verdict yet for {cand} on {names(lambda i: not i['decided'])} "
-                               "(not a regression; more pairs would decide)")
+            return "warning", (f"cannot decide: no verdict for {cand} on {names(lambda i: not i['decided'])}; "
+                               "this is not a pass")
         return "ok", f"pass: {cand} is decided and not worse than {base} on any gated metric."
     if doc["outcome"] == "regression":
         return "error", f"regression: {cand} got worse than {base} on {names(lambda i: i['verdict'] == 'fail')}"
     if doc["outcome"] == "undecided":
-        return "warning", f"cannot decide: too little paired data on {names(lambda i: i['verdict'] == 'undecided')}; this is not a pass"
+        return "warning", (f"cannot decide: too little paired data (or too weak a test) on "
+                           f"{names(lambda i: i['verdict'] == 'undecided')}; this is not a pass")
     return "ok", f"pass: {cand} shows no regression against {base}."
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .options import Guidance, ModelsFile, Steps, VideoFps, VideoSize
+from .options import Guidance, ModelSet, ModelsFile, Steps, VideoFps, VideoSize
 from .output import console, err_console
 
 
@@ -26,6 +26,7 @@ def generate_cmd(
     guidance: Guidance = None,
     fps: VideoFps = None,
     models_file: ModelsFile = None,
+    set_: ModelSet = [],
     overwrite: bool = typer.Option(False, "--overwrite", help="Regenerate outputs that are already complete."),
 ) -> None:
     """Generate a video for every (model, test pair, seed); an interrupted run resumes where it stopped.
@@ -46,10 +47,11 @@ def generate_cmd(
     shard_t = parse_shard(shard)
     settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
     from ..bounds import check_video_size
+    from ..models.overrides import parse_overrides
 
     files = len(the_suite.views) if the_suite.storage.kind == "files" else 1  # the size is per file
     check_video_size(settings.num_frames, settings.height, settings.width, files, option="frames")
-    world_models = load_models(models, models_file)
+    world_models = load_models(models, models_file, overrides=parse_overrides(set_))
     console.print(
         f"generating [bold]{', '.join(m.name for m in world_models)}[/] on suite [bold]{the_suite.name}[/] "
         f"({settings.num_frames} frames, {settings.height}x{settings.width}, {settings.steps} steps, seeds 0..{seeds - 1}), "

@@ -10,7 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from .errors import fail
-from .options import SERVER_HELP, check_output_file
+from .options import (
+    JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFramesMode, JudgeNumFrames, JudgeServer, JudgeTimeout, check_output_file,
+    judge_settings,
+)
 from .output import console, err_console
 
 
@@ -19,16 +22,18 @@ def judge_cmd(
     rubric: str = typer.Option("video_physics", "--rubric", help="video_physics, video_IF, or a path to a rubric .yaml."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="The generation prompt, for rubrics that need it (video_IF); applies to every video."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $COSMOS_BENCH_JUDGE_URL, then $OPENAI_BASE_URL with a note, then http://localhost:8000/v1). The API key comes from $COSMOS_BENCH_JUDGE_API_KEY, then $OPENAI_API_KEY."),
-    model: Optional[str] = typer.Option(None, "--model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
-    server: Optional[str] = typer.Option(None, "--server", help=SERVER_HELP),
-    samples: int = typer.Option(1, "--samples", min=1, help="Judge samples per video; the score is their mean (2+: the judge's test-retest agreement too)."),
-    temperature: float = typer.Option(0.6, "--temperature", min=0.0, help="Sampling temperature."),
-    seed: int = typer.Option(0, "--seed", help="Seed of sample 0; sample i uses seed+i."),
-    fps: float = typer.Option(4.0, "--fps", min=0.1, help="Frames per second the server samples from the video (video mode)."),
-    frames_mode: bool = typer.Option(False, "--frames-mode", help="Send N sampled JPEG frames instead of the video (servers without video input)."),
-    num_frames: int = typer.Option(8, "--num-frames", min=1, help="Frames sent in --frames-mode."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once."),
-    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds per request before it is retried."),
+    model: Optional[str] = typer.Option(None, "--model", "--judge-model", help="Served model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B)."),
+    server: JudgeServer = None,
+    samples: Optional[int] = typer.Option(None, "--samples", "--judge-samples", min=1, help="Judge samples per video; the score is their mean (default 1; 2+: the judge's test-retest agreement too)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (default 0.6)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of sample 0; sample i uses seed+i (default 0)."),
+    fps: Optional[float] = typer.Option(None, "--fps", "--judge-fps", min=0.1, help="Frames per second vLLM samples from the video in video mode (default 4; sent as media_io_kwargs)."),
+    frames_mode: JudgeFramesMode = None,
+    num_frames: JudgeNumFrames = None,
+    concurrency: JudgeConcurrency = None,
+    timeout: JudgeTimeout = None,
+    config_file: JudgeConfigFile = None,
+    controls: JudgeControls = None,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache (JSON lines; default judge_scores.jsonl under $COSMOS_BENCH_CACHE, else ~/.cache/cosmos-bench)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask again for every sample and store nothing."),
     json_out: Optional[Path] = typer.Option(None, "--json", callback=check_output_file, help="Write every result (samples, raw replies, judge version) here."),
@@ -48,13 +53,11 @@ def judge_cmd(
     from ..judge.preflight import judge_probed_videos_sync
 
     the_rubric = load_rubric(rubric)
-    config = JudgeConfig.from_env(
-        generic=True, base_url=base_url, model=model, server=server, samples=samples, temperature=temperature,
-        seed=seed, fps=fps,
-        video_mode="frames" if frames_mode else "video", num_frames=num_frames, concurrency=concurrency,
-        timeout_s=timeout,
-    )
-    for name in generic_env_used(base_url):
+    values = judge_settings(config_file, frames_mode=frames_mode, base_url=base_url, model=model, server=server,
+                            samples=samples, temperature=temperature, seed=seed, fps=fps, num_frames=num_frames,
+                            concurrency=concurrency, timeout_s=timeout, control_share=controls)
+    config = JudgeConfig.from_env(generic=True, **values)
+    for name in generic_env_used(values.get("base_url")):
         err_console.print(f"[yellow]note:[/] using ${name} for the judge (set COSMOS_BENCH_JUDGE_URL / "
                           "COSMOS_BENCH_JUDGE_API_KEY or pass --base-url to choose explicitly)")
     if the_rubric.needs_instruction and not (instruction and instruction.strip()):
@@ -63,10 +66,10 @@ def judge_cmd(
     if missing:
         fail(f"video file(s) not found: {', '.join(missing)}", 2)
     try:
-        config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(timeout, 15.0)))
+        config, endpoint = asyncio.run(resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0)))
     except JudgeEndpointError as exc:
         fail(f"{exc}\nStart a server first, e.g. `vllm serve nvidia/Cosmos-Reason2-8B --max-model-len 16384 "
-              "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3`, "
+              "--media-io-kwargs '{\"video\": {\"num_frames\": -1}}' --reasoning-parser qwen3 --trust-request-mm-kwargs`, "
               "or point --base-url / COSMOS_BENCH_JUDGE_URL at one.")
     for note in endpoint.notes:
         err_console.print(f"[yellow]warning:[/] {note}")
@@ -74,7 +77,7 @@ def judge_cmd(
     store = None if no_cache else ScoreCache(cache)
     requests = [JudgeRequest(v, instruction) for v in videos]
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task("judge", total=len(requests) * samples)
+        task = bar.add_task("judge", total=len(requests) * config.samples)
         results = judge_probed_videos_sync(requests, the_rubric, config, store, progress=lambda e: bar.update(task, completed=e.done))
 
     table = Table(title=f"{escape(the_rubric.name)} · {escape(config.model)} · judge version {results[0].judge_version if results else '-'}")
@@ -89,18 +92,36 @@ def judge_cmd(
             per_sample, str(r.calls), status,
         )
     console.print(table)
-    if samples >= 2:
+    if config.samples >= 2:
         for name, agreement in agreement_of_results(results).items():
-            console.print(f"{name}: test-retest agreement of the judge (Krippendorff's ordinal alpha over {samples} samples): "
+            console.print(f"{name}: test-retest agreement of the judge (Krippendorff's ordinal alpha over {config.samples} samples): "
                           f"{agreement.summary()}")
             if agreement.flagged:
                 console.print(f"[yellow]samples disagree by 2+ points:[/] {', '.join(agreement.flagged)}")
+    control_results = _controls(requests, results, the_rubric, config, store)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        json_out.write_text(json.dumps([r.to_dict() for r in [*results, *control_results]], indent=2, ensure_ascii=False))
         console.print(f"[green]wrote[/] {escape(str(json_out))}")
     failed = [r for r in results if r.status != "ok"]
     if failed:
         err_console.print(f"[bold red]{len(failed)} of {len(results)} video(s) have no score[/] (errors are never counted as numbers); "
                           "run the same command again to retry only the failed samples.")
         raise typer.Exit(1)
+
+
+def _controls(requests, results, rubric, config, store) -> list:
+    """With ``--controls``: score the controls of the videos that got a score, print the report (kept apart
+    from the table above: controls are never a video's score)."""
+    if config.control_share <= 0:
+        return []
+    from ..judge.controls import CONTROL_KINDS, control_report, judge_controls
+
+    if rubric.name not in CONTROL_KINDS:
+        err_console.print(f"[yellow]note:[/] rubric {escape(rubric.name)!r} has no controls (known: {', '.join(CONTROL_KINDS)})")
+        return []
+    control_results = list(judge_controls(requests, results, rubric, config, store).values())
+    report = control_report(rubric.name, results, control_results)
+    style = {True: "green", False: "bold red", None: "yellow"}[report.discriminates]
+    console.print(f"[{style}]{escape(report.summary())}[/]")
+    return control_results

@@ -24,7 +24,11 @@ def _models_table(models_file: Optional[Path]) -> None:
     from ..models.base import AdapterNotTrainedError, ModelConfigError, available_kinds, build_model, load_models_config, train_command
 
     config = load_models_config(models_file, missing_ok=True)
-    table = Table(title=f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)"))
+    if config.packaged is not None:
+        title = f"default models the package carries ({escape(str(config.path))} not found; `cosmos-bench init` writes an editable copy)"
+    else:
+        title = f"models in {escape(str(config.path))}" + ("" if config.path and config.path.exists() else " (file not found)")
+    table = Table(title=title)
     for col in ("name", "kind", "details", "status"):
         table.add_column(col, overflow="fold")
     broken = 0
@@ -83,10 +87,12 @@ def models_register(
     from ..models.base import default_models_path, load_models_config
     from ..models.registration import ModelExistsError, adapter_entry, register_adapter
 
-    path = (models_file or default_models_path()).resolve()
+    # no models YAML named or found: start from the packaged defaults, so `extends: base` has its base
+    config = load_models_config(models_file, missing_ok=True)
+    path = (config.path or models_file or default_models_path()).resolve()
     try:
         entry = adapter_entry(adapter, path, base=base, fuse=fuse, lora_scale=lora_scale)
-        done = register_adapter(name, entry, load_models_config(path, missing_ok=True), overwrite=overwrite)
+        done = register_adapter(name, entry, config, overwrite=overwrite)
     except ModelExistsError as exc:
         fail(f"{exc} (pass --overwrite to replace it)", 2)
     console.print(f"[green]registered[/] {escape(name)} in {escape(str(done.path))}: {escape(str(done.entry))}")

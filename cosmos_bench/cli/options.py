@@ -23,9 +23,9 @@ DEFAULT_BOARDS = Path("leaderboards")
 SUITE_HELP = "Suite folder (GR1 test layout + optional suite.yaml)."
 METRICS_HELP = metrics_help()
 MODELS_FILE_HELP = "Models YAML (default: $COSMOS_BENCH_MODELS, else ./models.yaml)."
-SERVER_HELP = ("Judge server kind, which sets the request form: vllm (Cosmos Reason2's documented form: top_k, "
-                "penalties, fps and pixel budget), openai, generic (standard fields only), or auto (ask the server; "
-                "default: $COSMOS_BENCH_JUDGE_SERVER or auto).")
+SERVER_HELP = ("Judge server kind, which sets the request form: vllm (Cosmos Reason2's documented sampling: top_k, "
+                "penalties; the video's fps as media_io_kwargs), openai, generic (standard fields only), or auto (ask "
+                "the server; default: $COSMOS_BENCH_JUDGE_SERVER or auto).")
 
 
 # ------------------------------------------------------------------ option checks (click callbacks)
@@ -88,18 +88,66 @@ ViewSize = Annotated[str, typer.Option("--size", help="HEIGHTxWIDTH of one view.
 RunStore = Annotated[Path, typer.Option("--store", help="Results store (SQLite).")]
 Leaderboards = Annotated[Path, typer.Option("--leaderboards", help="Folder for the regenerated leaderboards.")]
 JudgeServer = Annotated[Optional[str], typer.Option("--judge-server", "--server", help=SERVER_HELP)]
+# The judge's options, spelled the same in `judge`, `run`, `rescore` and `demo`. Defaults are None so that a
+# --judge-config file's value is kept where the option is not given (the defaults are JudgeConfig's).
+JudgeConfigFile = Annotated[Optional[Path], typer.Option("--judge-config", help="YAML file of judge settings, keyed by JudgeConfig's field names (base_url, model, server, video_mode, fps, num_frames, samples, timeout_s, concurrency, ...); options given on the command line win.")]
+JudgeModel = Annotated[Optional[str], typer.Option("--judge-model", help="Judge model id (default: $COSMOS_BENCH_JUDGE_MODEL or nvidia/Cosmos-Reason2-8B).")]
+JudgeSamples = Annotated[Optional[int], typer.Option("--judge-samples", min=1, help="Judge samples per video; the score is their mean (default 1; 2+: the judge's test-retest agreement too).")]
+JudgeFramesMode = Annotated[Optional[bool], typer.Option("--frames-mode/--video-mode", help="Send the judge N JPEG frames as images, or the video itself (default: the video to vLLM, frames to other servers, and frames once a server refuses the video).")]
+JudgeNumFrames = Annotated[Optional[int], typer.Option("--num-frames", min=1, help="Frames sent to the judge in frames mode (default 8).")]
+JudgeFps = Annotated[Optional[float], typer.Option("--judge-fps", min=0.1, help="Frames per second vLLM samples from the video in video mode (default 4; sent as media_io_kwargs).")]
+JudgeTimeout = Annotated[Optional[float], typer.Option("--timeout", "--judge-timeout", min=1.0, help="Seconds the judge has to answer one request before it is retried (default 300).")]
+JudgeControls = Annotated[Optional[float], typer.Option("--controls", "--judge-controls", min=0.0, max=1.0, help="Share of the videos also scored as a control that must score lower (video_physics: frames shuffled in time; video_IF: another video's instruction); reports the mean drop and flags a judge that does not discriminate (default 0).")]
+JudgeConcurrency = Annotated[Optional[int], typer.Option("--concurrency", "--judge-concurrency", min=1, help="Judge requests in flight at once (default 8).")]
 StoreSuite = Annotated[Optional[str], typer.Option("--suite", help="Suite name (default: every suite in the store).")]
 WrittenStore = Annotated[Path, typer.Option("--store", help="Results store (SQLite) written by `run`.")]
 PairedBaseline = Annotated[str, typer.Option("--baseline", help="Model every candidate is compared against (paired).")]
+ModelSet = Annotated[list[str], typer.Option("--set", help="NAME.KEY=VALUE: one model option for this run only (e.g. lora8.lora_scale=0.5; VALUE is YAML); part of the model's generation key. Repeatable.")]
+OutputDir = Annotated[Optional[Path], typer.Option("--output-dir", help="One folder for everything a run writes: DIR/runs/<suite> (videos), DIR/results.sqlite, DIR/leaderboards; --out, --store, --leaderboards still win where given.")]
+
+
+def in_output_dir(output_dir: Optional[Path], suite: Path, out: Optional[Path], store: Path,
+                  leaderboards: Path) -> tuple[Optional[Path], Path, Path]:
+    """``--output-dir DIR``: the videos, store and leaderboards under DIR, except those named on their own
+    (an option left at its default is taken as not named)."""
+    if output_dir is None:
+        return out, store, leaderboards
+    if output_dir.exists() and not output_dir.is_dir():
+        raise typer.BadParameter(f"{output_dir} is a file, not a folder", param_hint="--output-dir")
+    from ..data.suite import load_suite
+
+    name = load_suite(suite).name
+    return (out if out is not None else output_dir / "runs" / name,
+            store if store != DEFAULT_STORE else output_dir / DEFAULT_STORE.name,
+            leaderboards if leaderboards != DEFAULT_BOARDS else output_dir / DEFAULT_BOARDS.name)
 
 
 # ------------------------------------------------------------------ option values -> library input
-def judge_config(judge_url: Optional[str], judge_model: Optional[str], judge_samples: int, judge_server: Optional[str] = None):
-    """The run's judge config, resolved here once (see ``judge_config_if_asked``): None when no endpoint is named."""
+def judge_settings(config_file: Optional[Path] = None, *, frames_mode: Optional[bool] = None, **given) -> dict:
+    """JudgeConfig keyword arguments from the judge options: the ``--judge-config`` file's, then those given on
+    the command line (``None``: not given). ``frames_mode`` True/False is ``video_mode`` frames/video."""
+    from ..judge.config_file import read_judge_config
+
+    values = read_judge_config(config_file) if config_file is not None else {}
+    if frames_mode is not None:
+        given["video_mode"] = "frames" if frames_mode else "video"
+    values.update({k: v for k, v in given.items() if v is not None})
+    return values
+
+
+def judge_config(judge_url: Optional[str], judge_model: Optional[str] = None, judge_samples: Optional[int] = None,
+                 judge_server: Optional[str] = None, *, config_file: Optional[Path] = None, frames_mode: Optional[bool] = None,
+                 num_frames: Optional[int] = None, fps: Optional[float] = None, timeout: Optional[float] = None,
+                 concurrency: Optional[int] = None, controls: Optional[float] = None):
+    """The run's judge config from its options, resolved here once (see ``judge_config_if_asked``): None when no
+    endpoint is named (by ``--judge-url``, the config file's ``base_url`` or ``$COSMOS_BENCH_JUDGE_URL``)."""
     from ..judge.client import judge_config_if_asked
 
+    values = judge_settings(config_file, frames_mode=frames_mode, base_url=judge_url, model=judge_model,
+                            samples=judge_samples, server=judge_server, num_frames=num_frames, fps=fps, timeout_s=timeout,
+                            concurrency=concurrency, control_share=controls)
     try:
-        return judge_config_if_asked(judge_url, model=judge_model, samples=judge_samples, server=judge_server)
+        return judge_config_if_asked(values.pop("base_url", None), **values)
     except ValueError as exc:
         fail(str(exc), 2)
 

@@ -150,3 +150,6 @@ def print_decisions(decisions) -> None:
         word = d.verdict if d.decided else ("INCONCLUSIVE at budget" if d.verdict == "inconclusive at budget" else "INCONCLUSIVE (no more data)")
         table.add_row(d.candidate, d.metric, f"[{style}]{word}[/]", str(d.n_pairs), str(d.videos), d.interval_text(), f"{d.alpha:.3g}")
     console.print(table)
+    for d in decisions:
+        if d.suite_text():  # --population suite: a description of these videos, never a verdict
+            console.print(f"{d.candidate} {d.metric}: {d.suite_text()} (a description, not a verdict)")

@@ -43,7 +43,8 @@ def plan_cmd(
     baseline: str = typer.Option("base", "--baseline", help="Baseline model in the pilot."),
     candidates: Optional[str] = typer.Option(None, "--candidates", help="Comma-separated candidates (default: every other model in the pilot)."),
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite (default: the pilot's only suite)."),
-    alpha: float = typer.Option(0.05, "--alpha", min=1e-6, max=0.5, help="Error rate of one comparison."),
+    alpha: float = typer.Option(0.05, "--alpha", min=1e-6, max=0.5, help="The run's overall error rate, split over its candidates x gated metrics as the run splits it."),
+    run_candidates: Optional[int] = typer.Option(None, "--run-candidates", min=1, help="Candidates the run will compare (default: the pilot's)."),
     power: float = typer.Option(0.9, "--power", min=0.5, max=0.999, help="Wanted power."),
     pool: int = typer.Option(50, "--pool", min=2, help="Test pairs the suite has (the most a sequential run can use)."),
     seeds: str = typer.Option("1,2,3,5", "--seeds", help="Seeds-per-pair options to compare."),
@@ -62,7 +63,7 @@ def plan_cmd(
     rules = metric_rules(margin, bound)
     results = plan_from_rows(rows, rules, effect=effect, baseline=baseline,
                              candidates=candidates.split(",") if candidates else None, alpha=alpha,
-                             power=power, pool=pool, seed_options=seed_options)
+                             power=power, pool=pool, seed_options=seed_options, run_candidates=run_candidates)
     for pilot_var, size, plans in results:
         rule = rules[pilot_var.metric]
         console.print(
@@ -78,5 +79,9 @@ def plan_cmd(
             table.add_row(str(p.seeds), str(p.fixed_pairs), str(p.fixed_videos), f"{p.fixed_power_at_pool:.0%}",
                           f"{p.sequential_median_videos:g}", f"{p.sequential_p90_videos:g}", f"{p.sequential_power:.0%}")
         console.print(table)
-    console.print(f"Videos are per candidate (base needs as many, shared by all candidates). Fixed: paired t-test, "
-                  f"two-sided alpha {alpha}, power {power:.0%}; sequential: the betting confidence sequence, simulated.")
+    k = run_candidates or len({p.candidate for p, _, _ in results})
+    each = alpha / (k * len(rules))
+    console.print(f"Videos are per candidate (base needs as many, shared by all candidates). alpha {alpha} split over "
+                  f"{k} candidate(s) x {len(rules)} gated metric(s) = {each:.4g} per comparison, for both designs. "
+                  f"Fixed: paired t-test, two-sided, power {power:.0%}; sequential: the run's own rule (repeated "
+                  "confidence intervals over the suite's pairs), simulated.")

@@ -35,11 +35,13 @@ def leaderboard_cmd(
     n_boot: int = typer.Option(2000, "--bootstrap", min=100, help="Bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (regenerating gives identical tables)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG chart per metric."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also rewrite the HTML report (<out>/<suite>.report/), as run does."),
     output_format: str = typer.Option("auto", "--format", callback=check_format, help=FORMAT_HELP),
     github_actions: bool = typer.Option(False, "--github-actions", envvar="GITHUB_ACTIONS", hidden=True),
     step_summary: Optional[Path] = typer.Option(None, "--step-summary", envvar="GITHUB_STEP_SUMMARY", help="With --format github: markdown file the leaderboard is appended to (default: $GITHUB_STEP_SUMMARY)."),
 ) -> None:
-    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base."""
+    """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base;
+    and the HTML report beside them, so it never shows older numbers than the tables."""
     from ..results.leaderboard import check_leaderboards_folder, leaderboard_from_store, write_leaderboard
     from ..results.store import ResultStore
     from ..results.store_check import check_store
@@ -50,8 +52,13 @@ def leaderboard_cmd(
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
-            notes: list[str] = []  # what it replaced of an earlier leaderboard
+            notes: list[str] = []  # what it replaced of an earlier leaderboard (and report)
             paths = write_leaderboard(board, out, plots=plots, notes=notes)
+            if report:
+                from ..report import default_report_dir, report_for_board
+
+                paths["report"] = report_for_board(board, default_report_dir(out, name), store=str(store), plots=plots,
+                                                   notes=notes)
             fmt = resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal)
             if fmt in ("table", "plain"):  # markdown and github output is the document alone
                 for line in notes:

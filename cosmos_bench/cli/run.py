@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
@@ -12,16 +12,16 @@ from rich.table import Table
 from ..catalog import metrics_of_stage, selectable_metrics
 from .errors import fail
 from .options import (
-    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeServer, Leaderboards, RunStore, Steps,
-    SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, judge_config, sequential_options,
+    DEFAULT_BOARDS, DEFAULT_STORE, MARGINS, METRICS_HELP, Guidance, JudgeConcurrency, JudgeConfigFile, JudgeControls, JudgeFps,
+    JudgeFramesMode, JudgeModel, JudgeNumFrames, JudgeSamples, JudgeServer, JudgeTimeout, Leaderboards, ModelSet, OutputDir,
+    RunStore, Steps, SuiteFolder, VideoFps, VideoSize, ViewSize, check_backend, in_output_dir, judge_config, sequential_options,
 )
 from .output import console, exit_if_work_failed, print_decisions, print_summary, stage_reporter
 
 
 def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: str, seeds: int, limit: Optional[int],
                 out: Optional[Path], store: Path, leaderboards: Path, backend: str, device: Optional[str],
-                judge_url: Optional[str], judge_model: Optional[str], judge_samples: int,
-                judge_server: Optional[str] = None, **extra):
+                judge: Any, **extra):
     from ..runner import RunConfig, parse_metrics
 
     try:
@@ -32,7 +32,7 @@ def _run_config(models: str, suite: Path, models_file: Optional[Path], metrics: 
     return RunConfig(
         models=names, suite=suite, models_file=models_file, metrics=metric_list, seeds=seeds, limit=limit, out=out,
         store=store, leaderboards=leaderboards, backend=backend, device=device,
-        judge=judge_config(judge_url, judge_model, judge_samples, judge_server), judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
+        judge=judge, judge_cache=(store.parent / "judge_cache.jsonl"), **extra,
     )
 
 
@@ -70,6 +70,8 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where generated videos go (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
+    set_: ModelSet = [],
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Frames per video (default: suite.yaml, else 93)."),
     steps: Steps = None,
     size: VideoSize = None,
@@ -79,9 +81,16 @@ def run_cmd(
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv (CPU) or kornia (GPU/CPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend (default: cuda if present)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (e.g. http://localhost:8000/v1; a comma list spreads the videos over several servers of the same model; or $COSMOS_BENCH_JUDGE_URL, key in $COSMOS_BENCH_JUDGE_API_KEY); without one the judge is not run (OPENAI_* variables are ignored)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id (default nvidia/Cosmos-Reason2-8B)."),
-    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video (the score is their mean)."),
-    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench[ray]')."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
+    executor: str = typer.Option("local", "--executor", help="local: this process (with --shard under torchrun/accelerate); ray: one warm worker per GPU of a Ray cluster (pip install 'cosmos-bench\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: 'auto' (the cluster of this node), ray://HOST:10001, or none to start Ray here (or join $RAY_ADDRESS)."),
     gpus_per_worker: float = typer.Option(1.0, "--gpus-per-worker", min=0.0, help="With --executor ray: GPUs each worker holds."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: number of workers (default: the cluster's GPUs / --gpus-per-worker)."),
@@ -102,14 +111,19 @@ def run_cmd(
 ) -> None:
     """Generate → geometric metrics → judge → store → leaderboard. Interrupt any time; rerun to resume."""
     from ..data.suite import parse_size
+    from ..models.overrides import parse_overrides
     from ..runner import run
 
     size_hw = parse_size(size, where="--size") if size else None
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
     extra = _executor_options(executor, out, ray_address, gpus_per_worker, workers, max_retries, artifacts,
                               compile_cache, worker_import)
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
     cfg = _run_config(models, suite, models_file, metrics, seeds, limit, extra.pop("out"), store, leaderboards, backend,
-                      device, judge_url, judge_model, judge_samples, judge_server, frames=frames, steps=steps, shard=shard,
-                      size=size_hw, guidance=guidance, fps=fps, **extra)
+                      device, judge, frames=frames, steps=steps, shard=shard,
+                      size=size_hw, guidance=guidance, fps=fps, model_overrides=parse_overrides(set_), **extra)
     if not sequential and (bound or max_pairs or max_videos or budget_gpu_hours is not None):
         fail("--bound, --max-pairs, --max-videos and --budget-gpu-hours apply only with --sequential", 2)
     seq = sequential_options(margin, bound, alpha, max_pairs, max_videos, budget_gpu_hours, order_seed, population) if sequential else None
@@ -135,19 +149,30 @@ def rescore_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Where the videos were generated (default: runs/<suite name>)."),
     store: RunStore = DEFAULT_STORE,
     leaderboards: Leaderboards = DEFAULT_BOARDS,
+    output_dir: OutputDir = None,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test pairs."),
     backend: str = typer.Option("opencv", "--backend", callback=check_backend, help="Geometric metric backend: opencv or kornia."),
     device: Optional[str] = typer.Option(None, "--device", help="Device for the kornia backend."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge endpoint (a comma list: several servers of the same model)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model id."),
-    judge_samples: int = typer.Option(1, "--judge-samples", min=1, help="Judge samples per video."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
     judge_server: JudgeServer = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Score existing videos again where rows failed or are missing (e.g. after a judge outage); never generates."""
     from ..runner import rescore
 
-    cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device,
-                      judge_url, judge_model, judge_samples, judge_server)
+    out, store, leaderboards = in_output_dir(output_dir, suite, out, store, leaderboards)
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
+    cfg = _run_config(models, suite, None, metrics, 1, limit, out, store, leaderboards, backend, device, judge)
     with stage_reporter() as reporter:
         summary = rescore(cfg, reporter=reporter)
     print_summary(summary)
@@ -162,6 +187,16 @@ def demo_cmd(
     size: ViewSize = "256x448",
     tiny_cosmos: bool = typer.Option(True, "--tiny-cosmos/--no-tiny-cosmos", help="Also run the tiny random-weight Cosmos pipeline and a LoRA on it (its own small suite)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint, if you have one (else judge columns say 'not run')."),
+    judge_model: JudgeModel = None,
+    judge_samples: JudgeSamples = None,
+    judge_server: JudgeServer = None,
+    judge_config_file: JudgeConfigFile = None,
+    frames_mode: JudgeFramesMode = None,
+    judge_num_frames: JudgeNumFrames = None,
+    judge_fps: JudgeFps = None,
+    judge_timeout: JudgeTimeout = None,
+    judge_concurrency: JudgeConcurrency = None,
+    judge_controls: JudgeControls = None,
 ) -> None:
     """Run the whole benchmark offline on a synthetic suite with known answers, and check the ranking.
 
@@ -174,9 +209,12 @@ def demo_cmd(
     from ..demo import run_demo
 
     height, width = parse_size(size, where="--size")
+    judge = judge_config(judge_url, judge_model, judge_samples, judge_server, config_file=judge_config_file,
+                         frames_mode=frames_mode, num_frames=judge_num_frames, fps=judge_fps, timeout=judge_timeout,
+                         concurrency=judge_concurrency, controls=judge_controls)
     with stage_reporter() as reporter:
         result = run_demo(out, samples=samples, seeds=seeds, frames=frames, size=(height, width), tiny_cosmos=tiny_cosmos,
-                          judge=judge_config(judge_url, None, 1), reporter=reporter)
+                          judge=judge, reporter=reporter)
     if result.cosmos_summary is not None:
         console.rule("tiny Cosmos Predict 2.5, RANDOM weights: shows the diffusers/peft path runs; numbers mean nothing")
         print_summary(result.cosmos_summary)

@@ -324,6 +324,9 @@ def load_suite(path: str | os.PathLike) -> Suite:
             raise SuiteError(f"{p}: suite folder not found")
         manifest, root = p / SUITE_FILE, p
     if not manifest.exists():
+        if (root / "meta" / "info.json").is_file():
+            raise SuiteError(f"{root}: a LeRobot dataset, not a suite; write one from it with "
+                             f"`cosmos-bench data import-lerobot {root} --out SUITE_DIR`")
         return suite_from_dict({}, root)
     try:
         data = yaml.safe_load(manifest.read_text())

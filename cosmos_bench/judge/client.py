@@ -42,6 +42,7 @@ from cosmos_bench.judge.server import (
     Endpoint,
     RequestForm,
     probe_endpoint,
+    refuses_video,
     request_fields,
     request_settings,
     server_reason,
@@ -67,6 +68,7 @@ __all__ = [
     "check_endpoint",
     "build_messages",
     "messages_json",
+    "PROMPT_STYLES",
 ]
 
 log = logging.getLogger("cosmos_bench.judge")
@@ -75,9 +77,36 @@ DEFAULT_MODEL = "nvidia/Cosmos-Reason2-8B"
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 # Bump when the message layout below changes (order of parts, preamble, roles): it is in the judge version.
 # 2: frames mode labels each frame with its time, the way Qwen3-VL labels the frames of a video.
-MESSAGE_PROTOCOL = 2
-FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced over {seconds:.1f} seconds."
+# 3: the frames preamble names the span of the frame labels (0.0 to the last frame's time), not the clip's
+#    length; Cosmos Reason2 models get their documented system prompt and reasoning format (PROMPT_STYLES).
+MESSAGE_PROTOCOL = 3
+FRAMES_PREAMBLE = "The video is shown as {n} frames in time order, evenly spaced from 0.0 to {seconds:.1f} seconds."
 FRAME_LABEL = "<{seconds:.1f} seconds>"
+# How the question is laid out. "rubric": the rubric's system prompt as the system message and its answer
+# format (think, then "Score: N") at the end of the user text. "cosmos-reason2": what nvidia-cosmos/cosmos-reason2
+# documents for its models (cosmos_reason2_utils/text.py): the default system prompt, the whole rubric as the user
+# turn, and the documented reasoning instruction appended after a blank line, as its inference script does.
+PROMPT_STYLES: tuple[str, ...] = ("auto", "cosmos-reason2", "rubric")
+REASON2_PREFIX = "nvidia/cosmos-reason2"
+REASON2_SYSTEM_PROMPT = "You are a helpful assistant."
+REASON2_REASONING_FORMAT = (
+    "Answer the question using the following format:\n\n<think>\nYour reasoning.\n</think>\n\n"
+    "Write your final answer immediately after the </think> tag."
+)
+REASON2_ANSWER_LINE = 'Your final answer is one line of the form "Score: N", where N is a whole number from {score_min} to {score_max}.'
+# rubric name -> what its control does
+CONTROL_KINDS = {"video_physics": "shuffled_frames", "video_IF": "other_instruction"}
+
+
+def control_settings(rubric_name: str, share: float, seed: int) -> dict[str, Any] | None:
+    """What the judge version records about controls (None: no controls for this rubric or share 0)."""
+    kind = CONTROL_KINDS.get(rubric_name)
+    if share <= 0 or kind is None:
+        return None
+    return {"kind": kind, "share": float(share), "seed": int(seed)}
+
+
+FRAMES_HINT = "the server may take no video input: pass --frames-mode (JudgeConfig(video_mode='frames'))"
 # cosmos-bench's own variables; the generic OpenAI ones many users keep set for other tools are read only
 # when a caller opts in (the explicit `judge` command), so they never switch the judge on or leak a key.
 URL_ENV = "COSMOS_BENCH_JUDGE_URL"
@@ -125,8 +154,17 @@ class JudgeConfig:
     max_tokens: int = 4096
     seed: int = 0
     # video encoding (in the judge version)
-    video_mode: Literal["video", "frames"] = "video"
-    fps: float | None = 4.0  # None: send no mm_processor_kwargs (servers that reject vLLM's extension)
+    # auto: the video itself to vLLM, JPEG frames as image_url parts to every other server (few take
+    # video_url parts); and frames from then on when a server refuses the video part (recorded in the version)
+    video_mode: Literal["auto", "video", "frames"] = "auto"
+    fps: float | None = 4.0  # vLLM video mode: media_io_kwargs.video.fps; None sends no fps
+    # the server runs with --trust-request-mm-kwargs: send Reason2's pixel budget as mm_processor_kwargs
+    request_mm_kwargs: bool = False
+    # auto: Cosmos Reason2's documented prompt layout for nvidia/Cosmos-Reason2-* models, the rubric's own
+    # system prompt for any other model (see PROMPT_STYLES)
+    prompt_style: Literal["auto", "cosmos-reason2", "rubric"] = "auto"
+    # share of the videos also asked a control that must score lower (judge/controls.py; in the judge version)
+    control_share: float = 0.0
     num_frames: int = 8
     jpeg_quality: int = 90
     extra_body: dict[str, Any] = field(default_factory=dict)
@@ -147,7 +185,9 @@ class JudgeConfig:
             (self.timeout_s > 0, "timeout_s", self.timeout_s, "> 0"),
             (self.fps is None or self.fps > 0, "fps", self.fps, "> 0 or None"),
             (self.num_frames >= 1, "num_frames", self.num_frames, ">= 1"),
-            (self.video_mode in ("video", "frames"), "video_mode", self.video_mode, "'video' or 'frames'"),
+            (self.video_mode in ("auto", "video", "frames"), "video_mode", self.video_mode, "'auto', 'video' or 'frames'"),
+            (self.prompt_style in PROMPT_STYLES, "prompt_style", self.prompt_style, " or ".join(PROMPT_STYLES)),
+            (0 <= self.control_share <= 1, "control_share", self.control_share, "in [0, 1]"),
             (0 < self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in 1..100"),
             (self.backoff_s >= 0 and self.backoff_max_s >= 0, "backoff_s", self.backoff_s, ">= 0"),
             (self.server is None or self.server in SERVER_PROFILES, "server", self.server, " or ".join(SERVER_PROFILES)),
@@ -157,7 +197,7 @@ class JudgeConfig:
         for ok, name, value, want in checks:
             if not ok:
                 raise InputError(f"JudgeConfig.{name} must be {want}, got {value!r}")
-        if self.server == "openai" and self.video_mode == "video":
+        if self.server == "openai" and self.video_mode == "video":  # auto sends it frames
             raise InputError("server 'openai' takes no video input (OpenAI's API has no video parts); "
                              "use video_mode='frames'", option="frames_mode")
 
@@ -191,7 +231,7 @@ class JudgeConfig:
         return dataclasses.replace(
             self,
             base_url=self.base_url or first(_url_vars(generic), DEFAULT_BASE_URL),
-            api_key=self.api_key if self.api_key is not None else first(_key_vars(generic), "EMPTY"),
+            api_key=self.api_key if self.api_key is not None else first(_key_vars(generic, self.base_url, env), "EMPTY"),
             model=self.model or first(_ENV_MODEL, DEFAULT_MODEL),
             server=server,
         )
@@ -200,6 +240,21 @@ class JudgeConfig:
     def is_resolved(self) -> bool:
         """Where the judge is, its key, its model and the request form are all decided."""
         return None not in (self.base_url, self.api_key, self.model, self.server)
+
+    @property
+    def effective_video_mode(self) -> str:
+        """``video`` or ``frames``: ``auto`` sends the video itself only to vLLM (the one server known to
+        take ``video_url`` parts with a frame rate), frames as ``image_url`` parts to the rest."""
+        if self.video_mode != "auto":
+            return self.video_mode
+        return "video" if self.request_form.server == "vllm" else "frames"
+
+    @property
+    def effective_prompt_style(self) -> str:
+        """``cosmos-reason2`` for ``nvidia/Cosmos-Reason2-*`` models under ``auto``, else ``rubric``."""
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        return "cosmos-reason2" if (self.model or "").lower().startswith(REASON2_PREFIX) else "rubric"
 
     @property
     def request_form(self) -> RequestForm:
@@ -250,17 +305,28 @@ def _url_vars(generic: bool) -> tuple[str, ...]:
     return (URL_ENV, GENERIC_URL_ENV) if generic else (URL_ENV,)
 
 
-def _key_vars(generic: bool) -> tuple[str, ...]:
-    return (KEY_ENV, GENERIC_KEY_ENV) if generic else (KEY_ENV,)
+def _key_vars(generic: bool, base_url: str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Which variables hold the key: a URL taken from ``$OPENAI_BASE_URL`` gets ``$OPENAI_API_KEY`` only, so
+    cosmos-bench's own key never goes to the generic OpenAI endpoint."""
+    if not generic:
+        return (KEY_ENV,)
+    if env is not None and _generic_url_used(base_url, env):
+        return (GENERIC_KEY_ENV,)
+    return (KEY_ENV, GENERIC_KEY_ENV)
+
+
+def _generic_url_used(base_url: str | None, env: Mapping[str, str]) -> bool:
+    return base_url is None and not env.get(URL_ENV) and bool(env.get(GENERIC_URL_ENV))
 
 
 def generic_env_used(base_url: str | None, api_key: str | None = None, env: dict[str, str] | None = None) -> list[str]:
     """The generic OpenAI variables that ``from_env(generic=True)`` takes for the fields not given."""
     env = os.environ if env is None else env
     used = []
-    if base_url is None and not env.get(URL_ENV) and env.get(GENERIC_URL_ENV):
+    generic_url = _generic_url_used(base_url, env)
+    if generic_url:
         used.append(GENERIC_URL_ENV)
-    if api_key is None and not env.get(KEY_ENV) and env.get(GENERIC_KEY_ENV):
+    if api_key is None and (generic_url or not env.get(KEY_ENV)) and env.get(GENERIC_KEY_ENV):
         used.append(GENERIC_KEY_ENV)
     return used
 
@@ -293,6 +359,7 @@ class JudgeSample:
     cached: bool = False
     errors: list[str] = field(default_factory=list)
     latency_s: float | None = None
+    endpoint: str | None = None  # the server that answered (None: from the cache, or no answer)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -319,6 +386,7 @@ class JudgeResult:
     score: float | None
     spread: float | None
     reason: str | None = None
+    endpoint: str | None = None  # the server asked last for this video (several: --judge-url a,b)
 
     @property
     def scores(self) -> list[int]:
@@ -361,8 +429,10 @@ def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None
     """
     config = config.resolved()
     form = form or config.request_form
-    if config.video_mode == "video":
-        fps = float(config.fps) if config.fps is not None and form.server == "vllm" else None
+    if config.effective_video_mode == "video":
+        # the frame rate the server was asked for: none unless the vLLM form sent it and the server took it
+        sent = form.server == "vllm" and "media_io_kwargs" not in form.dropped
+        fps = float(config.fps) if config.fps is not None and sent else None
         encoding: dict[str, Any] = {"mode": "video", "fps": fps}
     else:
         encoding = {
@@ -372,6 +442,13 @@ def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None
             "preamble": FRAMES_PREAMBLE,
             "frame_label": FRAME_LABEL,
         }
+        if form.video_refused:
+            encoding["fallback"] = "the server refused the video part; sent as frames"
+    style = config.effective_prompt_style
+    prompt: dict[str, Any] = {"style": style}
+    if style == "cosmos-reason2":
+        prompt.update(system_prompt=REASON2_SYSTEM_PROMPT, answer_line=REASON2_ANSWER_LINE,
+                      reasoning_format=REASON2_REASONING_FORMAT)
     return {
         "protocol": MESSAGE_PROTOCOL,
         "rubric": rubric.name,
@@ -386,6 +463,8 @@ def judge_settings(rubric: Rubric, config: JudgeConfig, form: RequestForm | None
             "seed": int(config.seed),
         },
         "encoding": encoding,
+        "prompt": prompt,
+        **({"controls": controls} if (controls := control_settings(rubric.name, config.control_share, config.seed)) else {}),
         "extra_body": config.extra_body,
         "request": request_settings(config, form),
     }
@@ -423,7 +502,7 @@ class _Media:
 
 def _video_media(path: Path, data: bytes, config: JudgeConfig) -> tuple[list[_Media], str | None]:
     """The video as media parts (placed before the text) and an optional text preamble."""
-    if config.video_mode == "video":
+    if config.effective_video_mode == "video":
         mime = _VIDEO_MIME.get(path.suffix.lower(), "video/mp4")
         return [_Media("video_url", mime, base64.b64encode(data))], None
     frames, fps = _read_frames(path)
@@ -442,14 +521,15 @@ def _video_media(path: Path, data: bytes, config: JudgeConfig) -> tuple[list[_Me
         # the frame's time, so the model sees the timing of what it judges (it cannot see the gaps)
         label = FRAME_LABEL.format(seconds=i / fps if fps and fps > 0 else 0.0)
         media.append(_Media("image_url", "image/jpeg", base64.b64encode(buf.tobytes()), label))
-    seconds = n_total / fps if fps and fps > 0 else 0.0
-    return media, FRAMES_PREAMBLE.format(n=len(media), seconds=seconds)
+    last = idx[-1] / fps if fps and fps > 0 else 0.0  # the last frame's label: the span the model is told of
+    return media, FRAMES_PREAMBLE.format(n=len(media), seconds=last)
 
 
 _MEDIA_TOKEN = f"cosmos-bench-media-{uuid.uuid4().hex}"
 
 
-def messages_json(rubric: Rubric, media: list[_Media], preamble: str | None, instruction: str | None) -> bytes:
+def messages_json(rubric: Rubric, media: list[_Media], preamble: str | None, instruction: str | None,
+                  style: str = "rubric") -> bytes:
     """:func:`build_messages` serialized to JSON bytes, with the media as ``data:`` URLs.
 
     Done once per video (in a worker thread), not per call: the base64 text is spliced in as bytes
@@ -461,7 +541,7 @@ def messages_json(rubric: Rubric, media: list[_Media], preamble: str | None, ins
         if m.label:
             parts.append({"type": "text", "text": m.label})
         parts.append({"type": m.kind, m.kind: {"url": f"{_MEDIA_TOKEN}:{i}"}})
-    blob = json.dumps(build_messages(rubric, parts, preamble, instruction), ensure_ascii=False).encode("utf-8")
+    blob = json.dumps(build_messages(rubric, parts, preamble, instruction, style), ensure_ascii=False).encode("utf-8")
     for i, m in enumerate(media):
         url = b'"data:' + m.mime.encode("ascii") + b";base64," + m.b64 + b'"'
         blob = blob.replace(f'"{_MEDIA_TOKEN}:{i}"'.encode("ascii"), url, 1)
@@ -482,18 +562,26 @@ def _read_frames(path: Path):
     return video.frames, float(video.fps)
 
 
-def build_messages(rubric: Rubric, media_parts: list[dict], preamble: str | None, instruction: str | None) -> list[dict]:
-    """System prompt, then one user message: the media parts first, then the rubric text.
+def build_messages(rubric: Rubric, media_parts: list[dict], preamble: str | None, instruction: str | None,
+                   style: str = "rubric") -> list[dict]:
+    """System prompt, then one user message: the media parts first, then the text.
 
-    Cosmos Reason2's documented layout: a plain-text system message, the media before the text, and
-    the reasoning instruction (the rubric's ``answer_format``: think inside ``<think>…</think>``,
-    answer right after ``</think>``) at the end of the user text, after a blank line.
+    ``rubric`` style: the rubric's system prompt, and the user text ends with the rubric's answer format
+    (think inside ``<think>…</think>``, answer right after ``</think>``). ``cosmos-reason2`` style (the
+    default for ``nvidia/Cosmos-Reason2-*``): the documented system prompt, the rubric's system prompt and
+    question as the user turn, then the score line and the documented reasoning format after a blank line.
+    Both put the media before the text, as Reason2's docs do.
     """
-    text = rubric.render(instruction)
+    if style == "cosmos-reason2":
+        answer = REASON2_ANSWER_LINE.format(score_min=rubric.score_min, score_max=rubric.score_max)
+        text = f"{rubric.system_prompt}\n\n{rubric.question(instruction)}\n\n{answer}\n\n{REASON2_REASONING_FORMAT}"
+        system = REASON2_SYSTEM_PROMPT
+    else:
+        text, system = rubric.render(instruction), rubric.system_prompt
     if preamble:
         text = f"{preamble}\n\n{text}"
     return [
-        {"role": "system", "content": rubric.system_prompt},
+        {"role": "system", "content": system},
         {"role": "user", "content": [*media_parts, {"type": "text", "text": text}]},
     ]
 
@@ -516,6 +604,10 @@ class _Permanent(Exception):
         super().__init__(reason)
         self.reason = reason
         self.extra_calls = 0
+
+
+class _VideoRefused(_Permanent):
+    """A 400/415/422 about the video part: the server takes no video input."""
 
 
 class _Refused(_Permanent):
@@ -568,6 +660,18 @@ class _Reply:
     finish: str | None
     form: RequestForm  # the form of the call that answered
     calls: int  # HTTP calls it took (2 when the server refused fields and was asked again)
+    version: str  # the judge version the answering call was asked under
+
+
+@dataclass
+class _Encoded:
+    """One video's bytes and instruction, and its request messages per video mode (a switch to frames
+    after the server refused the video encodes it again, once)."""
+
+    path: Path
+    data: bytes
+    instruction: str | None
+    by_mode: dict[str, bytes] = field(default_factory=dict)
 
 
 class _Judge:
@@ -577,6 +681,10 @@ class _Judge:
         self.cache = cache
         self.progress = progress
         self.form = config.request_form
+        # video refused -> frames, automatically only when the mode was left to auto (else: a hint)
+        self.video_fallback = config.video_mode == "auto"
+        # several endpoints: where a video that fails here is asked next (None: this is its last chance)
+        self.next_endpoint: str | None = None
         self.version = judge_version(rubric, config, self.form)
         self.settings = judge_settings(rubric, config, self.form)
         self.call_slots = asyncio.Semaphore(config.concurrency)
@@ -621,7 +729,7 @@ class _Judge:
                     log.exception("judge progress callback failed; continuing without it")
                 self._progress_failed = True
 
-    def _prepare(self, req: JudgeRequest, instr: str | None, instr_sha: str) -> tuple[str, dict[int, dict], bytes | None]:
+    def _prepare(self, req: JudgeRequest, instr: str | None, instr_sha: str) -> tuple[str, dict[int, dict], _Encoded | None]:
         """In a worker thread, in one hop: read and hash the file, look up cached samples, and encode
         the video only if some sample is missing. Raises ``OSError`` (unreadable file) or
         ``_EncodeError`` (undecodable video)."""
@@ -635,11 +743,38 @@ class _Judge:
                     cached[i] = rec
         if len(cached) == self.config.samples:
             return video_sha, cached, None
+        encoded = _Encoded(path, data, instr)
+        encoded.by_mode[self.config.effective_video_mode] = self._encode(encoded)
+        return video_sha, cached, encoded
+
+    def _encode(self, encoded: _Encoded) -> bytes:
+        """The request messages of one video in the current video mode (in a worker thread)."""
         try:
-            media, preamble = _video_media(path, data, self.config)
+            media, preamble = _video_media(encoded.path, encoded.data, self.config)
         except Exception as exc:  # undecodable video, bad frames: an error row, not a crash
             raise _EncodeError(f"{type(exc).__name__}: {exc}") from exc
-        return video_sha, cached, messages_json(self.rubric, media, preamble, instr)
+        return messages_json(self.rubric, media, preamble, encoded.instruction, self.config.effective_prompt_style)
+
+    async def _messages(self, encoded: _Encoded) -> bytes:
+        """``encoded``'s messages in the current video mode: encoded again after a switch to frames."""
+        mode = self.config.effective_video_mode
+        if mode not in encoded.by_mode:
+            try:
+                encoded.by_mode[mode] = await asyncio.to_thread(self._encode, encoded)
+            except _EncodeError as exc:
+                raise _Permanent(f"cannot encode video: {exc}") from None
+        return encoded.by_mode[mode]
+
+    def _video_refused(self, reason: str) -> None:
+        """The server refused the video part: send frames from now on, as another judge version."""
+        if self.form.video_refused:
+            return
+        self.config = dataclasses.replace(self.config, video_mode="frames")
+        self.form = dataclasses.replace(self.form, video_refused=True)
+        self.version = judge_version(self.rubric, self.config, self.form)
+        self.settings = judge_settings(self.rubric, self.config, self.form)
+        log.warning("the judge server refused the video (%s); sending %d frames as images instead: judge version %s. "
+                    "Pass --frames-mode to ask this way from the start.", reason, self.config.num_frames, self.version)
 
     async def judge_one(self, req: JudgeRequest) -> JudgeResult:
         n = self.config.samples
@@ -649,7 +784,7 @@ class _Judge:
         instr_sha = hashlib.sha256(instr.strip().encode("utf-8")).hexdigest() if instr else ""
         async with self.video_slots:
             try:
-                video_sha, cached, messages = await asyncio.to_thread(self._prepare, req, instr, instr_sha)
+                video_sha, cached, encoded = await asyncio.to_thread(self._prepare, req, instr, instr_sha)
             except OSError as exc:
                 return self._failed(req, None, n, f"cannot use video: {exc}")
             except _EncodeError as exc:
@@ -671,7 +806,7 @@ class _Judge:
             missing = [i for i in range(n) if i not in cached]
             if missing:
                 key = (video_sha, self.version, instr_sha)
-                samples += await asyncio.gather(*(self.sample(req, messages, i, key) for i in missing))
+                samples += await asyncio.gather(*(self.sample(req, encoded, i, key) for i in missing))
         return self._aggregate(req, video_sha, samples)
 
     def _failed(self, req: JudgeRequest, video_sha: str | None, n: int, reason: str) -> JudgeResult:
@@ -706,9 +841,10 @@ class _Judge:
             score=score,
             spread=spread,
             reason=reason,
+            endpoint=self.config.base_url,
         )
 
-    async def sample(self, req: JudgeRequest, messages: bytes, index: int, key: tuple[str, str, str]) -> JudgeSample:
+    async def sample(self, req: JudgeRequest, encoded: _Encoded, index: int, key: tuple[str, str, str]) -> JudgeSample:
         cfg = self.config
         errors: list[str] = []
         attempts = 0
@@ -721,7 +857,7 @@ class _Judge:
             seed = sample_seed(cfg, index, ask)
             attempts += 1
             try:
-                reply = await self._call(messages, seed, errors)
+                reply = await self._call(encoded, seed, errors)
             except _Transient as exc:
                 attempts += exc.extra_calls
                 reason = self.scrub(exc.reason) or "transient error"
@@ -749,9 +885,9 @@ class _Judge:
                                 truncated=finish == "length")
             if got.score is not None:
                 s = JudgeSample(index, seed, "ok", got.score, None, content, reasoning, attempts, False, errors,
-                                time.perf_counter() - t0)
+                                time.perf_counter() - t0, self.config.base_url)
                 if self.cache is not None:  # at once, so an interrupted run keeps every score it got
-                    version = judge_version(self.rubric, self.config, reply.form)
+                    version = reply.version
                     self.cache.put(
                         (key[0], version, key[2], index),
                         {"score": s.score, "seed": seed, "raw_reply": content, "reasoning": reasoning,
@@ -770,30 +906,47 @@ class _Judge:
             log.info("judge %s sample %d: %s; asking again", req.key, index, reason)
 
     def _sample_error(self, req, index, seed, reason, attempts, errors, last_reply, t0) -> JudgeSample:
+        if self.config.effective_video_mode == "video" and reason.startswith("HTTP ") and FRAMES_HINT not in reason:
+            reason = f"{reason} ({FRAMES_HINT})"  # e.g. transformers serve's bare 500 for a data: video URL
         s = JudgeSample(index, seed, "error", None, reason, last_reply[0], last_reply[1], attempts, False, errors,
                         time.perf_counter() - t0)
-        log.warning("judge %s sample %d failed: %s", req.key, index, reason)
+        if self.next_endpoint is not None:  # not final: the video is asked again there
+            log.info("judge %s sample %d failed at %s: %s; asking %s next", req.key, index, self.config.base_url,
+                     reason, self.next_endpoint)
+        else:
+            log.warning("judge %s sample %d failed: %s", req.key, index, reason)
         self._emit(req, s)
         return s
 
-    async def _call(self, messages: bytes, seed: int, errors: list[str]) -> _Reply:
-        """One answer to one sample's request; a refusal of named fields is noted in ``errors``."""
+    async def _call(self, encoded: _Encoded, seed: int, errors: list[str]) -> _Reply:
+        """One answer to one sample's request; a refusal of named fields or of the video part is noted
+        in ``errors`` and asked once more without them."""
         async with self.call_slots:
             calls = 0
+            retried: set[str] = set()  # each kind of refusal is worth one more try; a repeat is final
             while True:
-                form = self.form
-                fields = request_fields(self.config, form, seed)
+                form, version, config = self.form, self.version, self.config
+                messages = await self._messages(encoded)
+                fields = request_fields(config, form, seed)
                 calls += 1
                 try:
                     try:
                         raw = await self._post(messages, fields)
                     except _Refused as exc:
-                        if calls == 1:  # once: a second refusal is the server's final word
+                        if "fields" not in retried:
+                            retried.add("fields")
                             errors.append(self.scrub(f"{exc.reason} (asked again without {', '.join(sorted(exc.fields))})"))
                             self._drop_fields(exc.fields, exc.reason)
                             continue
                         raise _Permanent(exc.reason) from None
-                    return _Reply(*_parse_completion(raw), form=form, calls=calls)
+                    except _VideoRefused as exc:
+                        if self.video_fallback and "video" not in retried:
+                            retried.add("video")
+                            errors.append(self.scrub(f"{exc.reason} (asked again with frames)"))
+                            self._video_refused(exc.reason)
+                            continue
+                        raise _Permanent(f"{exc.reason} ({FRAMES_HINT})") from None
+                    return _Reply(*_parse_completion(raw), form=form, calls=calls, version=version)
                 except (_Transient, _Permanent) as exc:
                     exc.extra_calls = calls - 1
                     raise
@@ -815,7 +968,7 @@ class _Judge:
                 options={"timeout": cfg.timeout_s, "headers": {"Content-Type": "application/json"}},
             )
         except openai.APITimeoutError:
-            raise _Transient(f"timeout after {cfg.timeout_s:g}s") from None
+            raise _Transient(f"no answer within {cfg.timeout_s:g} s (--timeout)") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise _Transient(f"connection error: {type(cause).__name__}: {cause}") from None
@@ -827,6 +980,8 @@ class _Judge:
             refused = unknown_fields(status, msg, fields)
             if refused:
                 raise _Refused(refused, f"HTTP {status}: {msg}") from None
+            if cfg.effective_video_mode == "video" and refuses_video(status, msg):
+                raise _VideoRefused(f"HTTP {status}: {msg}") from None
             raise _Permanent(f"HTTP {status}: {msg}") from None
         except openai.APIError as exc:  # malformed response body and the like
             raise _Transient(f"bad response: {type(exc).__name__}: {str(exc)[:300]}") from None
@@ -854,7 +1009,9 @@ async def judge_videos(
     config = (config or JudgeConfig()).resolved()
     if config.server == "auto":  # ask the server once which form it takes; unreachable: generic
         try:
-            config, _ = await resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0))
+            config, found = await resolve_endpoint(config, timeout_s=min(config.timeout_s, 15.0))
+            for note in found.notes:  # callers that resolved it themselves show the notes their own way
+                log.warning("%s", note)
         except JudgeEndpointError as exc:
             log.warning("%s; asking in the generic form", exc)
             config = dataclasses.replace(config, server="generic")
@@ -892,13 +1049,21 @@ async def _judge_on_endpoints(requests: list[JudgeRequest], rubric: Rubric, conf
     async def ask(i: int, judge: _Judge) -> tuple[int, JudgeResult]:
         return i, await judge.judge_one(requests[i])
 
+    failed_at: dict[int, list[str]] = {}
     try:
         for turn in range(len(judges)):
             if not pending:
                 break
+            last = turn == len(judges) - 1
+            for judge_i, judge in enumerate(judges):  # a failure is final only on the last turn
+                judge.next_endpoint = None if last else judges[(judge_i + 1) % len(judges)].config.base_url
             answered = await asyncio.gather(*(ask(i, judges[(i + turn) % len(judges)]) for i in pending))
             for i, res in answered:
                 results[i] = res
+                if res.status == "ok" and i in failed_at:
+                    log.warning("judge %s: scored at %s after failing at %s", res.id, res.endpoint, ", ".join(failed_at[i]))
+                elif res.status != "ok":
+                    failed_at.setdefault(i, []).append(str(res.endpoint))
             pending = [i for i, res in answered if res.status != "ok"]
     finally:
         for judge in judges:
@@ -943,8 +1108,6 @@ async def resolve_endpoint(config: JudgeConfig | None = None, timeout_s: float =
     except openai.APIStatusError as exc:
         raise JudgeEndpointError(
             f"the judge at {config.base_url} answered HTTP {exc.status_code}: {server_reason(exc)}") from None
-    for note in found.notes:
-        log.warning("%s", note)
     context = config.context_length
     if context is None and config.model in found.context_lengths:
         context = found.context_lengths[config.model]

@@ -32,6 +32,7 @@ import yaml
 
 from ..provenance import sha256_hex
 from ..errors import CosmosBenchError
+from ..shipped import shipped_path
 
 __all__ = ["Rubric", "RubricError", "load_rubric", "rubric_dirs", "available_rubrics"]
 
@@ -51,9 +52,9 @@ ALLOWED_PLACEHOLDERS = {
     "answer_format": {"score_min", "score_max"},
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# The shipped rubrics are package data (cosmos_bench/judge/rubrics/), so any install -- editable,
-# `pip install .`, a wheel -- finds them; nothing outside the package is needed.
-PACKAGED_RUBRICS = Path(__file__).resolve().parent / "rubrics"
+# The shipped rubrics: the top-level rubrics/ of the checkout, which a wheel carries inside the package
+# (cosmos_bench.shipped), so any install -- editable, `pip install .`, a wheel -- finds them.
+PACKAGED_RUBRICS = shipped_path("rubrics")
 RUBRICS_ENV = "COSMOS_BENCH_RUBRICS"
 
 
@@ -173,14 +174,17 @@ class Rubric:
         given. An instruction passed to a rubric that does not use it is ignored on purpose: the
         physics rubric is judged without the prompt.
         """
+        answer = self.answer_format.format(score_min=self.score_min, score_max=self.score_max)
+        return f"{self.question(instruction)}\n\n{answer}"
+
+    def question(self, instruction: str | None = None) -> str:
+        """The user prompt with ``{instruction}`` filled in, without the answer format (for request
+        layouts that state the answer format their own way, e.g. Cosmos Reason2's documented one)."""
         if self.needs_instruction:
             if instruction is None or not str(instruction).strip():
                 raise RubricError(f"rubric {self.name!r} needs an instruction (the generation prompt); none given")
-            prompt = self.user_prompt.format(instruction=str(instruction).strip())
-        else:
-            prompt = self.user_prompt.format()
-        answer = self.answer_format.format(score_min=self.score_min, score_max=self.score_max)
-        return f"{prompt}\n\n{answer}"
+            return self.user_prompt.format(instruction=str(instruction).strip())
+        return self.user_prompt.format()
 
 
 def _placeholders(text: str, source: str, key: str) -> set[str]:

@@ -2,21 +2,30 @@
 
 OpenAI-compatible servers agree on the core of a chat completion (``model``, ``messages``,
 ``temperature``, ``top_p``, ``seed``, a token limit) and disagree on the rest: vLLM takes
-``top_k``, ``repetition_penalty`` and ``mm_processor_kwargs`` (video fps and pixel budget) and
-ignores fields it does not know; OpenAI's API and Hugging Face ``transformers serve`` refuse unknown
-fields (HTTP 400 / 422). A *server profile* picks the form:
+``top_k``, ``repetition_penalty`` and per-request media options (``media_io_kwargs``,
+``mm_processor_kwargs``; 0.32 only with ``--trust-request-mm-kwargs``) and ignores fields it does not
+know; OpenAI's API and Hugging Face ``transformers serve`` refuse unknown fields (HTTP 400 / 422), and
+most servers but vLLM take no ``video_url`` parts. A *server profile* picks the form:
 
 ``vllm``
-    Cosmos Reason2's documented form (nvidia-cosmos/cosmos-reason2, its online client): explicit
-    ``top_k``, ``repetition_penalty`` = 1.0, ``presence_penalty`` = 0.0, ``max_completion_tokens``,
-    and in video mode ``mm_processor_kwargs`` with ``fps``, ``do_sample_frames`` and a pixel budget
-    ``size`` = {``shortest_edge``: 128 tokens, ``longest_edge``: 90 % of what the context length
-    leaves after ``max_tokens``}, at 32 × 32 pixels per visual token (Qwen3-VL: 16-pixel patches,
-    2 × 2 merge).
+    Cosmos Reason2's documented sampling (nvidia-cosmos/cosmos-reason2, its online client): explicit
+    ``top_k``, ``repetition_penalty`` = 1.0, ``presence_penalty`` = 0.0, ``max_completion_tokens``.
+    In video mode the frame rate goes in ``media_io_kwargs`` = {``video``: {``fps``, ``num_frames``: -1}}:
+    vLLM 0.32 applies these per request in its video loader (they decide the frames the model sees) when
+    the server runs with ``--trust-request-mm-kwargs`` (README's command); without that flag it refuses
+    them (HTTP 400 "Per-request media_io_kwargs are disabled"), they are dropped like any refused field,
+    and the judge version records that no frame rate was sent. ``mm_processor_kwargs.fps`` changes
+    nothing, and ``do_sample_frames`` makes the HF processor re-sample frames the loader already
+    picked (IndexError), so neither is sent. Only with
+    ``JudgeConfig.request_mm_kwargs`` (for a server started with that flag) is Reason2's pixel budget
+    sent as ``mm_processor_kwargs`` = {``size``: {``shortest_edge``: 128 tokens, ``longest_edge``: 90 %
+    of what the context length leaves after ``max_tokens``}}, at 32 × 32 pixels per visual token
+    (Qwen3-VL: 16-pixel patches, 2 × 2 merge).
 ``openai``
-    Only OpenAI's own fields, the limit as ``max_completion_tokens``; no video parts.
+    Only OpenAI's own fields, the limit as ``max_completion_tokens``; no video parts (frames as images).
 ``generic``
-    Only the core fields, the limit as ``max_tokens`` (what every server accepts).
+    Only the core fields, the limit as ``max_tokens`` (what every server accepts); by default the video
+    goes as ``image_url`` frames, since few servers beside vLLM take ``video_url`` parts.
 ``auto``
     Asks the server once: vLLM names itself in ``/v1/models`` (``owned_by: "vllm"``) and answers
     ``/version``; anything else is ``generic``.
@@ -40,8 +49,10 @@ __all__ = [
     "Endpoint",
     "RequestForm",
     "probe_endpoint",
+    "refuses_video",
     "request_fields",
     "server_reason",
+    "shorten",
     "unknown_fields",
 ]
 
@@ -57,22 +68,25 @@ BUDGET_SHARE = 0.9
 # what Reason2's README serves with (`--max-model-len 16384`), when the server does not say
 DEFAULT_CONTEXT_LENGTH = 16384
 _CORE = ("model", "messages")
-_REASON_CHARS = 300
+_REASON_CHARS = 2000  # enough of a processor error to act on: its start and its end
 
 
 @dataclass(frozen=True)
 class RequestForm:
-    """A concrete profile and the fields a server refused (dropped after a 400/422 naming them)."""
+    """A concrete profile, the fields a server refused (dropped after a 400/422 naming them), and whether
+    it refused the video part (then frames are sent instead)."""
 
     server: str
     dropped: tuple[str, ...] = ()
+    video_refused: bool = False
 
     def without(self, names: set[str]) -> RequestForm:
-        return RequestForm(self.server, tuple(sorted(set(self.dropped) | names)))
+        return RequestForm(self.server, tuple(sorted(set(self.dropped) | names)), self.video_refused)
 
     @property
     def label(self) -> str:
-        return self.server + (f" without {', '.join(self.dropped)}" if self.dropped else "")
+        label = self.server + (f" without {', '.join(self.dropped)}" if self.dropped else "")
+        return label + (", frames instead of the video" if self.video_refused else "")
 
 
 @dataclass(frozen=True)
@@ -116,15 +130,16 @@ def request_fields(config: Any, form: RequestForm, seed: int) -> dict[str, Any]:
             fields["top_k"] = config.top_k
         fields["repetition_penalty"] = config.repetition_penalty
         fields["presence_penalty"] = config.presence_penalty
-        if config.video_mode == "video" and config.fps is not None:
-            fields["mm_processor_kwargs"] = {
-                "fps": float(config.fps),
-                "do_sample_frames": True,
-                "size": pixel_budget(config.context_length or DEFAULT_CONTEXT_LENGTH, config.max_tokens),
-            }
+        if config.effective_video_mode == "video":
+            if config.fps is not None:
+                fields["media_io_kwargs"] = {"video": {"fps": float(config.fps), "num_frames": -1}}
+            if config.request_mm_kwargs:
+                fields["mm_processor_kwargs"] = {
+                    "size": pixel_budget(config.context_length or DEFAULT_CONTEXT_LENGTH, config.max_tokens),
+                }
     for key, value in config.extra_body.items():
-        if key == "mm_processor_kwargs" and isinstance(fields.get(key), dict) and isinstance(value, dict):
-            fields[key] = {**fields[key], **value}
+        if key in ("mm_processor_kwargs", "media_io_kwargs") and isinstance(fields.get(key), dict) and isinstance(value, dict):
+            fields[key] = _merged(fields[key], value)
         else:
             fields[key] = value
     for name in form.dropped:
@@ -134,12 +149,23 @@ def request_fields(config: Any, form: RequestForm, seed: int) -> dict[str, Any]:
     return fields
 
 
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, one level of nesting deep (``{"video": {...}}`` keeps the keys it does not set)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = {**out[key], **value} if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
+
+
 def request_settings(config: Any, form: RequestForm) -> dict[str, Any]:
     """The part of the judge version that says how the request was formed (no per-call seed)."""
     sent = request_fields(config, form, seed=0)
     sent.pop("seed", None)
     sent.pop("model", None)
-    return {"server": form.server, "dropped": list(form.dropped), "fields": sent}
+    settings = {"server": form.server, "dropped": list(form.dropped), "fields": sent}
+    if form.video_refused:
+        settings["video_refused"] = True
+    return settings
 
 
 # ------------------------------------------------------------------------------- errors
@@ -169,8 +195,16 @@ def server_reason(exc: openai.APIStatusError) -> str:
             reason = None
     if not reason:
         reason = str(body) if body else getattr(exc, "message", None) or str(exc)
-    text = " ".join(str(reason).split())
-    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
+    return shorten(" ".join(str(reason).split()))
+
+
+def shorten(text: str, limit: int = _REASON_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its start and its end (a server's error often
+    names the cause first and the failing value last)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 5) * 2 // 3
+    return f"{text[:head]} ... {text[-(limit - 5 - head):]}"
 
 
 def _validation_item(item: Any) -> str:
@@ -188,9 +222,15 @@ def unknown_fields(status: int, reason: str, sent: dict[str, Any]) -> set[str]:
     """
     if status not in (400, 422):
         return set()
-    if not re.search(r"unexpected|unrecogni[sz]ed|unknown|not permitted|extra|unsupported|not allowed", reason, re.I):
+    if not re.search(r"unexpected|unrecogni[sz]ed|unknown|not permitted|extra|unsupported|not allowed|disabled", reason, re.I):
         return set()
     return {name for name in sent if name not in _CORE and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", reason)}
+
+
+def refuses_video(status: int, reason: str) -> bool:
+    """A 400/415/422 whose reason is about the video part: the server takes no ``video_url`` input
+    (OpenAI: "Invalid value: 'video_url'"; vLLM with an image-only model: "... video ... not supported")."""
+    return status in (400, 415, 422) and re.search(r"video", reason, re.I) is not None
 
 
 # ------------------------------------------------------------------------------- probing

@@ -33,6 +33,7 @@ Relative paths in options are relative to the YAML file's folder.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ from ..atomic import atomic_write_text
 from ..names import NAME_RE
 from ..provenance import file_sha256, folder_fingerprint  # re-exported: imported from here by models and train
 from ..errors import CosmosBenchError
+from ..shipped import shipped_path
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "cosmos_bench.world_models"
 MODELS_FILE = "models.yaml"
@@ -67,9 +71,10 @@ class AdapterNotTrainedError(ModelConfigError):
     entry: the shipped ``models.yaml`` names adapters a fresh checkout has not trained.
     """
 
-    def __init__(self, path: Path, where: str | None = None):
+    def __init__(self, path: Path, where: str | None = None, hint: str | None = None):
         self.path = path
-        super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found")
+        self.hint = hint  # how to train it, or how a Hub adapter is named when the path looks like a repo id
+        super().__init__(f"{where + ': ' if where else ''}{path}: adapter not found" + (f" ({hint})" if hint else ""))
 
 
 def train_command(spec: "ModelSpec", adapter: Path) -> str:
@@ -77,6 +82,8 @@ def train_command(spec: "ModelSpec", adapter: Path) -> str:
 
     Names the project's recipe ``trainer/<name>.yaml`` when it exists beside the models YAML."""
     recipe = spec.base_dir / "trainer" / f"{spec.name}.yaml"
+    if not recipe.is_file():  # the packaged recipe (`cosmos-bench init` writes an editable copy)
+        recipe = shipped_path("trainer") / f"{spec.name}.yaml"
     shown_recipe = _shown_path(recipe) if recipe.is_file() else "RECIPE.yaml"
     return f"cosmos-bench train --recipe {shown_recipe} --data TRAIN_DATA --out {_shown_path(adapter)}"
 
@@ -166,9 +173,12 @@ class ModelSpec:
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    root: Path | None = None  # what relative paths are relative to, when not the source's folder
 
     @property
     def base_dir(self) -> Path:
+        if self.root is not None:
+            return self.root
         return self.source.parent if self.source is not None else Path.cwd()
 
     @property
@@ -305,7 +315,8 @@ def build_model(spec: ModelSpec) -> WorldModel:
     except AdapterNotTrainedError as exc:  # stays a note in `cosmos-bench models`, now naming the entry
         if str(exc).startswith(spec.where):
             raise
-        raise AdapterNotTrainedError(exc.path, where=spec.where) from None
+        hint = exc.hint or f"train it: {train_command(spec, exc.path)}"
+        raise AdapterNotTrainedError(exc.path, where=spec.where, hint=hint) from None
     except ModelConfigError as exc:
         if str(exc).startswith(spec.where):
             raise
@@ -319,10 +330,16 @@ def build_model(spec: ModelSpec) -> WorldModel:
 # ------------------------------------------------------------------------------------ YAML
 @dataclass
 class ModelsConfig:
-    """The parsed models YAML: raw entries plus the file they came from."""
+    """The parsed models YAML: raw entries plus the file they came from.
+
+    ``packaged`` is set when no models YAML was found and the defaults the package carries were read
+    instead: entries then name that file as their source, their relative paths (``runs/train/lora8``)
+    are relative to ``path``'s folder (the current one), and a registration creates ``path``.
+    """
 
     path: Path | None
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packaged: Path | None = None
 
     @property
     def names(self) -> list[str]:
@@ -351,6 +368,9 @@ class ModelsConfig:
         if not kind:
             raise ModelConfigError(f"{self.path}: model {name!r} has no 'kind' (e.g. kind: cosmos)")
         merged.pop("description", None)
+        if self.packaged is not None:
+            return ModelSpec(name=name, kind=str(kind), options=merged, source=self.packaged,
+                             root=self.path.parent if self.path is not None else None)
         return ModelSpec(name=name, kind=str(kind), options=merged, source=self.path)
 
     def specs(self, names: Sequence[str] | None = None) -> list[ModelSpec]:
@@ -393,9 +413,31 @@ def parse_models(data: Any, path: Path | None = None) -> ModelsConfig:
     return config
 
 
+def packaged_models_config(folder: str | os.PathLike | None = None) -> ModelsConfig:
+    """The default models the package carries (base, lora8, lora32, dora8, dora32, ...), read as if
+    they were ``models.yaml`` in ``folder`` (default: the current one): adapters resolve there."""
+    shipped = shipped_path(MODELS_FILE)
+    if not shipped.is_file():
+        raise ModelConfigError(f"{shipped}: the packaged default models are missing from this install")
+    config = _read_models_file(shipped)
+    target = (Path(folder) if folder is not None else Path.cwd()).resolve() / MODELS_FILE
+    return ModelsConfig(path=target, entries=config.entries, packaged=shipped)
+
+
 def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: bool = False) -> ModelsConfig:
-    """Read a models YAML (default: :func:`default_models_path`)."""
+    """Read a models YAML (default: :func:`default_models_path`).
+
+    When no file was named (no ``path``, no ``$COSMOS_BENCH_MODELS``) and ``./models.yaml`` does not
+    exist, the packaged defaults are used (:func:`packaged_models_config`) and a warning says so: the
+    headline command works in an empty folder. A named file that is missing is an error (or, with
+    ``missing_ok``, an empty config to register into).
+    """
     p = Path(path) if path is not None else default_models_path()
+    if not p.exists() and path is None and not os.environ.get(MODELS_ENV):
+        config = packaged_models_config(p.parent)
+        log.warning("%s not found: using the default models the package carries (%s); "
+                    "`cosmos-bench init` writes an editable copy", p, ", ".join(config.names))
+        return config
     if not p.exists():
         if missing_ok:
             return ModelsConfig(path=p)
@@ -403,6 +445,10 @@ def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: boo
             f"{p}: models file not found. Create it (see models.yaml in the repository) or name another one.",
             option="models_file",
         )
+    return _read_models_file(p)
+
+
+def _read_models_file(p: Path) -> ModelsConfig:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -410,8 +456,12 @@ def load_models_config(path: str | os.PathLike | None = None, *, missing_ok: boo
     return parse_models(data, p.resolve())
 
 
-def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = None) -> list[WorldModel]:
-    """Build the named models (``"base,lora8"`` or a list) from the models YAML."""
+def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = None, *,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[WorldModel]:
+    """Build the named models (``"base,lora8"`` or a list) from the models YAML.
+
+    ``overrides``: ``{name: {option: value}}`` applied to those models' resolved options (``--set``,
+    see :mod:`.overrides`); they reach each model's identity, hence its generation key."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names:
@@ -419,7 +469,14 @@ def load_models(names: Sequence[str] | str, path: str | os.PathLike | None = Non
     if len(set(names)) != len(names):
         raise ModelConfigError(f"model names repeat: {list(names)}")
     config = load_models_config(path)
-    return [build_model(spec) for spec in config.specs(names)]
+    specs = config.specs(names)
+    if overrides:
+        from .overrides import check_override_targets
+
+        check_override_targets(overrides, names)
+        for spec in specs:
+            spec.options.update(overrides.get(spec.name, {}))
+    return [build_model(spec) for spec in specs]
 
 
 def register_model(
@@ -447,9 +504,11 @@ def register_model(
     trial[name] = entry
     parse_models({"models": trial}, p)  # validate (kind/extends) before touching the file
     text = None
-    if name not in config.entries and p.exists():
+    # the file to extend: the models YAML itself, or the packaged defaults it was read from (their comments kept)
+    starting = p if p.exists() else config.packaged
+    if name not in config.entries and starting is not None and starting.exists():
         # Append as text so that comments survive; keep it only if it parses to the intended entries.
-        original = p.read_text(encoding="utf-8")
+        original = starting.read_text(encoding="utf-8")
         candidate = original if original.endswith("\n") else original + "\n"
         if not re.search(r"^models:", candidate, flags=re.M):
             candidate += "models:\n"
@@ -488,6 +547,7 @@ __all__ = [
     "get_kind",
     "load_models",
     "load_models_config",
+    "packaged_models_config",
     "parse_models",
     "register_kind",
     "register_model",

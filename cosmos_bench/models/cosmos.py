@@ -10,7 +10,7 @@ A ``cosmos`` entry of the models YAML::
       dtype: bfloat16
     lora8:
       extends: base
-      adapter: trainer/runs/lora8              # folder with pytorch_lora_weights.safetensors, or the file
+      adapter: trainer/runs/lora8              # folder with pytorch_lora_weights.safetensors, the file, or hf://org/name[@rev][/sub]
       fuse: true                               # pipe.fuse_lora(lora_scale=...) (then LoRA layers removed)
       lora_scale: 1.0
 
@@ -70,6 +70,7 @@ from .cosmos_facts import (
     save_adapter,
 )
 from .cosmos_sampler import sample_video
+from .hub import resolve_adapter
 from .loaded_base import _LOADED  # noqa: F401  (the shared bases, read as cosmos._LOADED)
 from .loaded_base import AdapterChoice, BaseKey, LoadedBase, get_loaded_base, load_pipeline, release_pipelines
 from .loading import DTYPES, HUB_ID_RE, ModelSource, dtype_kwarg, hub_commit, quiet_loading, resolve_device, torch_dtype
@@ -86,6 +87,7 @@ COSMOS_OPTIONS = (
     "device",
     "adapter",
     "adapter_weight_name",
+    "adapter_revision",
     "fuse",
     "lora_scale",
     "guidance",
@@ -156,9 +158,10 @@ class CosmosWorldModel:
         self.adapter: AdapterChoice | None = None
         fuse = bool(o.get("fuse", False))
         scale = float(o.get("lora_scale", 1.0))
-        adapter_path = spec.path_option("adapter")
-        if adapter_path is not None:
-            file = resolve_adapter_file(adapter_path, o.get("adapter_weight_name"))
+        self.adapter_hub: dict[str, Any] | None = None  # repo, revision, commit of a Hub adapter (models.hub)
+        resolved = resolve_adapter(spec)
+        if resolved is not None:
+            file, self.adapter_hub = resolved
             self.adapter = AdapterChoice(file=file.resolve(), sha256=file_sha256(file), fuse=fuse, scale=scale)
         elif fuse or "lora_scale" in o:
             raise ModelConfigError(f"{spec.where}: 'fuse'/'lora_scale' need an 'adapter'")
@@ -180,7 +183,8 @@ class CosmosWorldModel:
             "base": self.source.identity(),
             "adapter": None
             if self.adapter is None
-            else {"sha256": self.adapter.sha256, "fuse": self.adapter.fuse, "lora_scale": self.adapter.scale},
+            else {"sha256": self.adapter.sha256, "fuse": self.adapter.fuse, "lora_scale": self.adapter.scale,
+                  **({"hub": self.adapter_hub} if self.adapter_hub else {})},  # only for Hub adapters: old keys stay
             "dtype": self.dtype,
             "safety_checker": self.safety_checker,
             "compile": self.compile,

@@ -27,11 +27,15 @@ any GPU.
 
 The files must be in the suite's storage form (``<sample>.mp4`` for single/grid suites,
 ``<sample>_<view>.mp4`` for per-view files). They are copied byte for byte (never re-encoded), and
-each output's sidecar records the source file's hash, so a replaced source video is picked up.
+each output's sidecar records the source file's hash. The folder's videos are the model, so their
+content fingerprint is part of its identity: replacing any video gives a new generation key, hence new
+outputs and new result rows (the store keys rows by generation key), and the leaderboard's newest-key
+rule shows the new scores, never the old number beside the new video.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -215,11 +219,22 @@ class FolderWorldModel:
         if sample.is_absolute() or ".." in sample.parts or "\\" in self.layout:
             raise ModelConfigError(f"{spec.where}: layout {self.layout!r} must be a relative folder inside 'path' "
                                    "(no '..', no absolute path), e.g. 'seed{seed}'")
+        self._videos: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        # The folder's location is not part of the identity (moving it keeps its outputs); each
-        # output's source file hash is (request_inputs).
-        return {"kind": self.kind, "layout": self.layout}
+        # The folder's location is not part of the identity (moving it keeps its outputs); its videos'
+        # content is, so a replaced video gets new rows instead of the old score.
+        return {"kind": self.kind, "layout": self.layout, "videos_sha256": self.videos_fingerprint()}
+
+    def videos_fingerprint(self) -> str:
+        """SHA-256 over the relative names and content hashes of the folder's ``*.mp4`` files (read once per
+        model: a run sees one state of the folder). Other files (notes, logs) do not count."""
+        if self._videos is None:
+            h = hashlib.sha256()
+            for f in sorted(p for p in self.path.rglob("*.mp4") if p.is_file() and not p.name.startswith(".")):
+                h.update(f"{f.relative_to(self.path).as_posix()}\0{file_sha256(f)}\n".encode())
+            self._videos = h.hexdigest()
+        return self._videos
 
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "layout": self.layout}

@@ -23,7 +23,7 @@ from .. import catalog
 from ..errors import EXIT_FAILED_WORK, EXIT_OK, EXIT_UNDECIDED
 from ..provenance import git_commit, runtime_versions
 from .gate import GateReport, MetricVerdict
-from .sequential import Decision
+from .sequential import Decision, gate_exit_code
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "https://cosmos-bench.dev/schemas/check-1.json"
@@ -98,9 +98,8 @@ def gate_document(report: GateReport, *, suite: str, provenance: dict[str, Any])
     }
 
 
-def _sequential_item(d: Decision, baseline: str) -> dict[str, Any]:
+def _sequential_item(d: Decision, baseline: str, missing: Sequence[str]) -> dict[str, Any]:
     rule = d.rule
-    worse = d.verdict == "worse"
     return {
         "candidate": d.candidate,
         "baseline": baseline,
@@ -112,7 +111,7 @@ def _sequential_item(d: Decision, baseline: str) -> dict[str, Any]:
         "estimate": number(d.estimate),
         "estimate_of": "log ratio candidate/baseline" if rule.relative else "candidate - baseline",
         "interval": {"low": number(d.low), "high": number(d.high), "confidence": 1 - d.alpha,
-                     "method": "betting confidence sequence"},
+                     "method": "repeated confidence intervals"},
         "margin": number(rule.margin),
         "mde": None,  # a sequential rule has no fixed sample size, so no MDE
         "baseline_mean": None,
@@ -120,18 +119,23 @@ def _sequential_item(d: Decision, baseline: str) -> dict[str, Any]:
         "p_adjusted": None,
         "n_pairs": d.videos,
         "n_test_pairs": d.n_pairs,
-        "n_missing_pairs": 0,
-        "missing_pairs": [],
+        "n_missing_pairs": len(missing),
+        "missing_pairs": list(missing),
         "failures": None,
-        "exit_code": EXIT_FAILED_WORK if worse else EXIT_OK,
-        "why": f"{d.verdict} after {d.n_pairs} test pair(s): {d.interval_text()} ({rule.describe()}; {d.n_clipped} clipped)",
+        "exit_code": gate_exit_code([d]),
+        "why": f"{d.verdict} after {d.n_pairs} test pair(s): {d.interval_text()} ({rule.describe()}; "
+               f"{d.n_clipped} pair(s) with a failed side)" + (f"; {d.suite_text()} (a description, not a verdict)"
+                                                             if d.suite_text() else ""),
     }
 
 
 def sequential_document(decisions: Sequence[Decision], *, suite: str, candidate: str, baseline: str,
-                        settings: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
-    """``check --sequential`` as a document: exit 1 when any verdict is ``worse``, else 0 (undecided is said, not failed)."""
-    items = [_sequential_item(d, baseline) for d in decisions]
+                        settings: dict[str, Any], provenance: dict[str, Any], notes: Sequence[str] = (),
+                        missing: dict[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """``check --sequential`` as a document: exit 1 when any verdict is ``worse``, else 3 when any gated metric
+    has no verdict (never a silent pass), else 0. ``missing``: model → pairs of the order it lacks, both sides."""
+    lacking = sorted({f"{model}:{pair}" for model, pairs in (missing or {}).items() for pair in pairs})
+    items = [_sequential_item(d, baseline, lacking) for d in decisions]
     outcome = "regression" if any(d.verdict == "worse" for d in decisions) else \
         "undecided" if any(not d.decided for d in decisions) else "pass"
     return {
@@ -142,10 +146,10 @@ def sequential_document(decisions: Sequence[Decision], *, suite: str, candidate:
         "candidate": candidate,
         "baseline": baseline,
         "outcome": outcome,
-        "exit_code": EXIT_FAILED_WORK if outcome == "regression" else EXIT_OK,
+        "exit_code": gate_exit_code(decisions),
         "settings": settings,
         "generation_keys": {},
-        "notes": [],
+        "notes": list(notes),
         "results": items,
         "provenance": provenance,
     }

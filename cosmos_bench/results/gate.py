@@ -9,7 +9,9 @@ was compared on before. Each gated metric gets two one-sided tests:
   means of the paired differences (seeds of a pair are correlated) with ``method``: ``t`` (one-sided
   t-test), ``bootstrap`` (studentized bootstrap over test pairs, its Monte Carlo error stated),
   ``wilcoxon`` (signed-rank test) or ``auto`` (the rule of :mod:`.stats`: the t for paired
-  differences, so the default verdict has no Monte Carlo error). All run at the
+  differences, so the default verdict has no Monte Carlo error). A video broken on one side only
+  enters at the worst value either side scored, so failures count against the side that broke them
+  (``_pair``). All run at the
   same one-sided level ``alpha / 2``, which is "the lower bound of the two-sided 1 - alpha interval
   lies above the margin";
 * **failures**: H0 "the candidate fails or degenerates no more often than the baseline", an exact
@@ -20,7 +22,8 @@ the value tests (at ``alpha / 2``) and the failure tests (at ``failure_alpha``),
 candidate fails the whole gate with probability at most ``alpha / 2 + failure_alpha`` however many
 metrics are gated. With fewer than two test pairs no interval exists and the verdict is "cannot
 decide", never a pass. Each verdict states its minimum detectable effect: the true worsening it
-catches with 80% probability.
+catches with 80% probability (``stats.delivered_mde``); a metric that would pass with an MDE above
+``max_mde_ratio`` margins is "cannot decide" too.
 
 Why the gate keeps the t-test while the leaderboard's bold marks use a sign-flip test
 (:mod:`.signflip`): the sign-flip test is exact under "the two models are exchangeable", i.e. for
@@ -49,6 +52,11 @@ POWER = 0.8
 # exit codes of `cosmos-bench check`
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED_WORK as EXIT_REGRESSION, EXIT_OK as EXIT_PASS, EXIT_UNDECIDED, InputError
 MISSING_NAMED = 5  # how many missing (sample, seed) pairs a verdict names
+DEFAULT_MARGIN = 0.05
+# A pass needs a test that catches 10 margins' worth of worsening (50% at the default 5%) with 80% power.
+# Why 10: at the issue's Sampson-like model a 10x2 smoke suite's MDE is ~46% (median), so most smoke
+# suites still decide, while 5x2 (~97%) and 2-pair suites (140%+), which passed doublings, cannot.
+DEFAULT_MAX_MDE_RATIO = 10.0
 
 
 @dataclass
@@ -75,6 +83,7 @@ class MetricVerdict:
     only_candidate_failed: int = 0
     only_baseline_failed: int = 0
     missing: list[str] = field(default_factory=list)  # baseline (sample/seed) the candidate lacks
+    missing_baseline: list[str] = field(default_factory=list)  # candidate (sample/seed) the baseline lacks
     mde: float = math.nan  # worsening detected with 80% power
     mc_error: float | None = None  # Monte Carlo standard error of a bootstrap p-value
     sd: float = math.nan  # SD of the per-test-pair worsening
@@ -137,24 +146,46 @@ class _Paired:
     only_candidate: int
     only_baseline: int
     missing: list[str]
+    missing_baseline: list[str]
+    base_pairs: np.ndarray  # per-test-pair means of the videos both scored, aligned with ``worse``
+    cand_pairs: np.ndarray
 
 
 def _pair(base: Sequence[ResultRow], cand: Sequence[ResultRow], direction: str) -> _Paired:
+    """Per-test-pair worsening over the (sample, seed) videos both sides have.
+
+    A video that failed (error or degenerate) on one side only enters the value test at the worst value
+    either side scored on this metric (the largest for lower-is-better, the smallest otherwise), so
+    broken videos count against the side that broke them instead of dropping out (a candidate whose
+    failures rise must not look as good as one that renders). Both failed: left out. The baseline mean
+    behind the margin is over the baseline's scored videos only.
+    """
     b = {(r.sample, r.seed): r for r in base}
     c = {(r.sample, r.seed): r for r in cand}
     shared = sorted(b.keys() & c.keys())
     both_ok = [k for k in shared if b[k].status == "ok" and c[k].status == "ok"]
+    scored = [float(side[k].value) for side in (b, c) for k in shared if side[k].status == "ok"]
+    worst = (max(scored) if direction == "lower" else min(scored)) if scored else math.nan
+    used = [k for k in shared if b[k].status == "ok" or c[k].status == "ok"] if both_ok else []
+
+    def value(r: ResultRow) -> float:
+        return float(r.value) if r.status == "ok" else worst
+
     sign = 1.0 if direction == "lower" else -1.0  # worsening > 0 means worse, whatever the direction
-    worse = [sign * (float(c[k].value) - float(b[k].value)) for k in both_ok]
-    samples = [k[0] for k in both_ok]
-    base_pairs = stats.pair_means([float(b[k].value) for k in both_ok], samples)
+    worse = [sign * (value(c[k]) - value(b[k])) for k in used]
+    samples = [k[0] for k in used]
+    base_ok = [float(b[k].value) for k in shared if b[k].status == "ok"]
     return _Paired(
         worse=stats.pair_means(worse, samples),
-        base_mean=float(base_pairs.mean()) if base_pairs.size else math.nan,
+        base_mean=float(stats.pair_means(base_ok, [k[0] for k in shared if b[k].status == "ok"]).mean())
+        if base_ok else math.nan,
         n_videos=len(both_ok),
         only_candidate=sum(c[k].status != "ok" and b[k].status == "ok" for k in shared),
         only_baseline=sum(b[k].status != "ok" and c[k].status == "ok" for k in shared),
         missing=[f"{s}/{seed}" for s, seed in sorted(b.keys() - c.keys())],
+        missing_baseline=[f"{s}/{seed}" for s, seed in sorted(c.keys() - b.keys())],
+        base_pairs=stats.pair_means([value(b[k]) for k in used], samples),
+        cand_pairs=stats.pair_means([value(c[k]) for k in used], samples),
     )
 
 
@@ -193,11 +224,14 @@ def check_regression(
     n_boot: int = 4000,
     seed: int = 0,
     min_pairs: int = 2,
+    max_mde_ratio: float | None = DEFAULT_MAX_MDE_RATIO,
 ) -> GateReport:
     """Compare paired samples metric by metric; see the module docstring for the rule.
 
     ``confidence`` defaults to ``1 - alpha`` (the two-sided interval whose lower bound is the test);
-    ``min_pairs`` is the fewest test pairs a verdict is decided on (never fewer than 2).
+    ``min_pairs`` is the fewest test pairs a verdict is decided on (never fewer than 2);
+    ``max_mde_ratio``: a metric that would pass with an MDE above this many margins is "cannot decide"
+    instead (None: never).
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
@@ -239,6 +273,7 @@ def check_regression(
         x = paired.worse
         margin = max_regression * abs(paired.base_mean) if math.isfinite(paired.base_mean) else math.nan
         common = dict(n_pairs=paired.n_videos, n_test_pairs=int(x.size), missing=paired.missing,
+                      missing_baseline=paired.missing_baseline,
                       only_candidate_failed=paired.only_candidate, only_baseline_failed=paired.only_baseline,
                       extra_failures=paired.only_candidate - paired.only_baseline)
         if x.size < needed:
@@ -252,14 +287,37 @@ def check_regression(
                 metric, version, direction, paired.n_videos, paired.base_mean, ci.estimate, ci.low, ci.high, margin,
                 p, paired.only_candidate - paired.only_baseline, True, "", status="pass",
                 method="wilcoxon" if method == "wilcoxon" else ci.method, mc_error=se, sd=ci.sd,
-                mde=stats.minimum_detectable_effect(ci.sd, int(x.size), margin, level / k, POWER),
+                mde=stats.delivered_mde(paired.base_pairs, paired.cand_pairs, margin, level / k,
+                                        direction=direction, power=POWER),
                 **{key: val for key, val in common.items() if key not in ("n_pairs", "extra_failures")},
             )
         verdict.failures_p = stats.failures_p_greater(paired.only_candidate, paired.only_baseline)
         report.verdicts.append(verdict)
         pending.append((verdict, paired))
     _decide(report, [v for v, _ in pending], level=level, failure_alpha=failure_alpha)
+    if max_mde_ratio is not None:
+        for v in report.verdicts:
+            _too_weak_to_pass(v, max_mde_ratio, max_regression)
     return report
+
+
+def _too_weak_to_pass(v: MetricVerdict, ratio: float, max_regression: float) -> None:
+    """A pass whose test could not catch ``ratio`` × the margin with 80% power becomes "cannot decide".
+
+    Such a pass says nothing: on 2 test pairs the gate passed a candidate twice as bad (MDE 140%). A
+    failure stays a failure (the evidence is there whatever the power). With ``max_regression`` 0 the
+    ratio is taken of 5% of the baseline mean (the default margin), so a zero margin is no loophole.
+    """
+    if v.status != "pass" or not math.isfinite(v.baseline_mean):
+        return
+    reference = v.margin if v.margin > 0 else DEFAULT_MARGIN * abs(v.baseline_mean)
+    if v.mde <= ratio * reference:  # an infinite ratio accepts even a test that detects nothing
+        return
+    v.status, v.passed = "undecided", False
+    caught = (f"detects only a worsening of {v.mde:+.4g} ({_rel(v.mde, v.baseline_mean)})" if math.isfinite(v.mde)
+              else "detects no worsening at all")
+    v.why = (f"cannot decide: this test {caught} with {POWER:.0%} power, more than {ratio:g} × the margin "
+             f"{reference:.4g}; a pass would say nothing (more test pairs or seeds, or a larger --max-mde-ratio). " + v.why)
 
 
 def _decide(report: GateReport, verdicts: list[MetricVerdict], *, level: float, failure_alpha: float) -> None:
@@ -285,14 +343,17 @@ def _decide(report: GateReport, verdicts: list[MetricVerdict], *, level: float, 
             stat = f"one-sided {test} p={v.p_value:.3g}, Holm {p_adj:.3g}{mc}"
             if p_adj < level:
                 reasons.insert(0, f"worse by {v.worsening:+.4g} ({ci}), beyond the allowed margin {v.margin:.4g}: {stat} < {level:g}")
+            caught = (f"detects a worsening of {v.mde:+.4g} ({_rel(v.mde, v.baseline_mean)})" if math.isfinite(v.mde)
+                      else "detects no worsening (however large)")
             text = (f"change {v.worsening:+.4g} ({ci}) not shown beyond margin {v.margin:.4g} ({stat}); "
-                    f"detects a worsening of {v.mde:+.4g} ({_rel(v.mde, v.baseline_mean)}) with {POWER:.0%} power")
+                    f"{caught} with {POWER:.0%} power")
         if reasons:
             v.status, v.passed = "fail", False
             text = "; ".join(reasons)
-        if v.missing:
-            named = ", ".join(v.missing[:MISSING_NAMED]) + (", ..." if len(v.missing) > MISSING_NAMED else "")
-            text += f"; {len(v.missing)} baseline pair(s) missing from the candidate ({named})"
+        for lacking, side, other in ((v.missing, "baseline", "candidate"), (v.missing_baseline, "candidate", "baseline")):
+            if lacking:
+                named = ", ".join(lacking[:MISSING_NAMED]) + (", ..." if len(lacking) > MISSING_NAMED else "")
+                text += f"; {len(lacking)} {side} pair(s) missing from the {other} ({named})"
         v.why = text
 
 

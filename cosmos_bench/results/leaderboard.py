@@ -102,6 +102,7 @@ class PairedComparison:
     method: str = "t"  # how the interval was formed
     n_test_pairs: int = 0
     n_missing: int = 0  # baseline (sample, seed) pairs the candidate has no row for
+    n_unpaired: int = 0  # (sample, seed) pairs one side has a row for and the other not, either way
     test: str = ""  # how p_value was computed (signflip.describe)
     p_floor: float = math.nan  # the smallest p_value this test can give with n_test_pairs
     testable: bool = True  # False: no data could make this cell significant on this board (too few test pairs)
@@ -153,6 +154,14 @@ class Leaderboard:
         rows = [r for r in self.rows if r.metric in judged and len((r.details or {}).get("samples") or []) >= 2]
         return agreement_of_rows(rows) if rows else {}
 
+    def judge_controls(self) -> dict[tuple[str, str], Any]:
+        """Per (model, judge metric), how much the judge's controls lowered the score (``--controls``); empty
+        when none was asked. Controls live in the rows' details, never in the scores above."""
+        from ..judge.controls import control_reports_of_rows
+
+        judged = set(catalog.metrics_of_stage("judge"))
+        return control_reports_of_rows(r for r in self.rows if r.metric in judged)
+
     def missing(self, metric: str) -> tuple[str, str]:
         """Why ``metric`` has no rows: ("not requested", why) when its stage ran for another metric of
         this board (the judge scored ``physics``, so an empty ``if`` was left out by ``--metrics``, not
@@ -195,7 +204,7 @@ class Leaderboard:
                 f"differences (exact over all 2^n sign patterns up to {signflip.EXACT_MAX_PAIRS} test pairs, else "
                 f"{self.n_flips} random flips, seed {self.seed}), after Holm's correction over the "
                 f"{len(self.comparisons)} comparisons of this table (the CIs are unadjusted; raw and adjusted p "
-                "in the CSV)."
+                "in the CSV). \"k unpaired\": videos only one of the two has, left out of the cell."
             )
             lines += [""] + self._untestable_note()
             lines.append("| model | " + " | ".join(self.metrics) + " |")
@@ -222,6 +231,20 @@ class Leaderboard:
                     a = agreement.get((model, metric))
                     cells.append("—" if a is None else f"{a.summary()}; {len(a.flagged)} disagree by 2+")
                 lines.append("| " + " | ".join(cells) + " |")
+        controls = self.judge_controls()
+        if controls:
+            lines += ["", "## Judge controls", "",
+                      "Videos also scored as a control that must score lower (physics: frames shuffled in time; if: "
+                      "another video's instruction): mean drop original − control with its 95% t-interval, and the share "
+                      "of controls that scored at least as high. A judge whose interval is not above 0 is **not shown "
+                      "to discriminate**. Controls never enter the scores above.", "",
+                      "| model | metric | controls | mean drop | control ≥ original | verdict |", "|---|---|---|---|---|---|"]
+            for (model, metric), rep in sorted(controls.items()):
+                drop = "—" if rep.mean_drop is None else f"{rep.mean_drop:.2f}" + (
+                    "" if rep.low is None else f" [{rep.low:.2f}, {rep.high:.2f}]")
+                share = "—" if rep.share_not_lower is None else f"{rep.share_not_lower:.0%}"
+                verdict = {True: "discriminates", False: "**not shown to discriminate**", None: "too few"}[rep.discriminates]
+                lines.append(f"| {model} | {metric} | {rep.pairs} | {drop} | {share} | {verdict} |")
         notes = [c.note() for c in self.generations.values() if c.dropped]
         if notes:
             lines += ["", "## Generation keys", ""] + [f"- {n}" for n in notes]
@@ -256,7 +279,7 @@ class Leaderboard:
             "suite", "model", "metric", "metric_version", "direction", "mean", "ci_low", "ci_high",
             "n", "n_degenerate", "n_error", "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high",
             "n_pairs", "verdict", "ci_method", "n_test_pairs", "diff_ci_method", "diff_p_value", "diff_p_holm",
-            "n_missing_pairs", "diff_p_test",
+            "n_missing_pairs", "diff_p_test", "n_unpaired_pairs",
         ])
         for model in self.models:
             for metric in self.metrics:
@@ -270,15 +293,32 @@ class Leaderboard:
                     _num(c.diff) if c else "", _num(c.ci_low) if c else "", _num(c.ci_high) if c else "",
                     c.n_pairs if c else "", c.verdict if c else "", s.method, s.n_test_pairs,
                     c.method if c else "", _num(c.p_value) if c else "", _num(c.p_adjusted) if c else "",
-                    c.n_missing if c else "", c.test if c else "",
+                    c.n_missing if c else "", c.test if c else "", c.n_unpaired if c else "",
                 ])
         return buf.getvalue()
 
     def rank(self, metric: str) -> list[str]:
-        """Models ordered best first on ``metric`` (models without a score are left out)."""
-        scored = [(s.mean, m) for (m, met), s in self.summaries.items() if met == metric and s.n > 0]
+        """Models ordered best first on ``metric``, by their means over the (sample, seed) videos that
+        *every* ranked model scored (models without a score are left out).
+
+        Each cell's own mean runs over whatever that model has; ranking on those would let a model
+        missing its hardest pairs rank first while its paired cell says ``worse``. Over the shared
+        videos the order agrees with the paired differences. With no video shared by all, the
+        order falls back to the cells' own means.
+        """
+        scored = [m for (m, met), s in self.summaries.items() if met == metric and s.n > 0]
+        ok: dict[str, dict[tuple[str, int], float]] = {m: {} for m in scored}
+        for r in self.rows:
+            if r.metric == metric and r.model in ok and r.status == "ok":
+                ok[r.model][(r.sample, r.seed)] = float(r.value)
+        shared = set.intersection(*(set(v) for v in ok.values())) if ok else set()
+        if shared:
+            keys = sorted(shared)
+            means = {m: float(stats.pair_means([ok[m][k] for k in keys], [k[0] for k in keys]).mean()) for m in scored}
+        else:
+            means = {m: self.summaries[(m, metric)].mean for m in scored}
         reverse = self.directions.get(metric) == "higher"
-        return [m for _, m in sorted(scored, reverse=reverse)]
+        return [m for _, m in sorted(((means[m], m) for m in scored), reverse=reverse)]
 
 
 def _num(x: float) -> str:
@@ -302,16 +342,19 @@ def _format_summary(s: MetricSummary | None) -> str:
 
 
 def _format_comparison(c: PairedComparison | None) -> str:
-    if c is None or c.n_pairs == 0:
+    if c is None:
         return "—"
+    unpaired = f" ({c.n_unpaired} unpaired)" if c.n_unpaired else ""
+    if c.n_pairs == 0:
+        return "—" + unpaired
     if not c.has_interval:
-        return f"{c.diff:+.3f}, n too small"
+        return f"{c.diff:+.3f}, n too small{unpaired}"
     text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] {c.method}"
     if not c.testable:
-        return f"{text}, n too small to test"
+        return f"{text}, n too small to test{unpaired}"
     if c.significant:
         text = f"**{text} {c.verdict}**"
-    return text
+    return text + unpaired
 
 
 # --------------------------------------------------------------------------------- statistics
@@ -398,10 +441,10 @@ def compare(rows: Sequence[ResultRow], model: str, baseline: str, metric: str, *
     x = stats.pair_means(diffs, samples)
     ci = stats.interval(x, confidence=confidence, method=interval, n_boot=n_boot, seed=seed, paired=True)
     p = signflip.sign_flip_p(x, n_flips=n_flips, seed=seed)
-    missing = {(r.sample, r.seed) for r in base} - {(r.sample, r.seed) for r in cand}
+    base_keys, cand_keys = {(r.sample, r.seed) for r in base}, {(r.sample, r.seed) for r in cand}
     return PairedComparison(model, baseline, metric, cand[0].direction, ci.estimate, ci.low, ci.high, len(diffs),
                             p_value=p, alpha=1 - confidence, method=ci.method, n_test_pairs=ci.n_pairs,
-                            n_missing=len(missing), test=signflip.describe(ci.n_pairs, n_flips, seed),
+                            n_missing=len(base_keys - cand_keys), n_unpaired=len(base_keys ^ cand_keys), test=signflip.describe(ci.n_pairs, n_flips, seed),
                             p_floor=signflip.smallest_p(ci.n_pairs, n_flips))
 
 

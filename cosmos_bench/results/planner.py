@@ -9,8 +9,9 @@ much. The pilot gives both terms (a one-way random-effects ANOVA over pairs), pl
 between-pair spread and the base–candidate correlation that makes pairing pay.
 
 The fixed design uses the paired t-test on per-pair means (a shifted-t power approximation); the
-sequential design is simulated with the very confidence sequence the monitor uses (``confseq.py``)
-on normal per-pair differences with the estimated variance, clipped at the rule's bound.
+sequential design is simulated with the very rule the monitor uses (repeated confidence intervals,
+``confseq.py``) on normal per-pair differences with the estimated variance, both at the run's alpha
+split over its K candidates × M gated metrics (what each comparison of the run gets).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .confseq import betting_confidence_path
+from .confseq import RCI_MIN_PAIRS, repeated_confidence_path
 from .sequential import VERDICT_CODES, MetricRule, first_decisions
 from .simulation import Components
 from .store import ResultRow
@@ -132,20 +133,23 @@ def fixed_power(effect: float, pair_variance: float, n_pairs: int, *, alpha: flo
 
 def simulate_sequential(effect: float, pair_variance: float, rule: MetricRule, *, pool: int, alpha: float,
                         runs: int = 400, seed: int = 0, direction: str = "higher") -> tuple[np.ndarray, np.ndarray]:
-    """Pairs used and whether `better` was reached, for ``runs`` simulated sequential runs over ``pool`` pairs."""
+    """Pairs used and whether `better` was reached, for ``runs`` simulated sequential runs over ``pool`` pairs.
+
+    The very rule a sequential run uses (``SequentialMonitor``): repeated confidence intervals over a
+    suite of ``pool`` pairs at ``alpha`` (pass the run's per-comparison alpha), on normal per-pair
+    differences with the pilot's variance.
+    """
     rng = np.random.default_rng(seed)
-    diffs = np.clip(effect + math.sqrt(max(pair_variance, 1e-12)) * rng.standard_normal((runs, pool)),
-                    -rule.bound, rule.bound)
-    # an i.i.d. sample is a uniformly random order of itself: the suite (without-replacement) form applies
-    path = betting_confidence_path(diffs, low=-rule.bound, high=rule.bound, alpha=alpha, pool_size=pool,
-                                   anchors=(rule.margin, -rule.margin), grid_points=401)
+    diffs = effect + math.sqrt(max(pair_variance, 1e-12)) * rng.standard_normal((runs, pool))
+    path = repeated_confidence_path(diffs, alpha=alpha, horizon=pool, min_pairs=max(2, min(RCI_MIN_PAIRS, pool)))
     used, codes = first_decisions(path.low, path.high, rule.margin, direction)
     return used, codes == VERDICT_CODES.index("better")
 
 
 def plan(pilot: PilotVariance, rule: MetricRule, *, effect: float, alpha: float = 0.05, power: float = 0.9,
          pool: int = 50, seed_options: tuple[int, ...] = (1, 2, 3, 5), runs: int = 400, seed: int = 0) -> list[DesignPlan]:
-    """A plan per seeds-per-pair option; ``effect`` in the rule's unit, signed as an improvement."""
+    """A plan per seeds-per-pair option; ``effect`` in the rule's unit, signed as an improvement; ``alpha`` is
+    one comparison's (the run's alpha over its candidates × gated metrics, as ``plan_from_rows`` passes it)."""
     direction = "higher"  # simulate in improvement units: the verdict logic is symmetric in sign
     plans = []
     for seeds in seed_options:
@@ -181,9 +185,13 @@ def effect_in_rule_units(effect: str, rule: MetricRule, pilot: PilotVariance, di
 
 def plan_from_rows(rows: list[ResultRow], rules: dict[str, MetricRule], *, effect: str, baseline: str = "base",
                    candidates: list[str] | None = None, alpha: float = 0.05, power: float = 0.9, pool: int = 50,
-                   seed_options: tuple[int, ...] = (1, 2, 3, 5), runs: int = 400
+                   seed_options: tuple[int, ...] = (1, 2, 3, 5), runs: int = 400, run_candidates: int | None = None
                    ) -> list[tuple[PilotVariance, float, list[DesignPlan]]]:
-    """One (pilot variance, effect in rule units, plans) per candidate and gated metric found in the pilot."""
+    """One (pilot variance, effect in rule units, plans) per candidate and gated metric found in the pilot.
+
+    ``alpha`` is the run's overall level: like ``SequentialMonitor``, each comparison gets alpha / (K · M)
+    for K candidates (``run_candidates``, default the pilot's chosen ones) × M gated metrics (``rules``).
+    """
     models = sorted({r.model for r in rows})
     if baseline not in models:
         raise InputError(f"pilot: no rows of the baseline {baseline!r} (models: {', '.join(models) or 'none'})")
@@ -192,6 +200,7 @@ def plan_from_rows(rows: list[ResultRow], rules: dict[str, MetricRule], *, effec
         raise InputError(f"pilot: only {baseline!r} was scored; a pilot needs a candidate too "
                          "(its differences give the prompt x model variance)")
     directions = {r.metric: r.direction for r in rows}
+    alpha_each = alpha / ((run_candidates or len(chosen)) * len(rules))
     out = []
     for candidate in chosen:
         for metric, rule in rules.items():
@@ -199,7 +208,7 @@ def plan_from_rows(rows: list[ResultRow], rules: dict[str, MetricRule], *, effec
                 continue
             pilot = pilot_variance(rows, candidate=candidate, baseline=baseline, rule=rule)
             size = effect_in_rule_units(effect, rule, pilot, directions[metric])
-            out.append((pilot, size, plan(pilot, rule, effect=size, alpha=alpha, power=power, pool=pool,
+            out.append((pilot, size, plan(pilot, rule, effect=size, alpha=alpha_each, power=power, pool=pool,
                                           seed_options=seed_options, runs=runs)))
     if not out:
         raise InputError(f"pilot: none of the gated metrics ({', '.join(rules)}) has rows")

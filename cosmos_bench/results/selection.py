@@ -3,7 +3,9 @@
 A retrained adapter registered under the same model name gets a new generation key, while the
 store keeps the old adapter's rows. Averaging or pairing both would judge a model that no longer
 exists, so every leaderboard and gate verdict uses the *newest* generation key of each model name
-(the one with the latest row) and says which keys it left out. Rows without a time order (a
+and says which keys it left out. Newest by the key's creation (its first row), not its last row:
+rescoring an old adapter after a retrain (a new metric version) writes new rows under the old key,
+and must not make that key current again. Rows without a time order (a
 per-sample export carries no timestamps) and several keys cannot be resolved: that is refused.
 """
 
@@ -36,14 +38,14 @@ class GenerationChoice:
 
 def newest_generation(rows: Sequence[ResultRow]) -> tuple[list[ResultRow], dict[str, GenerationChoice]]:
     """Keep, per model name, only the rows of its newest generation key; returns (rows, choice per model)."""
-    latest: dict[str, dict[str, float]] = defaultdict(dict)
+    created: dict[str, dict[str, float]] = defaultdict(dict)  # model -> key -> time of the key's first row
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
-        keys = latest[r.model]
-        keys[r.generation_key] = max(keys.get(r.generation_key, r.created_at), r.created_at)
+        keys = created[r.model]
+        keys[r.generation_key] = min(keys.get(r.generation_key, r.created_at), r.created_at)
         counts[r.model][r.generation_key] += 1
     choices: dict[str, GenerationChoice] = {}
-    for model, keys in sorted(latest.items()):
+    for model, keys in sorted(created.items()):
         newest_time = max(keys.values())
         newest = sorted(k for k, t in keys.items() if t == newest_time)
         if len(newest) > 1:

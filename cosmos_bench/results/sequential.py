@@ -1,18 +1,22 @@
 """Sequential paired comparison: stop generating once a verdict is known, with a valid error bound.
 
 The unit is the test pair: for every pair, the mean over seeds of (candidate − base), because the
-seeds of one prompt are correlated. Pairs are processed in a seeded random order; after every pair a
-betting confidence sequence (``confseq.py``) for the mean paired difference is updated, and a
-(candidate, metric) is decided as soon as its interval says
+seeds of one prompt are correlated. Pairs are processed in a seeded random order; after every pair
+the repeated confidence interval (``confseq.repeated_confidence_path``) for the mean paired
+difference is updated, and a (candidate, metric) is decided as soon as its interval says
 
 * ``better``: the whole interval is on the improving side of 0;
 * ``worse``: the whole interval is beyond the margin on the worsening side (the regression a gate
   cares about);
 * ``equivalent``: the whole interval lies inside ±margin;
 
-and ``inconclusive at budget`` when the pairs, videos or GPU-hours run out first. A confidence
-sequence covers the mean at every pair count at once, so looking after every pair and stopping at
-will costs no validity. Each of the K candidates × M gated metrics gets alpha / (K·M) (Bonferroni:
+and ``inconclusive at budget`` when the pairs, videos or GPU-hours run out first. The intervals cover
+the mean at every pair count up to the suite's size at once, so looking after every pair and
+stopping at will costs no validity (asymptotically: the guarantee is exact for Gaussian per-pair
+differences and rests on the central limit theorem otherwise; ``benchmarks/sequential_bench.py``
+measures it on the Sampson-like and judge-like models). Every verdict is about the *population* of
+prompts and seeds the suite's pairs are drawn from ("is dora32 better than base?"), never about
+these videos only. Each of the K candidates × M gated metrics gets alpha / (K·M) (Bonferroni:
 valid whatever the dependence between metrics and between candidates that share ``base``), so the
 chance that *any* verdict of the run is wrong is at most alpha.
 
@@ -21,13 +25,15 @@ makes the metric's difference *relative*: per pair, the log of candidate seed-me
 seed-mean, so ``tse=5%`` means a ratio outside [1/1.05, 1.05]. Logs, not ``c/b − 1``, because two
 models that do not differ give a log ratio symmetric about 0, while ``E[c/b] − 1 > 0`` (Jensen)
 would make identical models look worse. A plain number (``if=0.25``) makes the difference absolute.
-Every difference is clipped to ±bound before it enters the sequence; the guarantee is about the
-mean of the *clipped* per-pair differences, which equals the plain mean whenever no pair reaches
-the bound (the decisions report how many did). Judge scores (1–5) default to a bound of 1 point,
-relative differences to a ratio of 1.5 (either way). A pair whose
+Differences are *not* clipped: the interval is studentized, so the estimand is the plain mean
+per-pair difference, which for a candidate x% worse is log(1 + x) (or the points) whatever the
+number of seeds. (The clipped mean the betting sequence needed moved with the seeds: a candidate 8%
+worse read inside a 5% margin with 1 seed.) The bound is kept for two things: a pair whose
 candidate produced no usable value while base did counts as the worst difference (−bound in the
-improving direction), the reverse as the best, both failing as 0: failures are part of the
-estimand instead of silently shrinking the pool.
+improving direction), the reverse as the best, both failing as 0, so failures are part of the
+estimand instead of silently shrinking the pool (the decisions count such pairs); and the
+``suite`` description below. Judge scores (1–5) default to a bound of 1 point, relative
+differences to a ratio of 1.5 (either way).
 
 Everything is a pure function of (pair order, values): replaying a store gives the same decisions.
 """
@@ -41,9 +47,9 @@ from typing import Iterable, Literal, Mapping, Sequence
 import numpy as np
 
 from .. import catalog
-from .confseq import betting_confidence_path
+from .confseq import RCI_MIN_PAIRS, RCI_SHAPE, betting_confidence_path, repeated_confidence_path
 from .store import ResultRow
-from ..errors import InputError
+from ..errors import EXIT_FAILED_WORK, EXIT_OK, EXIT_UNDECIDED, InputError
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive at budget", "undecided"]
 DECIDED: tuple[str, ...] = ("better", "worse", "equivalent")
@@ -51,6 +57,9 @@ JUDGE_METRICS = frozenset(catalog.metrics_of_stage("judge"))  # scored 1–5 by 
 DEFAULT_JUDGE_BOUND = 1.0
 DEFAULT_RELATIVE_BOUND = 0.5
 DEFAULT_MARGINS = "if=0.25,physics=0.25,tse=5%,cse=5%"
+# recorded with a run: a store whose sequential run used another rule (the clipped betting sequence before
+# issue 29) is not continued under this one (``sequential_run`` refuses a changed design)
+RULE_NAME = f"repeated-ci/wang-tsiatis-{RCI_SHAPE}/min-{RCI_MIN_PAIRS}/unclipped"
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,8 @@ class MetricRule:
     def describe(self) -> str:
         if self.relative:
             return (f"{self.metric}: log ratio candidate/base, margin ratio {math.exp(self.margin):.3g}, "
-                    f"clipped at ratio {math.exp(self.bound):.3g} (either way)")
-        return f"{self.metric}: difference in points, margin ±{self.margin:g}, clipped at ±{self.bound:g}"
+                    f"a failed side counts as ratio {math.exp(self.bound):.3g} (either way)")
+        return f"{self.metric}: difference in points, margin ±{self.margin:g}, a failed side counts as ±{self.bound:g}"
 
     def as_percent(self, x: float) -> float:
         """A difference as the user reads it: percent change of the ratio when relative, else as is."""
@@ -142,7 +151,7 @@ def pair_order(pairs: Iterable[str], seed: int) -> list[str]:
 
 def pair_difference(candidate: Mapping[int, float | None], base: Mapping[int, float | None],
                     rule: MetricRule, direction: str) -> tuple[float, bool]:
-    """One pair's clipped difference (candidate − base) and whether it hit the bound.
+    """One pair's difference (candidate − base, unclipped) and whether it stands for a failure (at the bound).
 
     ``candidate``/``base`` map seed → value (None = error or degenerate). Seeds both scored give
     the seed means; failures follow the module's rule (worst for the side that failed).
@@ -157,18 +166,27 @@ def pair_difference(candidate: Mapping[int, float | None], base: Mapping[int, fl
         return (worse_sign if base_ok else -worse_sign) * rule.bound, True
     c = float(np.mean([candidate[s] for s in seeds]))
     b = float(np.mean([base[s] for s in seeds]))
-    d, hit = clipped_differences(np.array(c), np.array(b), rule)
-    return float(d), bool(hit)
+    return float(differences(np.array(c), np.array(b), rule)), False
 
 
-def clipped_differences(candidate_means: np.ndarray, base_means: np.ndarray, rule: MetricRule) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pair differences of seed means in the rule's unit, clipped at ±bound; and where the bound was hit."""
+def differences(candidate_means: np.ndarray, base_means: np.ndarray, rule: MetricRule) -> np.ndarray:
+    """Per-pair differences of seed means in the rule's unit (log ratio when relative), unclipped.
+
+    A relative difference with a zero on one side (a frozen video reads 0.000 px) is taken at the
+    bound instead of ±inf: the interval needs finite values.
+    """
     c, b = np.asarray(candidate_means, dtype=float), np.asarray(base_means, dtype=float)
     if rule.relative:
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.where(c == b, 0.0, np.log(np.maximum(c, 0.0) / np.maximum(b, 0.0)))
-    else:
-        d = c - b
+        return np.where(np.isfinite(d), d, np.sign(d) * rule.bound)
+    return c - b
+
+
+def clipped_differences(candidate_means: np.ndarray, base_means: np.ndarray, rule: MetricRule) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair differences clipped at ±bound (what the suite description's betting sequence needs), and where
+    the bound was hit."""
+    d = differences(candidate_means, base_means, rule)
     return np.clip(d, -rule.bound, rule.bound), np.abs(d) >= rule.bound
 
 
@@ -186,8 +204,10 @@ class Decision:
     high: float
     alpha: float
     p_value: float
-    n_clipped: int
+    n_clipped: int  # pairs where one side failed, counted at the bound
     rule: MetricRule
+    suite_low: float = math.nan  # population="suite": the mean over this suite's pairs (a description, no verdict)
+    suite_high: float = math.nan
 
     @property
     def decided(self) -> bool:
@@ -197,6 +217,14 @@ class Decision:
         unit = "%" if self.rule.relative else ""
         est, low, high = (self.rule.as_percent(x) for x in (self.estimate, self.low, self.high))
         return f"{est:+.3g}{unit} [{low:+.3g}{unit}, {high:+.3g}{unit}]"
+
+    def suite_text(self) -> str:
+        """The suite description ('' when not asked for): labelled, never a verdict."""
+        if math.isnan(self.suite_low):
+            return ""
+        unit = "%" if self.rule.relative else ""
+        low, high = (self.rule.as_percent(x) for x in (self.suite_low, self.suite_high))
+        return f"these videos only: [{low:+.3g}{unit}, {high:+.3g}{unit}]"
 
 
 VERDICT_CODES: tuple[Verdict, ...] = ("undecided", "better", "worse", "equivalent")
@@ -238,7 +266,7 @@ def wrong_verdicts(codes: np.ndarray, truth: np.ndarray | float, margin: float, 
 
 @dataclass
 class _Stream:
-    """One (candidate, metric): its clipped differences in pair order and its decision so far."""
+    """One (candidate, metric): its per-pair differences in pair order and its decision so far."""
 
     candidate: str
     rule: MetricRule
@@ -257,11 +285,13 @@ class SequentialMonitor:
 
     Call :meth:`next_pair` for the pair to generate next (None = stop), generate it for
     :meth:`pending` candidates and the baseline, then :meth:`update` with its values. Or rebuild
-    everything from stored rows with :meth:`replay`. ``population='prompts'`` (default) treats the
-    suite's pairs as draws from a population of prompts, so a verdict is about that population (as
-    the leaderboard's CIs are). ``'suite'`` uses the without-replacement sequence: the verdict is
-    about the mean over this suite's pairs only (what the full fixed protocol would measure); it
-    needs no assumption on the values beyond the bound, only the random order, and decides sooner.
+    everything from stored rows with :meth:`replay`. Verdicts always treat the suite's pairs as
+    draws from a population of prompts (and seeds), so they are about the models, as the
+    leaderboard's CIs are. ``population='suite'`` adds, beside each decision, a *description* of
+    this suite's own videos: the without-replacement betting sequence for the mean of the clipped
+    differences over these pairs (seed noise included). It has no verdict and no exit code: equal
+    models differ on a given suite's videos, so verdicts about those said better/worse in 20-35% of
+    Sampson-like runs with no model difference (issue 29).
     """
 
     def __init__(self, *, candidates: Sequence[str], pairs: Iterable[str], seeds: Sequence[int],
@@ -285,6 +315,7 @@ class SequentialMonitor:
         self.alpha_each = alpha / (len(self.candidates) * len(self.rules))
         self.order_seed = order_seed
         self.order = pair_order(pairs, order_seed)
+        self.horizon = len(self.order)  # the design's last look: the suite's pairs, whatever the budget
         self.budget = budget
         self.population = population
         self.grid_points = grid_points
@@ -293,6 +324,8 @@ class SequentialMonitor:
         self.pairs_done = 0
         self.videos = 0
         self.gpu_seconds = 0.0
+        self.missing: dict[str, list[str]] = {}  # model -> pairs of the order it lacks results for (set by replay)
+        self.blocked_at: str | None = None  # the pair a replay stopped at because a model it needed lacked results
 
     # ----------------------------------------------------------------- queries
     def pending(self) -> list[str]:
@@ -335,7 +368,7 @@ class SequentialMonitor:
     def provenance(self) -> dict:
         """What to record with the run so a rerun rebuilds the same monitor (JSON-ready)."""
         return {
-            "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
+            "rule": RULE_NAME, "order_seed": self.order_seed, "order": list(self.order), "alpha": self.alpha,
             "alpha_each": self.alpha_each, "population": self.population, "baseline": self.baseline,
             "candidates": list(self.candidates), "seeds": list(self.seeds),
             "rules": {m: r.describe() for m, r in self.rules.items()},
@@ -386,18 +419,24 @@ class SequentialMonitor:
     def _current(self, stream: _Stream) -> Decision:
         n = len(stream.values)
         rule = stream.rule
-        if n == 0:
-            return Decision(stream.candidate, rule.metric, "undecided", 0, 0, math.nan, -rule.bound,
-                            rule.bound, self.alpha_each, 1.0, 0, rule)
-        path = betting_confidence_path(
-            np.asarray(stream.values), low=-rule.bound, high=rule.bound, alpha=self.alpha_each,
-            pool_size=len(self.order) if self.population == "suite" else None,
-            anchors=(rule.margin, -rule.margin), grid_points=self.grid_points)
+        if n == 0 or self.horizon < 2:  # one pair has no spread to study: never a verdict
+            return Decision(stream.candidate, rule.metric, "undecided", n, n * len(self.seeds),
+                            float(np.mean(stream.values)) if n else math.nan, -math.inf, math.inf, self.alpha_each,
+                            1.0, stream.clipped, rule)
+        values = np.asarray(stream.values)
+        path = repeated_confidence_path(values, alpha=self.alpha_each, horizon=self.horizon,
+                                        min_pairs=min(RCI_MIN_PAIRS, self.horizon))
         low, high = float(path.low[0, -1]), float(path.high[0, -1])
         verdict = verdict_of(low, high, rule.margin, self._direction(rule.metric))
+        suite_low = suite_high = math.nan
+        if self.population == "suite":
+            described = betting_confidence_path(
+                np.clip(values, -rule.bound, rule.bound), low=-rule.bound, high=rule.bound, alpha=self.alpha_each,
+                pool_size=len(self.order), anchors=(rule.margin, -rule.margin), grid_points=self.grid_points)
+            suite_low, suite_high = float(described.low[0, -1]), float(described.high[0, -1])
         return Decision(stream.candidate, rule.metric, verdict, n, n * len(self.seeds),
-                        float(np.mean(stream.values)), low, high, self.alpha_each,
-                        float(path.p_value[0, -1]), stream.clipped, rule)
+                        float(np.mean(values)), low, high, self.alpha_each,
+                        float(path.p_value[0, -1]), stream.clipped, rule, suite_low, suite_high)
 
     # ----------------------------------------------------------------- replay
     def replay(self, rows: Iterable[ResultRow], *,
@@ -414,13 +453,43 @@ class SequentialMonitor:
             if r.model in models and r.metric in self.rules and r.seed in self.seeds:
                 self._directions.setdefault(r.metric, r.direction)
                 table.setdefault(r.sample, {}).setdefault(r.model, {}).setdefault(r.metric, {})[r.seed] = r.value
+        self.missing = missing_pairs(table, self.order, [self.baseline, *self.candidates], self.rules, self.seeds)
         while (pair := self.next_pair()) is not None:
             stored = table.get(pair, {})
             needed = [self.baseline, *self.pending()]
             complete = all(len(stored.get(m, {}).get(metric, {})) == len(self.seeds)
                            for m in needed for metric in self.rules)
             if not complete:
+                self.blocked_at = pair
                 break
             spent = sum((gpu_seconds or {}).get((m, pair, s), 0.0) for m in needed for s in self.seeds)
             self.update(pair, stored, gpu_seconds=spent)
         return self.decisions()
+
+
+def missing_pairs(table: Mapping[str, PairValues], order: Sequence[str], models: Sequence[str],
+                  metrics: Iterable[str], seeds: Sequence[int]) -> dict[str, list[str]]:
+    """Per model, the pairs of ``order`` (in order) lacking a result for some gated metric and seed.
+
+    ``table`` is pair → model → metric → seed → value, as :meth:`SequentialMonitor.replay` builds it.
+    Both sides are listed: a baseline without a pair blocks every candidate as surely as a candidate
+    without it blocks itself, and a gate that names only one side hides why it cannot decide.
+    """
+    metrics = list(metrics)
+    return {m: [p for p in order if any(s not in table.get(p, {}).get(m, {}).get(metric, {})
+                                        for metric in metrics for s in seeds)]
+            for m in models}
+
+
+def gate_exit_code(decisions: Sequence[Decision]) -> int:
+    """``check --sequential``'s exit code: 1 if any verdict is ``worse``, else 3 ("cannot decide") if any
+    (candidate, metric) has no verdict (also when a missing pair stopped the replay), else 0.
+
+    A pass needs a verdict on every gated metric: no verdict is not evidence of no regression (a
+    one-pair suite, a candidate missing the first pair of the order and a spent budget all end here).
+    """
+    if any(d.verdict == "worse" for d in decisions):
+        return EXIT_FAILED_WORK
+    if not decisions or not all(d.decided for d in decisions):
+        return EXIT_UNDECIDED
+    return EXIT_OK

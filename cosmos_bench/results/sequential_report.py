@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..atomic import atomic_write_text
+from .confseq import RCI_MIN_PAIRS
 
 if TYPE_CHECKING:  # sequential imports the leaderboard, which imports this module
     from .sequential import Decision, SequentialMonitor
 
 SECTION_TITLE = "## Sequential decisions"
 CSV_COLUMNS = ("candidate", "metric", "verdict", "n_pairs", "videos", "estimate", "low", "high", "unit", "alpha",
-               "p_value", "n_clipped", "rule")
+               "p_value", "n_clipped", "rule", "suite_low", "suite_high")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ def decisions_csv(decisions: Sequence["Decision"]) -> str:
     for d in decisions:
         est, low, high = (d.rule.as_percent(x) for x in (d.estimate, d.low, d.high))
         writer.writerow([d.candidate, d.metric, d.verdict, d.n_pairs, d.videos, f"{est:.6g}", f"{low:.6g}",
-                         f"{high:.6g}", _unit(d), f"{d.alpha:.6g}", f"{d.p_value:.6g}", d.n_clipped, d.rule.describe()])
+                         f"{high:.6g}", _unit(d), f"{d.alpha:.6g}", f"{d.p_value:.6g}", d.n_clipped, d.rule.describe(),
+                         *(("", "") if math.isnan(d.suite_low) else (f"{d.rule.as_percent(d.suite_low):.6g}",
+                                                                      f"{d.rule.as_percent(d.suite_high):.6g}"))])
     return buf.getvalue()
 
 
@@ -99,18 +102,27 @@ def decisions_markdown(decisions: Sequence["Decision"], cost: SequentialCost, pr
     lines = [
         SECTION_TITLE, "",
         f"Sequential run against `{provenance.get('baseline')}`: test pairs in a seeded random order "
-        f"(order seed {provenance.get('order_seed')}), a betting confidence sequence per candidate × metric "
-        f"({provenance.get('population')} form), overall α = {provenance.get('alpha')} split as "
+        f"(order seed {provenance.get('order_seed')}), repeated confidence intervals per candidate × metric "
+        f"(Wang-Tsiatis shape, no verdict before {min(RCI_MIN_PAIRS, len(provenance.get('order', [])) or RCI_MIN_PAIRS)} "
+        f"pairs), overall α = {provenance.get('alpha')} split as "
         f"α = {provenance.get('alpha_each', float('nan')):.4g} per comparison (Bonferroni). Intervals are of "
-        "candidate − base per test pair (mean over seeds), valid at the stop although the run looked after every pair.",
+        "candidate − base per test pair (mean over seeds), valid at the stop although the run looked after every pair "
+        "(asymptotically: exact for Gaussian per-pair differences); verdicts are about the population of prompts and "
+        "seeds, not only these videos.",
         "",
-        "| candidate | metric | verdict | pairs | videos | estimate [interval] | α | p (no difference) | clipped |",
+        "| candidate | metric | verdict | pairs | videos | estimate [interval] | α | p (no difference) | failed pairs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for d in decisions:
         verdict = f"**{d.verdict}**" if d.verdict == "worse" else d.verdict
         lines.append(f"| {d.candidate} | {d.metric} | {verdict} | {d.n_pairs} | {d.videos} | {d.interval_text()} | "
                      f"{d.alpha:.3g} | {d.p_value:.3g} | {d.n_clipped} |")
+    described = [d for d in decisions if d.suite_text()]
+    if described:
+        lines += ["", "Description of this suite's own videos (`--population suite`: the mean over these pairs, seed noise "
+                  "included, by a without-replacement betting sequence on differences clipped at the bound). **Not a "
+                  "verdict**: models that do not differ still differ on a given suite's videos.", ""]
+        lines += [f"- {d.candidate} {d.metric}: {d.suite_text()}" for d in described]
     lines += ["", "Rules (fixed before the run): " + "; ".join(rules.values()) + ".", "",
               "Cost: " + cost.describe()]
     if cost.resumed_pairs:

@@ -91,10 +91,12 @@ def hf_serve(tmp_path_factory):
 
 def fast_config(fake: FakeJudgeServer | None = None, **kw) -> JudgeConfig:
     """Tiny backoff and timeouts so failure paths take milliseconds; the generic request form
-    (what the scripted server is) unless ``server=`` says otherwise."""
+    (what the scripted server is) unless ``server=`` says otherwise, in video mode (the test videos
+    are bytes the script routes on, not decodable files) unless ``video_mode=`` says otherwise."""
     base = dict(
         base_url=fake.base_url if fake is not None else None,
         server="generic",
+        video_mode="video",
         api_key=API_KEY,
         timeout_s=5.0,
         backoff_s=0.005,

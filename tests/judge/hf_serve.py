@@ -27,13 +27,12 @@ FIXED_ANSWER = ["<think>", "The motion is smooth and the cup stays rigid.", "</t
 
 
 @dataclass
-class HFServe:
+class ServedProcess:
+    """A test server process on 127.0.0.1 under coreutils ``timeout``, with its log file."""
+
     port: int
     process: subprocess.Popen
     log_path: Path
-    fixed_model: str  # always answers FIXED_ANSWER
-    random_model: str  # random weights: garbage replies
-    unlisted_model: str  # a copy of the fixed one that no test asks for before the listing test
 
     @property
     def base_url(self) -> str:
@@ -51,8 +50,30 @@ class HFServe:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
+    def wait_until_healthy(self, name: str, start_timeout_s: float) -> None:
+        """Poll ``/health`` until it answers 200; raise with the server's log if it exits or takes too long."""
+        deadline = time.monotonic() + start_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{name} did not answer /health within {start_timeout_s:g}s:\n{self.log_tail()}")
 
-def _free_port() -> int:
+
+@dataclass
+class HFServe(ServedProcess):
+    fixed_model: str = ""  # always answers FIXED_ANSWER
+    random_model: str = ""  # random weights: garbage replies
+    unlisted_model: str = ""  # a copy of the fixed one that no test asks for before the listing test
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -66,7 +87,7 @@ def start_hf_serve(root: Path, *, lifetime_s: int = 900, start_timeout_s: float 
     exe = Path(sys.executable).with_name("transformers")
     if not exe.exists():
         raise RuntimeError(f"{exe} not found: install the dev extra (transformers[serving]) into this environment")
-    port = _free_port()
+    port = free_port()
     log_path = root / "transformers-serve.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "TOKENIZERS_PARALLELISM": "false", "HF_HOME": str(root / "hf-home")}
@@ -75,15 +96,5 @@ def start_hf_serve(root: Path, *, lifetime_s: int = 900, start_timeout_s: float 
     log = open(log_path, "wb")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=root)
     server = HFServe(port, process, log_path, str(fixed), str(rand), str(unlisted))
-    deadline = time.monotonic() + start_timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"transformers serve exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
-    server.stop()
-    raise RuntimeError(f"transformers serve did not answer /health within {start_timeout_s:g}s:\n{server.log_tail()}")
+    server.wait_until_healthy("transformers serve", start_timeout_s)
+    return server

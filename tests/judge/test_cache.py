@@ -125,7 +125,9 @@ def test_judge_version_covers_what_changes_scores_and_nothing_else():
         vllm(extra_body={"repetition_penalty": 1.05}),
         vllm(repetition_penalty=1.05),
         vllm(presence_penalty=0.5),
-        vllm(context_length=32768),  # the pixel budget the server is asked for
+        vllm(request_mm_kwargs=True),  # the pixel budget the server is asked for
+        vllm(request_mm_kwargs=True, context_length=32768),  # ... and its size
+        vllm(prompt_style="rubric"),  # the prompt layout
         fast_config(None, server="generic"),  # the request form
     ]
     versions = {judge_version(r, c) for c in changed}
@@ -137,6 +139,7 @@ def test_judge_version_covers_what_changes_scores_and_nothing_else():
         vllm(base_url="http://elsewhere:8000/v1", api_key="other"),
         vllm(concurrency=32, timeout_s=9, retries=0, reasks=0, samples=5),
         vllm(num_frames=32),  # frame count only matters in frames mode
+        vllm(context_length=32768),  # sizes only a pixel budget, which is not sent by default
     ]
     assert {judge_version(r, c) for c in same} == {base}
     assert base.startswith("video_physics-v1-")

@@ -121,15 +121,19 @@ def test_server_option_and_environment_pick_the_request_form(server, make_videos
     assert res.exit_code == 0 and "top_k" not in server.requests[-1].body
     res = _judge(str(a), "--base-url", server.base_url, "--no-cache", "--server", "sglang")
     assert res.exit_code == 2 and "server must be auto or vllm or openai or generic" in res.output
-    res = _judge(str(a), "--base-url", server.base_url, "--server", "openai")
+    res = _judge(str(a), "--base-url", server.base_url, "--server", "openai", "--video-mode")
     assert res.exit_code == 2 and "--frames-mode" in res.output
+    # left to auto, OpenAI's API (and any generic server) is sent JPEG frames as image_url parts
+    res = _judge(str(a), "--base-url", server.base_url, "--no-cache", "--server", "openai")
+    assert res.exit_code == 0, res.output
+    assert {p["type"] for p in server.requests[-1].user_parts} == {"text", "image_url"}
 
 
 def test_samples_show_the_judges_agreement_and_flag_disagreeing_videos(server, script, make_videos):
     a, b = make_videos("a", "b")
     script.by_seed[(a.read_bytes(), 0)] = Reply("Score: 1")
     script.by_seed[(a.read_bytes(), 1)] = Reply("Score: 5")
-    res = _judge(str(a), str(b), "--base-url", server.base_url, "--no-cache", "--samples", "2")
+    res = _judge(str(a), str(b), "--base-url", server.base_url, "--no-cache", "--samples", "2", "--video-mode")
     assert res.exit_code == 0, res.output
     assert "test-retest agreement" in res.output and "α " in res.output
     assert "disagree by 2+ points" in res.output and str(a) in res.output.split("disagree by 2+ points")[1]

@@ -178,7 +178,7 @@ def test_retry_backoff_does_not_hold_a_concurrency_slot(server, script, make_vid
 
 
 # ------------------------------------------------------------------ request shape
-def test_video_part_first_then_text_with_fps_in_mm_processor_kwargs(server, script, make_videos):
+def test_video_part_first_then_text_with_fps_in_media_io_kwargs(server, script, make_videos):
     [v] = make_videos("a")
     instruction = "Use the left hand to put the red cup on the blue plate."
     [res] = judge_videos_sync([JudgeRequest(v, instruction)], "video_IF", fast_config(server, fps=16, server="vllm"))
@@ -187,18 +187,22 @@ def test_video_part_first_then_text_with_fps_in_mm_processor_kwargs(server, scri
     body = req.body
     rubric = load_rubric("video_IF")
     assert body["model"] == DEFAULT_MODEL
-    assert body["messages"][0] == {"role": "system", "content": rubric.system_prompt}
+    # a Cosmos Reason2 model: its documented system prompt; the whole rubric is the user turn, ending in
+    # the documented reasoning format
+    assert body["messages"][0] == {"role": "system", "content": "You are a helpful assistant."}
     parts = body["messages"][1]["content"]
     assert [p["type"] for p in parts] == ["video_url", "text"]
     assert parts[0]["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert req.video_bytes == b"video-a"
-    assert instruction in parts[1]["text"]
-    # Cosmos Reason2's client: the pixel budget is 90 % of the context left after the reply, at 32x32
-    # pixels per token (16384 - 4096 tokens here), at least 128 tokens per frame
-    assert body["mm_processor_kwargs"] == {
-        "fps": 16.0, "do_sample_frames": True,
-        "size": {"shortest_edge": 128 * 1024, "longest_edge": int((16384 - 4096) * 1024 * 0.9)},
-    }
+    text = parts[1]["text"]
+    assert text.startswith(rubric.system_prompt) and instruction in text and rubric.question(instruction) in text
+    assert text.endswith("<think>\nYour reasoning.\n</think>\n\nWrite your final answer immediately after the </think> tag.")
+    assert res.judge["prompt"]["style"] == "cosmos-reason2"
+    # vLLM 0.32 applies a per-request frame rate only through its video loader's media_io_kwargs;
+    # mm_processor_kwargs is refused unless the server trusts them (and its fps has no effect there)
+    assert body["media_io_kwargs"] == {"video": {"fps": 16.0, "num_frames": -1}}
+    assert "mm_processor_kwargs" not in body
+    assert res.judge["encoding"]["fps"] == 16.0 and res.judge["request"]["fields"]["media_io_kwargs"]["video"]["fps"] == 16.0
     assert "fps" not in body  # a top-level fps is silently ignored by vLLM
     assert (body["top_p"], body["top_k"], body["max_completion_tokens"]) == (0.95, 20, 4096)
     assert (body["repetition_penalty"], body["presence_penalty"]) == (1.0, 0.0)
@@ -245,7 +249,8 @@ def test_frames_mode_sends_n_jpeg_frames_in_time_order(server, real_mp4):
     # each frame comes after its time (16 frames at 8 fps: frames 0, 5, 10, 15)
     assert [p["text"] for p in parts[:-1:2]] == ["<0.0 seconds>", "<0.6 seconds>", "<1.2 seconds>", "<1.9 seconds>"]
     assert "mm_processor_kwargs" not in req.body
-    assert "4 frames in time order" in parts[-1]["text"] and "2.0 seconds" in parts[-1]["text"]
+    # the preamble's span is the labels' span (0.0 to 1.9 s), not the clip's length (2.0 s)
+    assert "4 frames in time order, evenly spaced from 0.0 to 1.9 seconds" in parts[-1]["text"]
     levels = []
     for jpg in req.image_bytes:
         img = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
@@ -281,13 +286,16 @@ def test_endpoint_down_gives_error_rows_and_check_endpoint_raises(make_videos):
         asyncio.run(check_endpoint(cfg, timeout_s=2))
 
 
-def test_check_endpoint_lists_models_and_warns_about_an_unlisted_model(server, caplog):
+def test_check_endpoint_lists_models_and_warns_about_an_unlisted_model(server, caplog, make_videos):
     assert asyncio.run(check_endpoint(fast_config(server))) == [DEFAULT_MODEL]
     assert "does not list" not in caplog.text
     # servers that load models on demand list only loaded ones: a warning, and the judge still asks
     cfg, found = asyncio.run(resolve_endpoint(fast_config(server, model="nvidia/Cosmos-Reason2-2B")))
     assert found.models == [DEFAULT_MODEL] and "does not list 'nvidia/Cosmos-Reason2-2B'" in found.notes[0]
-    assert "does not list" in caplog.text
+    assert "does not list" not in caplog.text  # the caller shows the notes (the CLI prints them): said once
+    [v] = make_videos("a")
+    judge_videos_sync([v], "video_physics", fast_config(server, model="nvidia/Cosmos-Reason2-2B", server="auto"))
+    assert caplog.text.count("does not list") == 1  # the library call that resolved it says it, once
 
 
 def test_config_from_environment(monkeypatch):
@@ -307,6 +315,24 @@ def test_config_from_environment(monkeypatch):
     cfg = JudgeConfig.from_env(model=None, samples=3)
     assert (cfg.base_url, cfg.api_key, cfg.model, cfg.samples) == ("http://judge:9000/v1", "k-judge", "nvidia/Cosmos-Reason2-2B", 3)
     assert JudgeConfig.from_env(base_url="http://arg/v1").base_url == "http://arg/v1"  # arguments win
+
+
+def test_a_url_from_openai_base_url_gets_the_openai_key_never_cosmos_benchs_own(monkeypatch):
+    from cosmos_bench.judge.client import generic_env_used
+
+    for k in ("COSMOS_BENCH_JUDGE_URL", "COSMOS_BENCH_JUDGE_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://openai-style/v1")
+    monkeypatch.setenv("COSMOS_BENCH_JUDGE_API_KEY", "k-judge")
+    cfg = JudgeConfig().resolved(generic=True)
+    assert (cfg.base_url, cfg.api_key) == ("http://openai-style/v1", "EMPTY")  # not k-judge
+    monkeypatch.setenv("OPENAI_API_KEY", "k-openai")
+    cfg = JudgeConfig().resolved(generic=True)
+    assert (cfg.base_url, cfg.api_key) == ("http://openai-style/v1", "k-openai")
+    assert generic_env_used(None) == ["OPENAI_BASE_URL", "OPENAI_API_KEY"]  # the note names both
+    # an explicit URL keeps cosmos-bench's own key
+    cfg = JudgeConfig(base_url="http://mine/v1").resolved(generic=True)
+    assert cfg.api_key == "k-judge" and generic_env_used("http://mine/v1") == []
 
 
 def test_bad_config_values_are_rejected_with_the_value():

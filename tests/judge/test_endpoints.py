@@ -53,3 +53,22 @@ def test_two_healthy_endpoints_share_the_work(make_videos) -> None:
         results = judge_videos_sync(videos, "video_physics", fast_config(base_url=f"{one.base_url},{two.base_url}"))
         assert [r.score for r in results] == [3.0] * 8
         assert one.calls == 4 and two.calls == 4  # dealt round-robin
+
+
+def test_each_result_says_which_endpoint_answered_and_stderr_says_a_failure_was_recovered(make_videos, caplog) -> None:
+    videos = make_videos("a", "b")
+    with FakeJudgeServer(Script(), lifetime_s=60) as good, FakeJudgeServer(Script(Status(503)), lifetime_s=60) as bad:
+        config = fast_config(base_url=f"{good.base_url},{bad.base_url}", retries=0)
+        with caplog.at_level("INFO", logger="cosmos_bench.judge"):
+            results = judge_videos_sync(videos, "video_physics", config)
+        good_url, bad_url = good.base_url, bad.base_url
+    assert [r.status for r in results] == ["ok", "ok"]
+    # a went to the good endpoint first, b to the bad one and then to the good one: both answered by the good one
+    assert [r.endpoint for r in results] == [good_url] * 2
+    assert [s.endpoint for r in results for s in r.samples] == [good_url] * 2
+    assert results[1].to_dict()["samples"][0]["endpoint"] == good_url  # in the rows' details
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert not any("failed:" in w for w in warnings)  # no "sample failed" for a video that then succeeded
+    assert any(f"scored at {good_url} after failing at {bad_url}" in w for w in warnings)
+    assert any(f"failed at {bad_url}" in r.getMessage() and f"asking {good_url} next" in r.getMessage()
+               for r in caplog.records if r.levelname == "INFO")

@@ -82,8 +82,9 @@ def test_video_mode_fails_with_the_servers_reason_never_a_number(hf_serve, proxy
     [res] = _judge(cfg, real_mp4)
     assert res.status == "error" and res.score is None and res.scores == []
     assert [e.status for e in proxy.chats()] == [422, 500, 500]
-    assert "mm_processor_kwargs" in json.loads(proxy.chats()[0].reply)["detail"]
+    assert "media_io_kwargs" in json.loads(proxy.chats()[0].reply)["detail"]
     assert res.samples[0].reason.startswith("HTTP 500: Internal Server Error")
+    assert "pass --frames-mode" in res.samples[0].reason  # the one-line hint naming the option
     assert "Traceback" in hf_serve.log_tail(200_000)  # the server's own log has the details
 
 
@@ -115,3 +116,26 @@ def test_the_cli_scores_through_the_real_server(hf_serve, real_mp4, monkeypatch,
     assert res.exit_code == 0, res.output + hf_serve.log_tail()
     assert "4.00" in res.output and "judge server: generic" in res.output
     assert "test-retest agreement" in res.output and "every score is the same" in res.output
+
+
+def test_run_scores_through_the_real_server_in_frames_mode_by_default(hf_serve, tmp_path, monkeypatch):
+    """`run --judge-url <transformers serve>`: auto finds a generic server and sends frames, so rows get scores."""
+    from cosmos_bench.cli import app
+    from cosmos_bench.data.synthetic import SceneConfig
+    from cosmos_bench.data.synthetic_suite import write_synthetic_suite
+    from cosmos_bench.results.store import ResultStore
+
+    for name in ("COSMOS_BENCH_JUDGE_URL", "COSMOS_BENCH_JUDGE_SERVER", "COSMOS_BENCH_JUDGE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    write_synthetic_suite(tmp_path / "suite", SceneConfig(frames=5, height=48, width=80, seed=1), samples=1, name="hf")
+    (tmp_path / "models.yaml").write_text("models:\n  base: {kind: synthetic}\n")
+    res = CliRunner().invoke(app, ["run", "--models", "base", "--suite", str(tmp_path / "suite"), "--models-file",
+                                   str(tmp_path / "models.yaml"), "--seeds", "1", "--out", str(tmp_path / "videos"),
+                                   "--store", str(tmp_path / "s.sqlite"), "--leaderboards", str(tmp_path / "boards"),
+                                   "--metrics", "physics", "--judge-url", hf_serve.base_url, "--judge-model",
+                                   hf_serve.fixed_model, "--num-frames", "2"])
+    assert res.exit_code == 0, res.output + hf_serve.log_tail()
+    rows = ResultStore(tmp_path / "s.sqlite").rows(metric="physics")
+    assert [(r.status, r.value) for r in rows] == [("ok", 4.0)]
+    assert rows[0].details["judge"]["encoding"]["mode"] == "frames"
+    assert rows[0].details["samples"][0]["endpoint"] == hf_serve.base_url  # which server answered, per row

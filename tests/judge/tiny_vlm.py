@@ -9,6 +9,9 @@ Two kinds, both real ``Qwen3VLForConditionalGeneration`` + ``Qwen3VLProcessor`` 
   the embedding of that token alone; the embeddings are unit basis vectors and ``lm_head`` maps
   each chain token's direction to the next token of the answer with a logit of 100 (the others 0),
   so sampling at any temperature picks it. The answer's pieces are added tokens of the tokenizer.
+  With ``alternate``, a second answer comes when the request's ``chat_template_kwargs`` set
+  ``alternate_answer``: the template then ends the prompt with a trigger token whose direction
+  starts the second chain (vLLM takes ``chat_template_kwargs`` per request), so one server gives both.
 
 The tokenizer is the project's tiny byte-level BPE (``cosmos_bench.models.tiny``) plus Qwen-VL's
 vision tokens and a small Qwen3-VL-style chat template (media parts become vision placeholders,
@@ -21,6 +24,8 @@ from pathlib import Path
 
 HIDDEN = 32
 VISION_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+# vLLM's qwen3 reasoning parser looks these up in the vocabulary (it refuses a tokenizer without them)
+THINK_TOKENS = ["<think>", "</think>"]
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -32,8 +37,10 @@ CHAT_TEMPLATE = (
     "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
     "{% endfor %}{% endif %}<|im_end|>\n"
     "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if alternate_answer is defined and alternate_answer %}<|alternate|>{% endif %}{% endif %}"
 )
+ALTERNATE_TRIGGER = "<|alternate|>"
 
 
 def _tokenizer(answer_pieces: list[str]):
@@ -42,14 +49,15 @@ def _tokenizer(answer_pieces: list[str]):
     from cosmos_bench.models.tiny import build_tiny_tokenizer
 
     tok = build_tiny_tokenizer()
-    tok.add_special_tokens({"additional_special_tokens": VISION_TOKENS})
+    tok.add_special_tokens({"additional_special_tokens": [*VISION_TOKENS, ALTERNATE_TRIGGER]})
     # not special: the server decodes with skip_special_tokens, and these are the reply's text
-    tok.add_tokens([AddedToken(p, normalized=False, lstrip=False, rstrip=False) for p in answer_pieces])
+    pieces = [*THINK_TOKENS, *(p for p in answer_pieces if p not in THINK_TOKENS)]
+    tok.add_tokens([AddedToken(p, normalized=False, lstrip=False, rstrip=False) for p in pieces])
     tok.chat_template = CHAT_TEMPLATE
     return tok
 
 
-def _config(vocab_size: int, tok):
+def _config(vocab_size: int, tok, head_dim: int = 16):
     from transformers import Qwen3VLConfig
 
     ids = {t: tok.convert_tokens_to_ids(t) for t in VISION_TOKENS}
@@ -61,13 +69,13 @@ def _config(vocab_size: int, tok):
             "num_hidden_layers": 1,
             "num_attention_heads": 2,
             "num_key_value_heads": 1,
-            "head_dim": 16,
-            "max_position_embeddings": 8192,
+            "head_dim": head_dim,
+            "max_position_embeddings": 32768,  # room for vLLM at README's --max-model-len 16384
             "bos_token_id": tok.pad_token_id,
             "eos_token_id": tok.eos_token_id,
             "pad_token_id": tok.pad_token_id,
             "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0,
-                                "mrope_section": [4, 2, 2], "mrope_interleaved": True},
+                                "mrope_section": [head_dim // 4, head_dim // 8, head_dim // 8], "mrope_interleaved": True},
         },
         vision_config={
             "depth": 1,
@@ -99,28 +107,33 @@ def _processor(tok):
     return Qwen3VLProcessor(image_processor=image, tokenizer=tok, video_processor=video, chat_template=CHAT_TEMPLATE)
 
 
-def build_tiny_qwen3_vl(path: str | Path, *, answer: list[str] | None = None, seed: int = 0) -> Path:
-    """Write a tiny checkpoint folder; ``answer`` (pieces of the reply) makes it a ``fixed`` one."""
+def build_tiny_qwen3_vl(path: str | Path, *, answer: list[str] | None = None, alternate: list[str] | None = None,
+                        seed: int = 0, head_dim: int = 16) -> Path:
+    """Write a tiny checkpoint folder; ``answer`` (pieces of the reply) makes it a ``fixed`` one, and
+    ``alternate`` the reply to requests with ``chat_template_kwargs: {alternate_answer: true}``.
+    ``head_dim`` ≥ 32 for vLLM's CPU attention."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
     path = Path(path)
     pieces = list(answer or [])
-    tok = _tokenizer(pieces)
+    second = list(alternate or [])
+    tok = _tokenizer(pieces + [p for p in second if p not in pieces])
     vocab = len(tok)
-    config = _config(vocab, tok)
+    config = _config(vocab, tok, head_dim)
     torch.manual_seed(seed)
     model = Qwen3VLForConditionalGeneration(config).eval()
     if pieces:
-        _fix_answer(model, tok, pieces)
+        _fix_answer(model, tok, pieces, second)
     model.save_pretrained(path)
     _processor(tok).save_pretrained(path)
     return path
 
 
 @__import__("torch").no_grad()
-def _fix_answer(model, tok, pieces: list[str]) -> None:
-    """Make the reply ``pieces`` then end-of-turn, whatever came before (see the module docstring)."""
+def _fix_answer(model, tok, pieces: list[str], alternate: list[str]) -> None:
+    """Make the reply ``pieces`` then end-of-turn, whatever came before (see the module docstring);
+    after the trigger token, ``alternate`` instead (its pieces must not be pieces of the first)."""
     lm = model.model.language_model
     for layer in lm.layers:
         layer.self_attn.o_proj.weight.zero_()
@@ -139,3 +152,13 @@ def _fix_answer(model, tok, pieces: list[str]) -> None:
     # RMSNorm turns a unit basis vector into sqrt(HIDDEN) times it
     for k, token_id in enumerate(targets):
         head[token_id, k] = 100.0 / HIDDEN ** 0.5
+    if alternate:
+        start = len(chain) + 1  # the trigger's direction, then one per piece of the second chain
+        second = [tok.convert_tokens_to_ids(p) for p in alternate]
+        if set(second) & set(chain) or start + len(second) >= HIDDEN:
+            raise ValueError("the alternate answer must use pieces of its own and fit the hidden size")
+        for k, token_id in enumerate([tok.convert_tokens_to_ids(ALTERNATE_TRIGGER), *second]):
+            embed[token_id] = 0.0
+            embed[token_id, start + k] = 1.0
+        for k, token_id in enumerate([*second, tok.eos_token_id]):
+            head[token_id, start + k] = 100.0 / HIDDEN ** 0.5

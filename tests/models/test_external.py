@@ -46,8 +46,13 @@ def test_folder_copies_videos_byte_for_byte(tmp_path: Path, tiny_suite: Path) ->
     assert again.keys == report.keys and again.count("skipped") == 4, "a folder's videos do not depend on settings"
 
     write_video(src / "seed1" / "pick_cup.mp4", clip(99), fps=6)  # the other system re-ran one video
-    third = generate([model], tiny_suite, tmp_path / "out", seeds=2, settings=SMALL)
-    assert [(r.item.sample, r.item.seed) for r in third.results if r.status == "generated"] == [("pick_cup", 1)]
+    rerun = model_from(tmp_path, {"kind": "folder", "path": "theirs"})  # the next run reads the folder anew
+    third = generate([rerun], tiny_suite, tmp_path / "out", seeds=2, settings=SMALL)
+    assert third.keys["m"] != report.keys["m"], "changed content is a new generation key: new rows, not the old score"
+    assert third.count("generated") == 4 and (tmp_path / "out" / "m" / report.keys["m"]).is_dir()  # old outputs kept
+    notes = src / "seed0" / "notes.txt"
+    notes.write_text("not a video")
+    assert model_from(tmp_path, {"kind": "folder", "path": "theirs"}).identity() == rerun.identity()
 
 
 def test_folder_reports_missing_videos_and_bad_options(tmp_path: Path, tiny_suite: Path) -> None:

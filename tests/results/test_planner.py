@@ -56,5 +56,24 @@ def test_plan_command_prints_both_designs_and_rejects_a_bad_effect(tmp_path):
     res = runner.invoke(app, ["plan", "--pilot", str(pilot), "--effect", "10%", "--margin", "tse=5%", "--seeds", "1,5"])
     assert res.exit_code == 0, res.output
     assert "lora8 vs base, tse" in res.output and "fixed pairs" in res.output and "seq. median videos" in res.output
+    assert "split over 1 candidate(s) x 1 gated metric(s) = 0.05 per comparison" in " ".join(res.output.split())
+    # the run's split: 3 candidates x 1 metric, as SequentialMonitor gives each comparison alpha / (K M)
+    three = runner.invoke(app, ["plan", "--pilot", str(pilot), "--effect", "10%", "--margin", "tse=5%", "--seeds", "5",
+                                "--run-candidates", "3"])
+    assert three.exit_code == 0 and "= 0.01667 per comparison" in " ".join(three.output.split()), three.output
     bad = runner.invoke(app, ["plan", "--pilot", str(pilot), "--effect", "ten", "--margin", "tse=5%"])
     assert bad.exit_code == 2 and "--effect: 'ten'" in bad.output
+
+
+def test_the_split_alpha_is_what_the_plan_simulates():
+    """plan_from_rows gives each comparison alpha / (K M): the same plan as plan() at that alpha (2 metrics, 1 candidate)."""
+    from cosmos_bench.results.planner import plan_from_rows
+
+    rows = _pilot_rows(Components(0.5, 0.1, 0.1, 0.1), 30, 2, 3)
+    rules = metric_rules("tse=5%,cse=5%")
+    rows += [ResultRow(**{**r.to_dict(), "metric": "cse"}) for r in rows]
+    ((pilot, size, plans), _) = plan_from_rows(rows, rules, effect="10%", seed_options=(2,), runs=100)
+    (direct,) = plan(pilot, rules["tse"], effect=size, alpha=0.025, seed_options=(2,), runs=100)
+    assert plans[0] == direct
+    (looser,) = plan(pilot, rules["tse"], effect=size, alpha=0.05, seed_options=(2,), runs=100)
+    assert looser.sequential_power >= direct.sequential_power and looser != direct
