@@ -15,7 +15,8 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from glob import escape as glob_escape
+from typing import Iterable, Iterator
 
 
 _UMASK_LOCK = threading.Lock()
@@ -35,12 +36,37 @@ def current_umask() -> int:
     return mask
 
 
+def _temp_prefix(target: Path) -> str:
+    return f".{target.stem[:32]}."
+
+
+def sweep_temporaries(targets: Iterable[str | os.PathLike], older_than: float) -> list[Path]:
+    """Remove the temporary files :func:`atomic_path` left beside ``targets`` before ``older_than``.
+
+    A process killed with ``kill -9`` while writing leaves its hidden ``.<name>.<random>.tmp*`` file
+    for good (no ``except`` runs). The caller must be the only writer of ``targets`` now (a run that
+    holds the claim on them), so whatever temporary file predates it belongs to a writer that is gone.
+    """
+    removed = []
+    for target in map(Path, targets):
+        if not target.parent.is_dir():
+            continue
+        for tmp in target.parent.glob(f"{glob_escape(_temp_prefix(target))}*.tmp*"):
+            try:
+                if tmp.is_file() and tmp.stat().st_mtime < older_than:
+                    tmp.unlink()
+                    removed.append(tmp)
+            except FileNotFoundError:  # removed meanwhile
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` when the block succeeds."""
     dst = Path(target)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem[:32]}.", suffix=suffix, dir=dst.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(dst), suffix=suffix, dir=dst.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -34,6 +34,33 @@ SYNTHETIC_MODELS = {
     "shift4": {"kind": "synthetic", "degrade": ["view_shift:4"], "description": "objects shifted 4 px across views"},
 }
 TINY_MODELS = ("tiny-cosmos-random", "tiny-lora4-random")
+DEMO_HEADER = "# Written by `cosmos-bench demo`"
+# The smallest demo whose known-order check is run and seen to hold (tests/test_demo.py: 9 frames of
+# 96x160, 2 test pairs x 1 seed). Below it (3 frames of 64x112, one video) too few matches survive for
+# the ranks to mean anything, and a failed check would blame the statistics for the demo's size.
+MIN_FRAMES, MIN_SIZE, MIN_VIDEOS = 9, (96, 160), 2
+
+
+def check_demo_size(samples: int, seeds: int, frames: int, size: tuple[int, int]) -> None:
+    """Refuse (exit 2) a demo too small for its known-order check, naming the minimum."""
+    from .errors import InputError
+
+    if frames < MIN_FRAMES:
+        raise InputError(f"the known-order check needs at least {MIN_FRAMES} frames, got {frames}", option="frames")
+    if size[0] < MIN_SIZE[0] or size[1] < MIN_SIZE[1]:
+        raise InputError(f"the known-order check needs views of at least {MIN_SIZE[0]}x{MIN_SIZE[1]}, "
+                         f"got {size[0]}x{size[1]}", option="size")
+    if samples * seeds < MIN_VIDEOS:
+        raise InputError(f"the known-order check needs at least {MIN_VIDEOS} videos per candidate (samples x seeds), "
+                         f"got {samples} x {seeds}", option="samples")
+
+
+def is_demo_folder(folder: Path) -> bool:
+    """A demo folder from before folders kept a manifest: its models YAML is the demo's."""
+    try:
+        return (folder / "models.yaml").read_text(encoding="utf-8").startswith(DEMO_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @dataclass
@@ -66,7 +93,9 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
     from .data.synthetic import SceneConfig
     from .data.synthetic_suite import write_synthetic_suite
 
-    root = Path(out)
+    from .owned import OwnedFolder
+
+    root = OwnedFolder.adopt(out, "demo", recognise=is_demo_folder, option="out").path  # never somebody else's folder
     suite_dir = root / "suite"
     if not (suite_dir / SUITE_FILE).exists():
         write_synthetic_suite(suite_dir, SceneConfig(views=views, frames=frames, height=size[0], width=size[1], seed=seed),
@@ -93,7 +122,7 @@ def prepare_demo(out: str | os.PathLike, *, samples: int = 3, frames: int = 17, 
         models[TINY_MODELS[1]] = {"extends": TINY_MODELS[0], "adapter": "tiny_zoo/adapters/lora4",
                                   "description": "random LoRA r4 on the tiny model (peft + load_lora_weights path)"}
     models_file = root / "models.yaml"
-    text = "# Written by `cosmos-bench demo`: synthetic candidates with known quality + tiny random-weight Cosmos.\n"
+    text = f"{DEMO_HEADER}: synthetic candidates with known quality + tiny random-weight Cosmos.\n"
     models_file.write_text(text + yaml.safe_dump({"models": models}, sort_keys=False))
     return suite_dir, models_file, list(models)
 
@@ -113,6 +142,7 @@ def run_demo(out: str | os.PathLike = "demo_out", *, samples: int = 3, seeds: in
              size: tuple[int, int] = (256, 448), tiny_cosmos: bool = True, tiny_steps: int = 4,
              judge: Any = None, reporter: Any = None, leaderboards: str | os.PathLike | None = None) -> DemoResult:
     """Prepare and run the demo; safe to interrupt and rerun (it resumes)."""
+    check_demo_size(samples, seeds, frames, size)
     root = Path(out)
     suite_dir, models_file, names = prepare_demo(root, samples=samples, frames=frames, size=size, tiny_cosmos=tiny_cosmos)
     boards = Path(leaderboards) if leaderboards else root / "leaderboards"

@@ -17,6 +17,7 @@ EXIT_FAILED_WORK = 1  # the work ran but some of it failed (error rows, failed v
 EXIT_BAD_INPUT = 2  # bad option, file or store: found before any work, nothing done
 EXIT_UNDECIDED = 3  # `check`: too little paired data to decide (never a pass)
 EXIT_INTERNAL = 4  # an unexpected error (a bug or an environment problem); --debug shows the traceback
+EXIT_INCOMPLETE = 5  # `run`/`rescore`: work left to another run on the store was not in the store when this run ended
 
 
 class CosmosBenchError(Exception):

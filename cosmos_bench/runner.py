@@ -26,7 +26,9 @@ from typing import Any, Callable, Iterator, Sequence
 from . import catalog
 from .catalog import SECONDARY_SUFFIX  # noqa: F401  (re-exported: the runner's old name for it)
 from .data.suite import Suite, load_suite
+from .bounds import check_video_size, check_work_items
 from .errors import CosmosBenchError, InputError, MissingInputError
+from .interrupts import Interrupted
 from .models.outputs import Output
 from .results.claims import DEFAULT_LEASE_S, WorkClaims
 from .results.leaderboard import Leaderboard, build_leaderboard, leaderboard_from_store, write_leaderboard
@@ -96,6 +98,8 @@ class RunSummary:
     rows_skipped: int = 0
     rows_discarded: int = 0  # computed, but another run had stored the same key first
     left_to_others: dict[str, int] = field(default_factory=dict)  # stage -> items another run held a claim on
+    awaited: set[tuple] = field(default_factory=set, repr=False)  # row keys of the work left to other runs
+    still_awaited: int = 0  # of those, how many were not in the store when this run ended (exit 5)
     errors: list[str] = field(default_factory=list)
     judge_status: str = "not run"
     leaderboard: Leaderboard | None = None
@@ -130,8 +134,9 @@ def _claim_item(stage: str, suite: Suite, o: Output, *versions: str) -> str:
     return "|".join((stage, suite.name, o.model, o.key, o.sample, str(o.seed), *versions))
 
 
-def _left_to_other_run(summary: RunSummary, stage: str, reporter: Reporter | None) -> None:
+def _left_to_other_run(summary: RunSummary, stage: str, reporter: Reporter | None, keys: Sequence[tuple] = ()) -> None:
     summary.left_to_others[stage] = summary.left_to_others.get(stage, 0) + 1
+    summary.awaited.update(keys)
     _emit(reporter, stage, "advance", status="left to another run")
 
 
@@ -220,7 +225,7 @@ def _drive(stage: Stage, suite: Suite, outputs: list[Output], store: ResultStore
         for o in todo:
             item = _claim_item(stage.name, suite, o, *stage.claim_tag())
             if claims.acquire(item) is not None:
-                _left_to_other_run(summary, stage.name, reporter)
+                _left_to_other_run(summary, stage.name, reporter, [key(o, m) for m in versions])
                 continue
             if all(store.is_finished(key(o, m)) for m in versions):  # stored by another run since the stage began
                 claims.release(item)
@@ -252,11 +257,25 @@ def check_config(cfg: RunConfig) -> None:
     from .metrics.matching import BACKENDS
 
     check_store(cfg.store)
+    check_outputs(cfg)
     if cfg.backend not in BACKENDS:
         raise CosmosBenchError(f"must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}", option="backend")
     for option, value in (("frames", cfg.frames), ("steps", cfg.steps)):
         if value is not None and value < 1:
             raise CosmosBenchError(f"must be at least 1, got {value}", option=option)
+    n_seeds = cfg.seeds if isinstance(cfg.seeds, int) else len(list(cfg.seeds))
+    check_work_items(n_seeds * max(1, len(cfg.models)), option="seeds")  # per test pair, at least
+
+
+def check_outputs(cfg: RunConfig) -> None:
+    """The folders the run writes are new, empty or its own earlier output (``owned.py``), else exit 2."""
+    from .models.generate import check_videos_folder
+    from .results.leaderboard import check_leaderboards_folder
+
+    if cfg.out is not None:
+        check_videos_folder(cfg.out)
+    if cfg.leaderboards is not None:
+        check_leaderboards_folder(cfg.leaderboards)
 
 
 def resolve_config(cfg: RunConfig) -> RunConfig:
@@ -267,6 +286,10 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     """
     check_config(cfg)
     judge = cfg.judge.resolved() if cfg.judge is not None else None
+    if judge is not None:
+        from .judge.client import check_endpoint_urls
+
+        check_endpoint_urls(judge.base_url)
     return dataclasses.replace(cfg, metrics=parse_metrics(cfg.metrics), judge=judge)
 
 
@@ -278,11 +301,19 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
     cfg = resolve_config(cfg)
     suite = load_suite(cfg.suite)
     out = Path(cfg.out) if cfg.out is not None else Path("runs") / suite.name
+    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
+                                  fps=cfg.fps)
+    files = len(suite.views) if suite.storage.kind == "files" else 1  # the size is per file: a grid tiles its views
+    check_video_size(settings.num_frames, settings.height, settings.width, files,  # before any model loads
+                     option="frames" if cfg.frames is not None else ("size" if cfg.size is not None else None),
+                     where="" if cfg.frames is not None or cfg.size is not None else f"suite {suite.name!r}")
+    if cfg.leaderboards is not None and cfg.report:  # a foreign report folder: exit 2 now, not after the work
+        from .report import check_report_folder, default_report_dir
+
+        check_report_folder(default_report_dir(cfg.leaderboards, suite.name))
     if cfg.model_overrides and cfg.executor != "local":
         raise InputError("model overrides are not passed to the ray executor's workers; use the models YAML", option="set")
     models = load_models(list(cfg.models), cfg.models_file, overrides=cfg.model_overrides)
-    settings = settings_for_suite(suite, frames=cfg.frames, size=cfg.size, steps=cfg.steps, guidance=cfg.guidance,
-                                  fps=cfg.fps)
     summary = RunSummary(suite=suite.name)
 
     counts = {"total": 0}
@@ -308,7 +339,9 @@ def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunSummary:
             summary.left_to_others["generate"] = report.count("claimed")
         summary.errors += [f"generation {r.item.model}/{r.item.sample}/seed{r.item.seed}: {r.error}" for r in report.failed]
         outputs = _outputs(report, out)
-        return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims)
+        elsewhere = [(r.item.model, report.keys[r.item.model], r.item.sample, r.item.seed)
+                     for r in report.results if r.status == "claimed"]
+        return _score_and_publish(cfg, suite, outputs, summary, reporter, store, claims, elsewhere)
 
 
 def _board_of_run(board: Leaderboard, cfg: RunConfig, store: ResultStore, suite: Suite) -> Leaderboard:
@@ -333,11 +366,14 @@ def _without_silent_adapters(outputs: list[Output], summary: RunSummary) -> list
 
 @contextlib.contextmanager
 def _claims(cfg: RunConfig):
-    """The run's results store and its claims on work items; every claim is released at the end."""
+    """The run's results store and its claims on work items; every claim is released at the end,
+    also when SIGINT or SIGTERM stops the run (:class:`Interrupted` then says how many rows it kept)."""
     with ResultStore(cfg.store) as store:
         claims = WorkClaims(store, ttl_s=cfg.lease_s)
         try:
             yield store, claims
+        except KeyboardInterrupt as exc:
+            raise Interrupted.of(exc, store.written) from None
         finally:
             claims.close()
 
@@ -368,23 +404,31 @@ def _generate_on_ray(cfg: RunConfig, suite: Suite, out: Path, models: list, sett
 
 
 def _score_and_publish(cfg: RunConfig, suite: Suite, outputs: list[Output], summary: RunSummary,
-                       reporter: Reporter | None, store: ResultStore, claims: WorkClaims) -> RunSummary:
+                       reporter: Reporter | None, store: ResultStore, claims: WorkClaims,
+                       elsewhere: Sequence[tuple] = ()) -> RunSummary:
+    """Score ``outputs`` stage by stage, then publish; ``elsewhere`` are (model, key, sample, seed) of
+    videos another run is generating, whose rows this run then waits for in the store (exit 5 if absent)."""
     outputs = _without_silent_adapters(outputs, summary)
     summary.errors += changed_since_scored(outputs, store.rows(suite=suite.name), store.current_versions(suite.name))
     for stage in _stages(cfg, suite, claims, summary, reporter):
         _drive(stage, suite, outputs, store, claims, summary, reporter)
+        summary.awaited.update((suite.name, *ident, m, v) for ident in elsewhere for m, v in stage.versions().items())
+    summary.still_awaited = sum(rows_per_output(k[5]) for k in summary.awaited if not store.is_finished(k))  # k[5]: metric
     board = leaderboard_from_store(store, suite.name, baseline=cfg.baseline, model_order=list(cfg.models))
     summary.leaderboard = _board_of_run(board, cfg, store, suite)
     if cfg.leaderboards is not None:
-        summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots)
+        notes: list[str] = []  # what the leaderboard and report replaced of their earlier versions
+        summary.files = write_leaderboard(board, cfg.leaderboards, plots=cfg.plots, notes=notes)
         if cfg.report:
             from .report import default_report_dir, report_for_board
 
             try:
                 summary.files["report"] = report_for_board(board, default_report_dir(cfg.leaderboards, suite.name),
-                                                           store=str(cfg.store), plots=cfg.plots)
-            except OSError as exc:  # the scores are stored; a report that cannot be written must not hide that
+                                                           store=str(cfg.store), plots=cfg.plots, notes=notes)
+            except (OSError, CosmosBenchError) as exc:  # the scores are stored; a report that cannot be written must not hide that
                 summary.errors.append(f"HTML report not written: {exc}")
+        for line in notes:
+            _emit(reporter, "report", "note", message=line)
     return summary
 
 

@@ -173,7 +173,7 @@ def test_store_under_a_file_exits_2(bench, suite):
 
 def test_read_only_store_is_refused_before_work(bench, suite, monkeypatch):
     """Root ignores file modes, so the read-only store is simulated at the permission check itself."""
-    import cosmos_bench.results.store_check as store_check
+    from cosmos_bench.results import store_check
 
     ResultStore(bench / "ro.sqlite").close()
     real_access = os.access
@@ -334,3 +334,76 @@ def test_saving_the_tiny_pipeline_prints_no_progress_bar(tmp_path, capfd, one_to
     captured = capfd.readouterr()
     assert "Writing model shards" not in captured.err + captured.out
     assert transformers_logging.is_progress_bar_enabled()  # the caller's setting is restored
+
+
+# ------------------------------------------------------------------------------ issue 30, 6: checks up front
+def test_a_judge_url_that_is_not_a_url_is_exit_2_before_any_work(bench, suite):
+    res = run_cli(bench, suite, "--metrics", "tse,physics", "--judge-url", "notaurl")
+    assert res.exit_code == 2, res.output
+    assert "--judge-url: 'notaurl' is not an http(s)://host[:port]/... URL" in " ".join(res.output.split())
+    assert not (bench / "videos").exists() and not (bench / "s.sqlite").exists()  # nothing generated or stored
+    res = run_cli(bench, suite, "--metrics", "physics", "--judge-url", "http://127.0.0.1:99999/v1")
+    assert res.exit_code == 2 and "is not a URL" in res.output, res.output
+
+
+def test_metrics_json_under_an_uncreatable_folder_is_exit_2_before_measuring(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    res = CliRunner().invoke(app, ["metrics", str(tmp_path / "missing.mp4"), "--json", "/proc/nope/x.json"])
+    assert res.exit_code == 2, res.output
+    assert "cannot create files under /proc" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("message", ["disk I/O error", "database or disk is full"])
+def test_a_store_on_a_refusing_disk_is_named_as_such_with_exit_4(bench, suite, monkeypatch, message):
+    import sqlite3
+
+    from cosmos_bench.results import store_check
+
+    store = bench / "s.sqlite"
+    sqlite3.connect(store).close()  # an existing (empty) SQLite file
+    store.write_bytes(store.read_bytes() or b"SQLite format 3\x00" + bytes(84))
+
+    def refusing(*args, **kwargs):  # what sqlite3 raises when the disk under the file fails or is full
+        raise sqlite3.OperationalError(message)
+
+    monkeypatch.setattr(store_check.sqlite3, "connect", refusing)
+    res = run_cli(bench, suite, "--metrics", "tse")
+    assert res.exit_code == 4, res.output
+    assert f"the disk refused the results store ({message})" in " ".join(res.output.split())
+    assert not (bench / "videos").exists()
+
+
+# ------------------------------------------------------------------------------ issue 30, 7: smaller
+def test_a_folder_layout_leaving_its_path_is_refused(bench, suite):
+    (bench / "models.yaml").write_text(f"models:\n  up: {{kind: folder, path: {bench / 'empty'}, layout: '../../{{seed}}'}}\n")
+    res = run_cli(bench, suite, "--metrics", "tse", models="up")
+    assert res.exit_code == 2, res.output
+    assert "layout '../../{seed}' must be a relative folder inside 'path'" in " ".join(res.output.split())
+
+
+def test_data_check_reports_links_that_leave_the_suite(tmp_path):
+    write_synthetic_suite(tmp_path / "s", SceneConfig(frames=5, height=48, width=80, seed=1), samples=1, name="s")
+    (tmp_path / "secret.txt").write_text("outside")
+    (tmp_path / "s" / "scene_000.txt").unlink()
+    (tmp_path / "s" / "scene_000.txt").symlink_to(tmp_path / "secret.txt")
+    res = CliRunner().invoke(app, ["data", "check", str(tmp_path / "s")], env={"COLUMNS": "250"})
+    assert res.exit_code == 1, res.output
+    assert "link leaves the suite" in res.output and "secret.txt" in res.output
+
+
+def test_samples_csv_neutralises_formulas_and_reads_them_back(tmp_path):
+    import csv
+
+    from cosmos_bench.results.leaderboard import read_samples_csv, samples_csv
+    from cosmos_bench.results.store import ResultRow
+
+    names = ['=HYPERLINK("http://evil.example","x")', "+1", "-cmd", "@SUM(A1)", "'quoted", "plain"]
+    rows = [ResultRow(suite="s", model="m", generation_key="k", sample=n, seed=0, metric="tse", metric_version="v",
+                      direction="lower", value=-0.5, status="ok", reason=None, details={}, provenance={})
+            for n in names]
+    path = tmp_path / "s.samples.csv"
+    path.write_text(samples_csv(rows))
+    cells = [c for rec in csv.reader(path.open()) for c in rec]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c.startswith("-") and c != "-0.5")], cells
+    back = read_samples_csv(path)
+    assert sorted(r.sample for r in back) == sorted(names) and all(r.value == -0.5 for r in back)

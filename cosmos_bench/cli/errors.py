@@ -22,6 +22,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..errors import EXIT_FAILED_WORK, EXIT_INTERNAL, CosmosBenchError
+from ..interrupts import Interrupted, sigterm_interrupts
 
 _state = {"debug": False}
 
@@ -61,9 +62,14 @@ class ErrorReportingGroup(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: the run's claims are released
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
             raise
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: one line, exit 128 + the signal
+            stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+            _print(f"[yellow]{escape(stopped.line())}[/]")
+            raise typer.Exit(stopped.exit_code) from None
         except (Exception, sqlite3.Error) as exc:  # noqa: BLE001 - the one place that catches everything
             if _state["debug"]:
                 raise

@@ -39,14 +39,18 @@ def generate_cmd(
 
     from ..data.suite import load_suite, parse_size
     from ..models.base import load_models
-    from ..models.generate import generate, parse_shard, settings_for_suite
+    from ..models.generate import check_videos_folder, generate, parse_shard, settings_for_suite
 
+    check_videos_folder(out)  # a file or somebody else's folder: exit 2 before any model loads
     the_suite = load_suite(suite)
     size_t = parse_size(size, where="--size") if size else None
     shard_t = parse_shard(shard)
     settings = settings_for_suite(the_suite, frames=frames, size=size_t, steps=steps, guidance=guidance, fps=fps)
+    from ..bounds import check_video_size
     from ..models.overrides import parse_overrides
 
+    files = len(the_suite.views) if the_suite.storage.kind == "files" else 1  # the size is per file
+    check_video_size(settings.num_frames, settings.height, settings.width, files, option="frames")
     world_models = load_models(models, models_file, overrides=parse_overrides(set_))
     console.print(
         f"generating [bold]{', '.join(m.name for m in world_models)}[/] on suite [bold]{the_suite.name}[/] "

@@ -9,6 +9,7 @@ Nothing here imports more than typer and the catalogue: ``--help`` stays fast.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,6 +57,12 @@ def check_output_file(value: Path | None) -> Path | None:
         raise typer.BadParameter(f"{value}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise typer.BadParameter(f"{value}: {parent} is not writable")
+    try:  # access() says yes to root everywhere, /proc included: create (and remove) a file there to know
+        fd, probe = tempfile.mkstemp(prefix=".cosmos-bench-probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise typer.BadParameter(f"{value}: cannot create files under {parent} ({exc.strerror or exc})") from None
     return value
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import EXIT_FAILED_WORK
+from ..errors import EXIT_FAILED_WORK, EXIT_INCOMPLETE
 from .errors import fail
 
 console = Console()
@@ -122,6 +122,10 @@ def exit_if_work_failed(summary) -> None:
     if summary.errors:
         fail(f"{len(summary.errors)} problem(s) in this run (listed above); finished results are kept in the store "
               "and a rerun retries only what failed", EXIT_FAILED_WORK)
+    waiting = getattr(summary, "still_awaited", 0)
+    if waiting:
+        fail(f"{waiting} requested row(s) are not in the store yet: another run on it holds that work; when it ends "
+             "(or its claims lapse) the same command finishes it", EXIT_INCOMPLETE)
 
 
 def print_shared_work(summary) -> None:

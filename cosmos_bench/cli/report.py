@@ -11,7 +11,7 @@ from rich.markup import escape
 from .errors import fail
 from .formats import FORMAT_HELP, append_step_summary, board_annotations, board_lines, check_format, echo_lines, resolve_format
 from .options import DEFAULT_BOARDS, DEFAULT_STORE, PairedBaseline, StoreSuite, WrittenStore
-from .output import console, print_board
+from .output import console, err_console, print_board
 
 
 def _store_suites(store: Path, suite: Optional[str]) -> list[str]:
@@ -42,22 +42,28 @@ def leaderboard_cmd(
 ) -> None:
     """Regenerate leaderboards from the results store: mean, 95% CI, n, failures, paired tests vs base;
     and the HTML report beside them, so it never shows older numbers than the tables."""
-    from ..results.leaderboard import leaderboard_from_store, write_leaderboard
+    from ..results.leaderboard import check_leaderboards_folder, leaderboard_from_store, write_leaderboard
     from ..results.store import ResultStore
     from ..results.store_check import check_store
 
     check_store(store, write=False)  # a directory or another file: one line, exit 2
+    check_leaderboards_folder(out)  # somebody else's folder: exit 2 before anything is computed
     suites = _store_suites(store, suite)
     with ResultStore(store) as db:
         for name in suites:
             board = leaderboard_from_store(db, name, baseline=baseline, n_boot=n_boot, seed=seed)
-            paths = write_leaderboard(board, out, plots=plots)
+            notes: list[str] = []  # what it replaced of an earlier leaderboard (and report)
+            paths = write_leaderboard(board, out, plots=plots, notes=notes)
             if report:
                 from ..report import default_report_dir, report_for_board
 
-                paths["report"] = report_for_board(board, default_report_dir(out, name), store=str(store), plots=plots)
-            _show_board(board, paths, resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal),
-                        step_summary)
+                paths["report"] = report_for_board(board, default_report_dir(out, name), store=str(store), plots=plots,
+                                                   notes=notes)
+            fmt = resolve_format(output_format, github_actions=github_actions, terminal=console.is_terminal)
+            if fmt in ("table", "plain"):  # markdown and github output is the document alone
+                for line in notes:
+                    err_console.print(escape(line))
+            _show_board(board, paths, fmt, step_summary)
 
 
 def _show_board(board, paths: dict[str, Path], output_format: str, step_summary: Optional[Path]) -> None:
@@ -88,11 +94,17 @@ def report_cmd(
     bundle: bool = typer.Option(False, "--bundle", help="Copy the videos and images into the report folder (for publishing it alone)."),
 ) -> None:
     """Write a static HTML report from the results store: leaderboard, charts, every candidate's videos side by side."""
-    from ..report import build_report, default_report_dir
+    from ..report import build_report, check_report_folder, default_report_dir
 
+    if out is not None:
+        check_report_folder(out)  # before the store is read: a file or somebody else's folder is exit 2
     suites = _store_suites(store, suite)
     if out is not None and len(suites) > 1:
         fail(f"--out names one folder but {store} holds {len(suites)} suites; pass --suite", 2)
     for name in suites:
-        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle)
-        console.print(f"[green]wrote[/] report {index}")
+        notes: list[str] = []
+        index = build_report(store, name, out or default_report_dir(DEFAULT_BOARDS, name), baseline=baseline, bundle=bundle,
+                             notes=notes)
+        for line in notes:
+            console.print(escape(line))
+        console.print(f"[green]wrote[/] report {escape(str(index))}")

@@ -270,15 +270,33 @@ def check_test(root: str | os.PathLike, *, decode: bool = True) -> list[Problem]
     return problems
 
 
+def links_leaving(root: str | os.PathLike) -> list[Problem]:
+    """Symbolic links under ``root`` whose target is outside it (or dangling): a suite that reads
+    elsewhere is not the suite that was checked, copied or committed."""
+    top = Path(root).resolve()
+    problems = []
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            if not path.is_symlink():
+                continue
+            target = path.resolve()
+            if not target.exists():
+                problems.append(Problem(str(path), "dangling link", f"points to {os.readlink(path)}, which does not exist"))
+            elif not target.is_relative_to(top):
+                problems.append(Problem(str(path), "link leaves the suite", f"points to {target}, outside {top}"))
+    return problems
+
+
 def check_layout(root: str | os.PathLike, *, decode: bool = True) -> list[Problem]:
     """Check a train folder, a test folder, or a root holding both."""
     r = Path(root)
     kind = detect_layout(r)
     if kind == "train":
-        return check_train(r, decode=decode)
+        return check_train(r, decode=decode) + links_leaving(r)
     if kind == "test":
-        return check_test(r, decode=decode)
-    problems: list[Problem] = []
+        return check_test(r, decode=decode) + links_leaving(r)
+    problems: list[Problem] = links_leaving(r)
     for sub, checker in (("train", check_train), ("test", check_test)):
         if (r / sub).is_dir():
             problems.extend(checker(r / sub, decode=decode))

@@ -21,8 +21,10 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_write_text
-from ..errors import CosmosBenchError
+from ..bounds import check_video_size
+from ..errors import CosmosBenchError, InputError
 from ..names import NAME_RULE, is_safe_name
+from ..provenance import file_sha256
 from .judge_view import tiled_views_video
 from .video import (VideoError, check_video_shape, iter_file_views, iter_view_file_windows, parse_grid, probe_video,
                     read_grid_views, read_video, read_view_files)
@@ -147,9 +149,13 @@ class Suite:
         if expect is None:
             expect = {"frames": self.frames, "size": self.file_size(), "source": "suite.yaml says"}
         size = expect.get("size")
+        hashes = expect.get("sha256") or {}
         for path in sorted(set(self.sample_files(directory, sample).values())):
             check_video_shape(probe_video(path), frames=expect.get("frames"), size=None if size is None else tuple(size),
                               source=str(expect.get("source", "expected")))
+            recorded = hashes.get(path.name)
+            if recorded is not None and file_sha256(path, use_cache=False) != recorded:
+                raise VideoError(path, "changed since it was written: its SHA-256 is not the one its sidecar recorded")
 
     def camera_file(self, sample: str) -> Path | None:
         if not self.cameras:
@@ -285,6 +291,12 @@ def suite_from_dict(data: dict[str, Any], root: str | os.PathLike, *, where: str
     if frames is not None and (not isinstance(frames, int) or frames <= 0):
         raise SuiteError(f"{where}: frames must be a positive integer, got {frames!r}")
     size = data.get("size")
+    size_hw = None if size is None else parse_size(size, where=f"{where}: size")
+    if frames is not None:  # a bound before any work: 1e20 frames would be found out by the kernel
+        try:
+            check_video_size(frames, *(size_hw or (1, 1)), len(views))
+        except InputError as exc:
+            raise SuiteError(f"{where}: frames {frames}: {exc}") from None
     name = "" if data.get("name") is None else str(data["name"])
     if name and not is_safe_name(name):
         raise SuiteError(f"{where}: suite name {name!r} must be {NAME_RULE}")
@@ -295,7 +307,7 @@ def suite_from_dict(data: dict[str, Any], root: str | os.PathLike, *, where: str
         storage=_parse_storage(data.get("storage"), list(views), where),
         fps=None if fps is None else float(fps),
         frames=frames,
-        size=None if size is None else parse_size(size, where=f"{where}: size"),
+        size=size_hw,
         videos=data.get("videos"),
         cameras=data.get("cameras"),
         description=str(data.get("description", "")),
@@ -317,9 +329,11 @@ def load_suite(path: str | os.PathLike) -> Suite:
                              f"`cosmos-bench data import-lerobot {root} --out SUITE_DIR`")
         return suite_from_dict({}, root)
     try:
-        data = yaml.safe_load(manifest.read_text()) or {}
+        data = yaml.safe_load(manifest.read_text())
     except yaml.YAMLError as exc:
         raise SuiteError(f"{manifest}: not valid YAML ({exc})") from None
+    if data is None:  # an empty file (or only comments) is a mistake, not a request for the defaults
+        raise SuiteError(f"{manifest}: empty suite manifest; give at least `views:`, or remove the file to use the defaults")
     return suite_from_dict(data, root, where=str(manifest))
 
 

@@ -86,6 +86,7 @@ import cv2
 import numpy as np
 
 from .synthetic_motion import ARM_LINKS, arm_chain, independent_motion
+from ..bounds import check_amplitude
 from ..errors import InputError
 
 __all__ = [
@@ -279,6 +280,7 @@ class Degradation:
         amp = float(self.amplitude)
         if not math.isfinite(amp) or amp < 0:
             raise InputError(f"degradation amplitude must be a finite number of pixels >= 0. Got {self.amplitude!r}")
+        check_amplitude(amp, f"degradation {self.kind}:{self.amplitude}")  # 1e308 is finite, and overflows
         object.__setattr__(self, "amplitude", amp)
 
     def __str__(self) -> str:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..atomic import atomic_write_text
+from ..bounds import check_video_size
 from .layout import write_image
 from .suite import Storage, Suite
-from .synthetic import Degradation, SceneConfig, SyntheticClip, render_clip
+from .synthetic import Degradation, SceneConfig, SyntheticClip, parse_degradation, render_clip
 from .video import tile_grid, write_video
 from ..errors import InputError
 
@@ -88,6 +89,9 @@ def write_synthetic_suite(
     The manifest is written last, so a folder with a ``suite.yaml`` is a complete suite.
     """
     root = Path(out)
+    check_video_size(config.frames, config.height, config.width, len(config.view_names), option="size")  # before the folder
+    for d in degradations:
+        parse_degradation(d)  # a bad one is refused before the folder exists, too
     root.mkdir(parents=True, exist_ok=True)
     views = list(config.view_names)
     if storage == "grid":

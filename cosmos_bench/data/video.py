@@ -9,6 +9,7 @@ user of a benchmark over hundreds of generated videos needs to know *which* one 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import av
+import av.logging
 import numpy as np
 
 from ..atomic import atomic_path
@@ -370,7 +372,7 @@ def iter_file_views(path: str | os.PathLike, rows: int = 1, cols: int = 1, names
         yield from iter_grid_windows(path, rows, cols, names, window=window)
         return
     if window is None:
-        info = probe_video(path)
+        info = probe_video(path, decode=False)  # its windows are decoded next (scoring checks the file first)
         window = window_frames(info.height * info.width)
     name = names[0] if names else default_view_names(1)[0]
     for frames in read_video_windows(path, window):
@@ -388,7 +390,7 @@ def iter_grid_windows(
     """:func:`read_grid_views` window by window: ``{view: (≤ window, h, w, 3)}`` per window.
     ``window`` default: :data:`WINDOW_PIXELS` worth of frames of the whole grid."""
     if window is None:
-        info = probe_video(path)
+        info = probe_video(path, decode=False)  # its windows are decoded next (scoring checks the file first)
         window = window_frames(info.height * info.width)
     for frames in read_video_windows(path, window):
         yield split_grid(frames, rows, cols, names, path=path)
@@ -402,7 +404,7 @@ def iter_view_file_windows(
     """:func:`read_view_files` window by window: the files are decoded in step, each window checked
     like the whole views (same length and size; same fps, from the probe). ``window`` default:
     :data:`WINDOW_PIXELS` worth of frames of all views together."""
-    infos = {name: probe_video(p) for name, p in paths.items()}
+    infos = {name: probe_video(p, decode=False) for name, p in paths.items()}  # as above
     ref = next(iter(infos))
     for name, info in infos.items():
         if abs(info.fps - infos[ref].fps) > 1e-3:
@@ -467,13 +469,68 @@ def _is_still_image(container: av.container.InputContainer) -> bool:
     return name.endswith("_pipe") or name in ("image2", "image2pipe")
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
+class _DecodeCheck:
+    """Decodes a stream's packets one by one and says whether the decoder saw a damaged bitstream.
+
+    Three signals, each seen to catch cases the others miss on H.264 files with 400 zeroed bytes:
+    the decoder raising (``explode``), a frame flagged corrupt, and an error the decoder logs
+    ("error while decoding MB ...") after concealing it. The log is FFmpeg's, captured for this
+    thread only, so decoding is single-threaded here (a worker thread's messages would be missed).
+    """
+
+    def __init__(self, stream: av.video.stream.VideoStream):
+        self.ctx = stream.codec_context
+        self.ctx.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
+        self.ctx.thread_type = "NONE"
+        self.ctx.thread_count = 1
+        self.frames = self.corrupt = 0
+        self.raised: str | None = None
+        self._level = None
+        self._capture: av.logging.Capture | None = None
+
+    def __enter__(self) -> _DecodeCheck:
+        self._level = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        self._capture = av.logging.Capture(local=True)
+        self._capture.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._capture is not None
+        self._capture.__exit__(*exc)
+        av.logging.set_level(self._level)
+
+    def feed(self, packet: av.Packet | None) -> None:
+        if self.raised is not None:
+            return
+        try:
+            for frame in self.ctx.decode(packet):
+                self.frames += 1
+                self.corrupt += bool(frame.is_corrupt)
+        except av.error.FFmpegError as exc:  # explode: the decoder refused a damaged packet
+            self.raised = f"{type(exc).__name__}: {exc}"
+
+    @property
+    def problem(self) -> str | None:
+        logged = [msg.strip() for level, _, msg in (self._capture.logs if self._capture else []) if level <= av.logging.ERROR]
+        if self.raised is None and not self.corrupt and not logged:
+            return None
+        first = self.raised or (logged[0] if logged else f"{self.corrupt} frame(s) flagged corrupt")
+        return (f"corrupt bitstream: the decoder found errors after {self.frames} decoded frame(s) "
+                f"({len(logged)} logged, {self.corrupt} corrupt frame(s); first: {first})")
+
+
+def probe_video(path: str | os.PathLike, *, decode: bool = True) -> VideoInfo:
     """Container, codec, frame count and size of a video file, or a :class:`VideoError` saying why not.
 
     Called before a video is scored or uploaded to the judge: a PNG renamed ``.mp4`` decodes as a
     one-frame "video" and a cut file may still decode most of its frames, and either would get a
-    score. The probe demuxes every packet (no decoding, milliseconds per file), so it counts the
-    frames really present and sees a packet cut short, which the container's header alone hides.
+    score. The probe demuxes every packet, so it counts the frames really present and sees a packet
+    cut short, which the container's header alone hides. With ``decode`` (the default) it also
+    decodes every frame with the decoder's error detection on (:func:`_decoder_errors`): a file whose
+    bitstream is damaged inside its packets (bytes overwritten, sizes intact) decodes into garbage
+    that H.264's error concealment hides from the reader, and would be scored and judged as a video.
+    ``decode=False`` is for callers that need the metadata only (the report's file list).
     """
     p = Path(path)
     with open_video_file(p) as container:
@@ -484,16 +541,24 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         promised = stream.frames or 0
         packets = 0
+        decoder = _DecodeCheck(stream) if decode else None
         try:
-            for packet in container.demux(stream):
-                if not packet.size:  # the demuxer's end-of-stream marker
-                    continue
-                packets += 1
-                if packet.is_corrupt:
-                    total = max(promised, packets)
-                    raise VideoError(p, f"truncated: frame {packets} of {total} is incomplete")
+            with decoder or contextlib.nullcontext():
+                for packet in container.demux(stream):
+                    if not packet.size:  # the demuxer's end-of-stream marker
+                        continue
+                    packets += 1
+                    if packet.is_corrupt:
+                        total = max(promised, packets)
+                        raise VideoError(p, f"truncated: frame {packets} of {total} is incomplete")
+                    if decoder is not None:
+                        decoder.feed(packet)
+                if decoder is not None:
+                    decoder.feed(None)
         except av.error.FFmpegError as exc:
             raise VideoError(p, f"truncated or corrupt after {packets} frames ({exc})") from exc
+        if decoder is not None and decoder.problem is not None:
+            raise VideoError(p, decoder.problem)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         ctx = stream.codec_context
         duration = None

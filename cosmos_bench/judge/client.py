@@ -282,6 +282,25 @@ def endpoint_urls(base_url: str) -> list[str]:
     return [u.strip() for u in base_url.split(",") if u.strip()]
 
 
+def check_endpoint_urls(base_url: str | None) -> None:
+    """Refuse a judge URL that is not ``http(s)://host[:port][/path]`` before any work (exit 2).
+
+    Otherwise ``--judge-url notaurl`` would be found out only when the judge stage starts, after
+    every video was generated and scored.
+    """
+    from urllib.parse import urlsplit
+
+    for url in endpoint_urls(base_url or ""):
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise InputError(f"{url!r} is not a URL ({exc})", option="judge_url") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"{url!r} is not an http(s)://host[:port]/... URL of an OpenAI-compatible server",
+                             option="judge_url")
+
+
 def _url_vars(generic: bool) -> tuple[str, ...]:
     return (URL_ENV, GENERIC_URL_ENV) if generic else (URL_ENV,)
 

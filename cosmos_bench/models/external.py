@@ -215,6 +215,10 @@ class FolderWorldModel:
             self.layout.format(seed=0)
         except (KeyError, IndexError, ValueError) as exc:
             raise ModelConfigError(f"{spec.where}: layout {self.layout!r} may only use {{seed}} ({exc})") from None
+        sample = Path(self.layout.format(seed=0))
+        if sample.is_absolute() or ".." in sample.parts or "\\" in self.layout:
+            raise ModelConfigError(f"{spec.where}: layout {self.layout!r} must be a relative folder inside 'path' "
+                                   "(no '..', no absolute path), e.g. 'seed{seed}'")
         self._videos: str | None = None
 
     def identity(self) -> dict[str, Any]:

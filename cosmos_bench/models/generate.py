@@ -48,7 +48,8 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_copy, atomic_write_text
+from ..atomic import atomic_copy, atomic_write_text, sweep_temporaries
+from ..owned import OwnedFolder, check_owned
 from ..provenance import canonical_json, runtime_versions, sha256_hex
 from ..data.layout import TestPair, list_test_pairs, read_image
 from ..data.suite import Suite, load_suite
@@ -190,6 +191,16 @@ def plan(model_names: Sequence[str], samples: Sequence[str], seeds: Sequence[int
 
 
 # ------------------------------------------------------------------------------------ files
+def is_videos_folder(folder: Path) -> bool:
+    """Videos generated before the folder kept a manifest: ``<model>/<key>/generation.json`` is there."""
+    return any(folder.glob("*/*/generation.json"))
+
+
+def check_videos_folder(out: str | os.PathLike) -> None:
+    """Refuse (exit 2), before any work, an ``--out`` that is a file or holds files no generation wrote."""
+    check_owned(out, "videos", recognise=is_videos_folder, option="out")
+
+
 def model_dir(out: str | os.PathLike, model: str, key: str) -> Path:
     return Path(out) / model / key
 
@@ -386,13 +397,14 @@ def generate(
     will be handed more of its items later. ``model_lock`` is held around each model call (and its
     timing), for a worker that runs several ``generate`` calls at once on one GPU.
     """
+    started = time.time()  # temporary files older than this are a killed writer's (swept once the item is ours)
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     settings = settings or settings_for_suite(suite)
     shard_t = parse_shard(shard) if not isinstance(shard, tuple) else shard
     planned = plan_run(models, suite, settings, seeds=seeds, limit=limit, shard=shard_t)
     by_name = planned.pairs
     by_model = {m.name: m for m in models}
-    out = Path(out)
+    out = OwnedFolder.adopt(out, "videos", recognise=is_videos_folder, option="out").path  # never somebody else's folder
     report = GenerationReport(out=out, shard=shard_t, keys=dict(planned.keys))
     for model in models:
         key = report.keys[model.name]
@@ -452,6 +464,7 @@ def generate(
                     claims.release(claim_id(out, item, key))  # finished by another run since the first look
                     writer.done(ItemResult(item, "skipped", side))
                 else:
+                    sweep_temporaries([side, *suite.sample_files(side.parent, item.sample).values()], started)
                     with model_lock or contextlib.nullcontext():
                         t0 = time.perf_counter()
                         video = model.generate(request)
@@ -522,7 +535,9 @@ def _store(context: _RunContext, o: _FinishedVideo, raise_errors: bool) -> ItemR
             model_info=o.video.info,
             views=list(context.suite.views),
             storage=context.suite.storage.to_dict(),
-            expect=expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
+            # the files' hashes too: a bitstream damaged later can decode without a decoder error
+            expect={**expected_output(context.suite, context.settings, uses_settings=getattr(o.model, "uses_settings", True)),
+                    "sha256": {p.name: file_sha256(p, use_cache=False) for p in unique}},
             files={v: p.name for v, p in files.items()},
             file_sizes={p.name: p.stat().st_size for p in unique},
             content_sha256=content,
@@ -619,6 +634,7 @@ __all__ = [
     "Claims",
     "WorkItem",
     "claim_id",
+    "check_videos_folder",
     "find_outputs",
     "generate",
     "generation_key",

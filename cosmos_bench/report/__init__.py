@@ -14,7 +14,7 @@ from ..results.leaderboard import Leaderboard, leaderboard_from_store
 from ..results.store import ResultStore
 from .model import ComparisonRow, ReportModel, comparison_rows, report_model, row_index
 from .sources import collect_outputs, training_logs
-from .write import INDEX_FILE, write_report
+from .write import INDEX_FILE, check_report_folder, write_report
 
 
 def default_report_dir(leaderboards: str | os.PathLike, suite: str) -> Path:
@@ -23,25 +23,28 @@ def default_report_dir(leaderboards: str | os.PathLike, suite: str) -> Path:
 
 
 def report_for_board(board: Leaderboard, out_dir: str | os.PathLike, *, bundle: bool = False, store: str | None = None,
-                     root: str | os.PathLike | None = None, plots: bool = True) -> Path:
-    """Write the report of an already built leaderboard (``run`` has one); returns ``index.html``."""
+                     root: str | os.PathLike | None = None, plots: bool = True, notes: list[str] | None = None) -> Path:
+    """Write the report of an already built leaderboard (``run`` has one); returns ``index.html``.
+    A line saying what it replaced of an earlier report is appended to ``notes``."""
     from ..results.sequential_report import read_decisions_csv
 
     outputs = collect_outputs(board.rows, root=root)
     model = report_model(board, outputs, training_logs(outputs, board.models))
     model.sequential = read_decisions_csv(Path(out_dir).parent, board.suite)  # written beside the leaderboards
-    return write_report(model, out_dir, bundle=bundle, store=store, plots=plots)
+    return write_report(model, out_dir, bundle=bundle, store=store, plots=plots, notes=notes)
 
 
 def build_report(store: str | os.PathLike, suite: str, out_dir: str | os.PathLike, *, baseline: str = "base",
-                 bundle: bool = False, root: str | os.PathLike | None = None, **leaderboard_options) -> Path:
+                 bundle: bool = False, root: str | os.PathLike | None = None, notes: list[str] | None = None,
+                 **leaderboard_options) -> Path:
     """Regenerate ``suite``'s report from the results store alone; returns the path of ``index.html``."""
+    check_report_folder(out_dir)  # a file, or somebody else's folder: refused before the leaderboard is computed
     with ResultStore(store) as db:
         board = leaderboard_from_store(db, suite, baseline=baseline, **leaderboard_options)
-    return report_for_board(board, out_dir, bundle=bundle, store=str(store), root=root)
+    return report_for_board(board, out_dir, bundle=bundle, store=str(store), root=root, notes=notes)
 
 
 __all__ = [
-    "ComparisonRow", "INDEX_FILE", "ReportModel", "build_report", "comparison_rows", "default_report_dir",
+    "ComparisonRow", "INDEX_FILE", "ReportModel", "build_report", "check_report_folder", "comparison_rows", "default_report_dir",
     "report_for_board", "report_model", "row_index", "write_report",
 ]

@@ -31,7 +31,7 @@ def _resolve(path: str | os.PathLike, root: Path) -> Path:
 
 def _video_file(path: Path, views: tuple[str, ...]) -> VideoFile:
     try:
-        info = probe_video(path)
+        info = probe_video(path, decode=False)  # the page needs the metadata only
     except VideoError as exc:
         return VideoFile(path, views, None, exc.problem)
     problem = None

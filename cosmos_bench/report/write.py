@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..atomic import atomic_copy, atomic_write_text
+from ..owned import OwnedFolder, check_owned
 from ..results.leaderboard import plot_metric
 from .model import (BOARD_FIELDS, COMPARISON_FIELDS, SUMMARY_FIELDS, ComparisonRow, Curve, ReportModel, VideoFile,
                     extra_fields, format_value)
@@ -57,8 +57,9 @@ def _signed(x: float | None, digits: int = 3) -> str:
 class Media:
     """Turns a file on disk into the ``src`` the page uses: a relative path, or a copy under ``media/``."""
 
-    def __init__(self, out: Path, bundle: bool):
-        self.out = out.resolve()
+    def __init__(self, out: OwnedFolder, bundle: bool):
+        self.owned = out
+        self.out = out.path.resolve()
         self.bundle = bundle
         self.copied: dict[Path, str] = {}
 
@@ -68,7 +69,7 @@ class Media:
             return quote(Path(os.path.relpath(source, self.out)).as_posix())
         if source not in self.copied:
             if source.is_file():
-                atomic_copy(source, self.out / MEDIA_DIR / bundle_name)
+                atomic_copy(source, self.owned.target(f"{MEDIA_DIR}/{bundle_name}"))
             self.copied[source] = quote(f"{MEDIA_DIR}/{bundle_name}")
         return self.copied[source]
 
@@ -98,23 +99,46 @@ def _row_view(row: ComparisonRow, metrics: list[str], media: Media) -> dict:
     return {"charts": charts, "videos": videos, "image": image}
 
 
+def is_report_folder(folder: Path) -> bool:
+    """A report written before reports kept a manifest: its ``index.html`` loads the report script."""
+    try:
+        return "cosmosReport" in (folder / INDEX_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def check_report_folder(out_dir: str | os.PathLike) -> None:
+    """Refuse (exit 2), before any work, a report folder that is a file or holds files no report wrote."""
+    check_owned(out_dir, "report", recognise=is_report_folder, option="out")
+
+
+def open_report_folder(out_dir: str | os.PathLike) -> OwnedFolder:
+    """The report folder, marked as the report's: empty, new, or an earlier report (else exit 2)."""
+    return OwnedFolder.adopt(out_dir, "report", recognise=is_report_folder, option="out")
+
+
 def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool = False, store: str | None = None,
-                 plots: bool = True) -> Path:
-    """Write the report folder for ``model``; returns the path of its ``index.html``."""
-    out = Path(out_dir)
+                 plots: bool = True, notes: list[str] | None = None) -> Path:
+    """Write the report folder for ``model``; returns the path of its ``index.html``.
+
+    Only files an earlier report wrote are replaced or removed (see ``owned.py``); a line saying
+    what was replaced is appended to ``notes``.
+    """
+    owned = open_report_folder(out_dir)
+    out = owned.path
     (out / ROWS_DIR).mkdir(parents=True, exist_ok=True)
     env = _environment()
     board = model.board
-    media = Media(out, bundle)
+    media = Media(owned, bundle)
     for name in ASSETS:
         text = (Path(__file__).parent / "assets" / name).read_text(encoding="utf-8")
-        atomic_write_text(out / name, text)
+        atomic_write_text(owned.target(name), text)
     charts = []
     if plots:
         (out / CHARTS_DIR).mkdir(exist_ok=True)
         for metric in board.metrics:
             if any((m, metric) in board.summaries and board.summaries[(m, metric)].n > 0 for m in board.models):
-                plot_metric(board, metric, out / CHARTS_DIR / f"{metric}.png")
+                plot_metric(board, metric, owned.target(f"{CHARTS_DIR}/{metric}.png"))
                 charts.append((metric, f"{CHARTS_DIR}/{metric}.png"))
     training = []
     for log in model.training:
@@ -127,21 +151,33 @@ def write_report(model: ReportModel, out_dir: str | os.PathLike, *, bundle: bool
         training.append({"log": log, "svg": svg})
 
     row_template = env.get_template("row.html.j2")
-    written = set()
     for i, row in enumerate(model.rows):
         html = row_template.render(row=row, board=board, view=_row_view(row, board.metrics, media))
-        name = f"{i:05d}.js"
-        atomic_write_text(out / ROWS_DIR / name, f"cosmosReport.addRow({i}, {json.dumps(html)});\n")
-        written.add(name)
-    for stale in (out / ROWS_DIR).glob("*.js"):
-        if stale.name not in written:
-            stale.unlink()
-    if not bundle and (out / MEDIA_DIR).is_dir():
-        shutil.rmtree(out / MEDIA_DIR)  # an earlier --bundle's copies would otherwise go stale beside the references
-    index = json.dumps({"rows": model.index, "models": board.models, "metrics": board.metrics, "baseline": board.baseline,
-                        "directions": board.directions}, separators=(",", ":")).replace("</", "<\\/")
+        atomic_write_text(owned.target(f"{ROWS_DIR}/{i:05d}.js"), f"cosmosReport.addRow({i}, {script_json(html)});\n")
+    index = script_json({"rows": model.index, "models": board.models, "metrics": board.metrics,
+                         "baseline": board.baseline, "directions": board.directions})
     forests = [(metric, svg) for metric in board.metrics if (svg := forest_plot(board, metric))]
     html = env.get_template("index.html.j2").render(board=board, model=model, charts=charts, training=training,
                                                     index_json=index, store=store, bundle=bundle, forests=forests,
                                                     max_regression=DEFAULT_MAX_REGRESSION)
-    return atomic_write_text(out / INDEX_FILE, html)
+    index_path = atomic_write_text(owned.target(INDEX_FILE), html)
+    # what the last report wrote and this one did not (rows that are gone, an earlier --bundle's media)
+    line = owned.describe(owned.finish())
+    if line is not None and notes is not None:
+        notes.append(line)
+    return index_path
+
+
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(value: object) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element, and still the same value to JSON.parse.
+
+    Escaping only ``</`` is not enough: ``<!--`` followed by ``<script`` puts the HTML tokenizer in its
+    double-escaped state, which swallows the page's next ``</script>``. So every ``<``, ``>`` and ``&``
+    (and U+2028/U+2029, line breaks to older JavaScript) becomes its ``\\uXXXX`` escape, which only
+    occurs inside JSON strings, where it means the same character.
+    """
+    text = json.dumps(value, separators=(",", ":"))
+    return "".join(_SCRIPT_ESCAPES.get(ch, ch) for ch in text) if any(ch in text for ch in _SCRIPT_ESCAPES) else text

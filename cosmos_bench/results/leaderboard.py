@@ -40,6 +40,7 @@ import numpy as np
 from .. import catalog
 from ..atomic import atomic_write_text
 from ..names import NAME_RULE, is_safe_name
+from ..owned import OwnedFolder, check_owned
 from . import signflip, stats
 from .selection import GenerationChoice, newest_generation
 from .store import ResultRow, ResultStore
@@ -541,15 +542,33 @@ def leaderboard_from_store(store: ResultStore, suite: str, **kwargs) -> Leaderbo
 
 
 # --------------------------------------------------------------------------------- files
+_FORMULA_STARTS = ("=", "+", "-", "@", "'")  # a spreadsheet runs a cell starting with one of the first four
+
+
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one ``'`` before a leading ``=``, ``+``, ``-``, ``@`` (and ``'``).
+
+    A sample named ``=HYPERLINK(...)`` would otherwise be a formula when the export is opened in a
+    spreadsheet (formula injection). :func:`csv_untext` undoes it exactly, so the gate reads the names back.
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_untext(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
 def samples_csv(rows: Sequence[ResultRow]) -> str:
-    """Per-sample export: one row per (model, sample, seed, metric), what the CI gate reads."""
+    """Per-sample export: one row per (model, sample, seed, metric), what the CI gate reads.
+    Text cells go through :func:`csv_text`; the seed and the value are numbers and stay as they are."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SAMPLE_COLUMNS)
     for r in sorted(rows, key=lambda r: (r.metric, r.model, r.sample, r.seed, r.metric_version)):
+        t = csv_text
         writer.writerow([
-            r.suite, r.model, r.generation_key, r.sample, r.seed, r.metric, r.metric_version, r.direction,
-            "" if r.value is None else repr(float(r.value)), r.status, r.reason or "",
+            t(r.suite), t(r.model), t(r.generation_key), t(r.sample), r.seed, t(r.metric), t(r.metric_version),
+            t(r.direction), "" if r.value is None else repr(float(r.value)), t(r.status), t(r.reason or ""),
             json.dumps(r.provenance, sort_keys=True, default=str),
         ])
     return buf.getvalue()
@@ -573,7 +592,8 @@ def _read_samples(p: Path) -> list[ResultRow]:
         missing = set(SAMPLE_COLUMNS) - set(reader.fieldnames or [])
         if missing:
             raise InputError(f"{p}: not a cosmos-bench samples export, missing columns {sorted(missing)}")
-        for line_no, rec in enumerate(reader, start=2):
+        for line_no, raw in enumerate(reader, start=2):
+            rec = {k: raw[k] if k in ("seed", "value", "provenance") else csv_untext(raw[k] or "") for k in SAMPLE_COLUMNS}
             try:
                 rows.append(ResultRow(
                     suite=rec["suite"], model=rec["model"], generation_key=rec["generation_key"],
@@ -617,21 +637,38 @@ def plot_metric(board: Leaderboard, metric: str, path: Path) -> Path:
     return path
 
 
-def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
-    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.json`` (the results file), ``<suite>.samples.csv`` and one PNG per metric."""
+def is_leaderboards_folder(folder: Path) -> bool:
+    """Leaderboards written before the folder kept a manifest (a ``<suite>.samples.csv``), or a sequential
+    run's decisions written into it just before its first leaderboard (``<suite>.sequential.csv``)."""
+    return any(folder.glob("*.samples.csv")) or any(folder.glob("*.sequential.csv"))
+
+
+def check_leaderboards_folder(out_dir: str | os.PathLike) -> None:
+    """Refuse (exit 2), before any work, a leaderboards folder that is a file or holds files no leaderboard wrote."""
+    check_owned(out_dir, "leaderboards", recognise=is_leaderboards_folder, option="leaderboards")
+
+
+def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: bool = True,
+                      notes: list[str] | None = None) -> dict[str, Path]:
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>.json`` (the results file), ``<suite>.samples.csv`` and one PNG per metric.
+
+    Only this suite's files of an earlier leaderboard are replaced (a chart of a metric no longer
+    scored is removed); a line saying so is appended to ``notes``. Other files in the folder stay.
+    """
     if not is_safe_name(board.suite):  # the name becomes a file name: it must not lead elsewhere
         raise ValueError(f"suite name {board.suite!r} in the results must be {NAME_RULE}; leaderboard not written")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    owned = OwnedFolder.adopt(out_dir, "leaderboards", board.suite, recognise=is_leaderboards_folder,
+                              option="leaderboards")
+    out = owned.path
     paths = {
-        "markdown": out / f"{board.suite}.md",
-        "csv": out / f"{board.suite}.csv",
-        "samples": out / f"{board.suite}.samples.csv",
+        "markdown": owned.target(f"{board.suite}.md"),
+        "csv": owned.target(f"{board.suite}.csv"),
+        "samples": owned.target(f"{board.suite}.samples.csv"),
     }
     from .results_file import results_json  # the one results file the md, csv and report are views of
     from .sequential_report import read_decisions_csv, sequential_section  # the last sequential run's decisions, if any
 
-    paths["results"] = out / f"{board.suite}.json"
+    paths["results"] = owned.target(f"{board.suite}.json")
     atomic_write_text(paths["markdown"], board.to_markdown() + sequential_section(out, board.suite))
     atomic_write_text(paths["csv"], board.to_csv())
     atomic_write_text(paths["results"], results_json(board, sequential=read_decisions_csv(out, board.suite), checkout=out))
@@ -640,5 +677,8 @@ def write_leaderboard(board: Leaderboard, out_dir: str | os.PathLike, *, plots: 
         for metric in board.metrics:
             if not any(board.summaries[(m, metric)].n > 0 for m in board.models if (m, metric) in board.summaries):
                 continue  # nothing scored (all failed or degenerate): no empty chart
-            paths[f"plot:{metric}"] = plot_metric(board, metric, out / f"{board.suite}.{metric}.png")
+            paths[f"plot:{metric}"] = plot_metric(board, metric, owned.target(f"{board.suite}.{metric}.png"))
+    line = owned.describe(owned.finish())
+    if line is not None and notes is not None:
+        notes.append(line)
     return paths

@@ -139,6 +139,7 @@ class ResultStore:
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0):
         self.path = Path(path)
+        self.written = 0  # rows this connection committed (what an interrupted run says it kept)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
@@ -207,6 +208,7 @@ class ResultStore:
                 """,
                 values,
             )
+        self.written += cur.rowcount > 0
         return cur.rowcount > 0
 
     @contextmanager
@@ -248,7 +250,8 @@ class ResultStore:
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a failed COMMIT (a full disk) has rolled back already
+                    self._conn.execute("ROLLBACK")
                 raise
         return None
 
@@ -259,6 +262,29 @@ class ResultStore:
                 self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
             else:
                 self._conn.execute("DELETE FROM claims WHERE item = ? AND owner = ?", (item, owner))
+
+    def sweep_claims(self, lapsed: Callable[[str], bool], *, now: float | None = None) -> int:
+        """Delete every expired lease and every lease whose owner ``lapsed`` says is gone; returns how many."""
+        now = time.time() if now is None else now
+        try:
+            held = list(self._conn.execute("SELECT item, owner, expires_at FROM claims"))
+        except sqlite3.OperationalError:  # a read-only store from before claims: nothing to sweep
+            return 0
+        verdict: dict[str, bool] = {}
+
+        def gone(owner: str) -> bool:
+            if owner not in verdict:
+                verdict[owner] = lapsed(owner)
+            return verdict[owner]
+
+        # by item and owner, and an expired lease only while still expired: a lease renewed or taken
+        # by another run since the look stays
+        stale = [(r["item"], r["owner"], int(gone(r["owner"])), now) for r in held
+                 if r["expires_at"] <= now or gone(r["owner"])]
+        if stale:
+            with self._writing():
+                self._conn.executemany("DELETE FROM claims WHERE item = ? AND owner = ? AND (? OR expires_at <= ?)", stale)
+        return len(stale)
 
     def renew(self, owner: str, ttl_s: float, *, now: float | None = None) -> None:
         """Extend every lease ``owner`` holds to ``ttl_s`` from now (a heartbeat of long work)."""

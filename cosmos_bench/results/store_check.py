@@ -10,13 +10,28 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import CosmosBenchError
+from ..errors import CosmosBenchError, MachineError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class StoreError(CosmosBenchError):
     """The results store path cannot be used (names the path and the problem)."""
+
+
+class StoreDiskError(MachineError, StoreError):
+    """The disk under the store refused (full, or failing): exit 4 like a full disk during the run."""
+
+
+# What SQLite says when the disk, not the file, is the problem (sqlite3 result codes SQLITE_IOERR, SQLITE_FULL)
+_DISK_MESSAGES = ("disk i/o error", "database or disk is full")
+
+
+def _refuse(p: Path, exc: sqlite3.Error, what: str) -> StoreError:
+    if any(m in str(exc).lower() for m in _DISK_MESSAGES):
+        return StoreDiskError(f"{p}: the disk refused the results store ({exc}): free space on it (or check the disk) "
+                              "and run again", option="store")
+    return StoreError(f"{p}: {what} ({exc})")
 
 
 def check_store(path: str | os.PathLike, *, write: bool = True) -> Path:
@@ -62,7 +77,7 @@ def _check_tables(p: Path) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{p}: unreadable SQLite file ({exc})") from None
+        raise _refuse(p, exc, "unreadable SQLite file") from None
     if tables and "results" not in tables:
         raise StoreError(f"{p}: a SQLite database but not a cosmos-bench results store (tables: {', '.join(sorted(tables))})")
 
@@ -78,4 +93,4 @@ def _check_writable(p: Path) -> None:
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"{p}: results store is not writable ({exc})") from None
+        raise _refuse(p, exc, "results store is not writable") from None

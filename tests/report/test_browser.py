@@ -174,3 +174,68 @@ def test_report_command_regenerates_and_bundles(bench: Path, tmp_path: Path) -> 
     assert "../" not in "".join(p.read_text() for p in (tmp_path / "pub" / "rows").glob("*.js"))
     missing = cli.invoke(app, ["report", "--store", str(tmp_path / "nope.sqlite")])
     assert missing.exit_code == 2 and "nope.sqlite: results store not found" in " ".join(missing.output.split())
+
+
+# ------------------------------------------------------------------ issue 30: hostile text, owned folders
+HOSTILE = "<!--<script> & \u2028\u2029 the rest of the page is inside a comment now"
+
+
+def test_hostile_prompts_and_judge_replies_leave_every_row_in_the_page(browser, tmp_path: Path) -> None:
+    """``<!--<script>`` in the inline index put the tokenizer in its double-escaped state (0 rows)."""
+    from cosmos_bench.judge import JudgeConfig
+    from cosmos_bench.judge.fake_server import FakeJudgeServer, Reply
+
+    write_synthetic_suite(tmp_path / "suite", SceneConfig(frames=5, height=48, width=80, seed=1), samples=2, name="evil")
+    for prompt in (tmp_path / "suite").glob("scene_*.txt"):
+        prompt.write_text(f"push the box {HOSTILE}")
+    (tmp_path / "models.yaml").write_text("models:\n  base: {kind: synthetic}\n  warp3: {kind: synthetic, degrade: [elastic:3]}\n")
+    with FakeJudgeServer(lambda req: Reply(f"Score: 3 {HOSTILE}", reasoning=HOSTILE), lifetime_s=300) as server:
+        judge = JudgeConfig(base_url=server.base_url, api_key="k", timeout_s=20, retries=0)
+        cfg = RunConfig(models=MODELS, suite=tmp_path / "suite", models_file=tmp_path / "models.yaml", metrics=["tse", "physics"],
+                        seeds=2, out=tmp_path / "runs", store=tmp_path / "results.sqlite", leaderboards=tmp_path / "boards",
+                        judge=judge, judge_cache=tmp_path / "judge.jsonl", plots=False)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop; the judge needs one
+            pool.submit(run, cfg).result()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto((tmp_path / "boards" / "evil.report" / "index.html").as_uri())
+    page.wait_for_selector("#rows .row")
+    assert page.locator("#rows .row").count() == 2 * 2  # test pairs x seeds: none swallowed
+    assert page.title() != "owned" and not errors, errors
+    shown = page.evaluate("JSON.parse(document.getElementById('report-index').textContent).rows.map(r => r.prompt)")
+    assert shown == [f"push the box {HOSTILE}"] * 4  # the same text after the round trip through the page
+    page.close()
+
+
+def test_report_never_deletes_or_overwrites_files_it_did_not_write(bench: Path, tmp_path: Path) -> None:
+    cli = CliRunner()
+    store = str(bench / "runs" / "results.sqlite")
+    mine = tmp_path / "mine"
+    (mine / "media").mkdir(parents=True)
+    (mine / "media" / "holiday.jpg").write_bytes(b"jpeg")
+    (mine / "rows").mkdir()
+    (mine / "rows" / "app.js").write_text("app")
+    refused = cli.invoke(app, ["report", "--store", store, "--suite", "tiny", "--out", str(mine)])
+    assert refused.exit_code == 2 and "holds no earlier report output" in " ".join(refused.output.split()), refused.output
+    assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*") if p.is_file()) == ["media/holiday.jpg", "rows/app.js"]
+    home = tmp_path / "home"
+    (home / "media").mkdir(parents=True)
+    (home / "media" / "photo.png").write_bytes(b"png")
+    assert cli.invoke(app, ["report", "--store", store, "--suite", "tiny", "--out", str(home)]).exit_code == 2
+    assert (home / "media" / "photo.png").read_bytes() == b"png"
+
+    pub = tmp_path / "pub"
+    first = cli.invoke(app, ["report", "--store", store, "--suite", "tiny", "--out", str(pub), "--bundle"])
+    assert first.exit_code == 0, first.output
+    (pub / "media" / "notes.txt").write_text("mine")  # a user's file inside the report's own folder
+    again = cli.invoke(app, ["report", "--store", store, "--suite", "tiny", "--out", str(pub)])  # no --bundle now
+    assert again.exit_code == 0, again.output
+    out = " ".join(again.output.split())
+    assert "replaced" in out and "removed 10 of its files" in out, out  # 8 videos + 2 images of the bundle
+    assert sorted(p.relative_to(pub).as_posix() for p in (pub / "media").rglob("*") if p.is_file()) == ["media/notes.txt"]
+    (tmp_path / "afile.txt").write_text("x")
+    as_file = cli.invoke(app, ["report", "--store", store, "--out", str(tmp_path / "afile.txt")])
+    assert as_file.exit_code == 2 and "afile.txt: is a file" in " ".join(as_file.output.split()), as_file.output
