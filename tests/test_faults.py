@@ -25,7 +25,7 @@ from cosmos_bench.results.claims import new_owner, owner_is_gone
 from cosmos_bench.results.store import ResultStore
 from tests.faults import start_stopped
 
-ROWS = 2 * 2 * (4 + 1)  # videos x (tse, cse, their companions, physics)
+ROWS = 2 * 2 * (5 + 1)  # videos x (tse, cse, their companions incl. motion, physics)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,6 @@ def test_a_run_that_leaves_work_to_a_live_run_does_not_exit_0(suite, judge, refe
     assert res.exit_code == 5, res.output
     text = " ".join(res.output.split())
     assert "left to another run on this store: 1 video(s) to generate" in text
-    assert "5 requested row(s) are not in the store yet" in text, text
+    assert "6 requested row(s) are not in the store yet" in text, text
     rows, claims = stored(tmp_path)
-    assert len(rows) == ROWS - 5 and set(claims.values()) == {(live, claims[next(iter(claims))][1])}
+    assert len(rows) == ROWS - 6 and set(claims.values()) == {(live, claims[next(iter(claims))][1])}

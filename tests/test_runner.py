@@ -257,7 +257,7 @@ def test_a_bitstream_corrupt_or_replaced_video_is_an_error_row_and_never_judged(
     with ResultStore(tmp_path / "bits.sqlite") as store:
         rows = store.rows(model="ext")
     bad = [r for r in rows if (r.sample, r.seed) == ("scene_000", 0)]
-    assert len(bad) == 5 and all(r.status == "error" and "corrupt bitstream" in r.reason for r in bad), [r.reason for r in bad]
+    assert len(bad) == 6 and all(r.status == "error" and "corrupt bitstream" in r.reason for r in bad), [r.reason for r in bad]
     assert all(r.status == "ok" for r in rows if (r.sample, r.seed) != ("scene_000", 0))
     assert calls == N_SAMPLES * N_SEEDS - 1  # the damaged file never reached the judge
 
