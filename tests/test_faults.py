@@ -90,9 +90,9 @@ def test_a_signal_releases_the_claims_and_says_how_to_resume(suite, judge, refer
     rc, out = stopped.signal(signum)
     assert rc == 128 + signum, out
     name = signal.Signals(signum).name
-    assert f"interrupted ({name}); 8 rows kept; the same command resumes" in " ".join(out.split()), out
+    assert f"interrupted ({name}); 10 rows kept; the same command resumes" in " ".join(out.split()), out
     rows, claims = stored(tmp_path)
-    assert len(rows) == 8 and claims == {}  # two outputs' rows committed; no lease left to block another host
+    assert len(rows) == 10 and claims == {}  # two outputs' rows committed (5 each); no lease left to block another host
     resumed = CliRunner().invoke(app, cli_args(suite, tmp_path, judge))
     assert resumed.exit_code == 0 and stored(tmp_path)[0] == stored(reference)[0], resumed.output
 
